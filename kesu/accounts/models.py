@@ -1,0 +1,30 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class User(AbstractUser):
+    """A member of the desk. Staff see their cases; supervisors and admins all."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", _("Administrator")
+        SUPERVISOR = "supervisor", _("Supervisor")
+        STAFF = "staff", _("Staff")
+
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.STAFF)
+
+    @property
+    def sees_all_cases(self) -> bool:
+        return self.role in (self.Role.ADMIN, self.Role.SUPERVISOR)
+
+    @property
+    def is_admin_role(self) -> bool:
+        return self.role == self.Role.ADMIN
+
+
+class LoginFailure(models.Model):
+    """A failed password or code, for throttling. Old rows are pruned."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)

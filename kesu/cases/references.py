@@ -1,0 +1,138 @@
+"""Reference material: the victim's images, videos, face photos, known URLs
+and titles. Media go into the vault sealed under the case's key; CSAM cases
+keep only the derived signals."""
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.db import transaction
+
+from ..audit.services import Actor, log_action
+from ..lib.errors import NotFound, UserError
+from ..matching import media
+from ..matching.services import bank_reference
+from ..vault import services as vault
+from .models import Case, ReferenceItem
+
+KIND_HINTS = ("face", "media")
+MAX_TEXT = 2000
+
+
+@dataclass
+class Added:
+    """Outcome of one file of a batch: an item, or the one-line reason it failed."""
+
+    name: str
+    item: ReferenceItem | None = None
+    error: str = ""
+
+
+def add_file(actor, case: Case, name: str, data: bytes, kind_hint: str | None = None) -> ReferenceItem:
+    if kind_hint not in (None, *KIND_HINTS):
+        raise UserError(f"kind must be face or media, not {kind_hint!r}")
+    info = media.inspect(data)
+    if kind_hint == "face" and info.kind != "image":
+        raise UserError("a face photo must be an image")
+    image = media.open_image(data) if info.kind == "image" else None
+    kind = ReferenceItem.Kind.FACE if kind_hint == "face" else info.kind
+    with transaction.atomic():
+        item = ReferenceItem(
+            case=case,
+            kind=kind,
+            label_sealed=vault.seal_text(case.data_key, name, "reference.label"),
+            media_type=info.mime,
+            size=len(data),
+            width=info.width,
+            height=info.height,
+            created_by=Actor.of(actor).label,
+        )
+        if case.keeps_media:
+            item.blob = vault.store_blob(case.data_key, data)
+            if image is not None:
+                item.preview = vault.store_blob(case.data_key, media.blurred_preview(data))
+        item.save()
+        signals = bank_reference(case, item, data, info.kind, image)
+        log_action(
+            actor,
+            "reference.create",
+            item,
+            case_id=case.pk,
+            kind=kind,
+            size=len(data),
+            media_kept=case.keeps_media,
+            signals=sorted({s.kind for s in signals}),
+        )
+    return item
+
+
+def add_files(actor, case: Case, files: list[tuple[str, bytes]], kind_hint: str | None = None) -> list[Added]:
+    """Add a batch; a bad file is reported and the rest still go in."""
+    results = []
+    for name, data in files:
+        try:
+            results.append(Added(name, item=add_file(actor, case, name, data, kind_hint)))
+        except UserError as exc:
+            results.append(Added(name, error=str(exc)))
+    return results
+
+
+def add_text(actor, case: Case, kind: str, text: str) -> ReferenceItem:
+    text = text.strip()
+    if kind not in (ReferenceItem.Kind.URL, ReferenceItem.Kind.KEYWORD):
+        raise UserError("a text reference is a url or a keyword")
+    if not text or len(text) > MAX_TEXT:
+        raise UserError(f"{kind} must be 1 to {MAX_TEXT} characters")
+    if kind == ReferenceItem.Kind.URL:
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UserError("a known URL must start with http:// or https:// and name a host")
+    with transaction.atomic():
+        item = ReferenceItem.objects.create(
+            case=case,
+            kind=kind,
+            label_sealed=vault.seal_text(case.data_key, text, "reference.label"),
+            created_by=Actor.of(actor).label,
+        )
+        log_action(actor, "reference.create", item, case_id=case.pk, kind=kind)
+    return item
+
+
+def label(case: Case, item: ReferenceItem) -> str:
+    """File name, URL or keyword. Callers show it only on audited views."""
+    return vault.open_text(case.data_key, item.label_sealed, "reference.label")
+
+
+def reference_for(case: Case, reference_id) -> ReferenceItem:
+    try:
+        return case.references.get(pk=int(reference_id))
+    except (ReferenceItem.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"no reference {reference_id} on this case") from None
+
+
+def preview(actor, case: Case, item: ReferenceItem) -> bytes:
+    """The blurred greyscale thumbnail (still audited: it is her picture)."""
+    if item.preview is None:
+        raise NotFound("this reference has no preview")
+    log_action(actor, "media.preview", item, case_id=case.pk)
+    return vault.read_blob(item.preview)
+
+
+def reveal(actor, case: Case, item: ReferenceItem) -> tuple[bytes, str]:
+    """The medium itself, for a user who chose to look (audited)."""
+    if item.blob is None:
+        raise NotFound("this case keeps no media for this reference")
+    data = vault.read_blob(item.blob)
+    log_action(actor, "media.view", item, case_id=case.pk)
+    if item.kind == ReferenceItem.Kind.VIDEO:
+        return data, item.media_type
+    return media.display_copy(data)
+
+
+def delete(actor, case: Case, item: ReferenceItem) -> None:
+    reference_id = item.pk
+    with transaction.atomic():
+        blobs = [b for b in (item.blob, item.preview) if b is not None]
+        item.delete()
+        for blob in blobs:
+            vault.delete_blob(blob)
+        log_action(actor, "reference.delete", None, case_id=case.pk, reference=reference_id)

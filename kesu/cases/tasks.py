@@ -1,0 +1,23 @@
+import logging
+
+from celery import shared_task
+
+from ..accounts.principals import SystemPrincipal
+from ..audit.services import log_action
+from . import services
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="kesu.cases.tasks.flag_due_continuations")
+def flag_due_continuations() -> int:
+    """Daily: note which cases need their yearly continuation check.
+
+    Idempotent: it only reads and logs; the mail to the victim comes with notices.
+    """
+    actor = SystemPrincipal("scheduler")
+    due = list(services.continuation_due(actor).values_list("pk", flat=True))
+    if due:
+        log_action(actor, "case.continuation_due", None, cases=due)
+    log.info("%d cases due for their continuation check", len(due))
+    return len(due)

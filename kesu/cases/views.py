@@ -1,0 +1,256 @@
+"""Staff pages for cases. Each view checks access through the services
+(outsiders get 404) and leaves the work to them."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from ..audit.services import log_action
+from ..lib.errors import NotFound, UserError
+from . import references, services
+from .forms import CaseCreateForm, CaseEditForm, ContactForm, ReferenceTextForm, VictimForm
+from .models import Case, CaseType
+
+
+def _case(request, case_id) -> Case:
+    try:
+        return services.case_for(request.user, case_id)
+    except NotFound:
+        raise Http404 from None
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    """Sensitive responses are never cached by the browser or a proxy."""
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+@login_required
+def case_list(request):
+    status, case_type, query = request.GET.get("status"), request.GET.get("type"), request.GET.get("q", "")
+    cases = services.search_cases(request.user, query) if query else services.case_rows(request.user, status, case_type)
+    page = Paginator(cases, 50).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "statuses": Case.Status.choices,
+        "types": CaseType.choices,
+        "status": status,
+        "type": case_type,
+        "q": query,
+        "due_count": services.continuation_due(request.user).count(),
+    }
+    return render(request, "cases/list.html", context)
+
+
+@login_required
+def case_create(request):
+    form = CaseCreateForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        assignees = list(data.get("assignees") or [])
+        if not request.user.sees_all_cases:
+            assignees = [request.user]
+        case = services.create_case(
+            request.user,
+            data["case_type"],
+            details=form.details(),
+            language=data["language"],
+            receipt=data["receipt"],
+            is_minor=data["is_minor"],
+            assignees=assignees,
+            mandate_signed_on=data["mandate_signed_on"],
+            consent=data["consent"],
+        )
+        messages.success(request, _("Case created."))
+        return redirect("cases:detail", case_id=case.pk)
+    return render(request, "cases/create.html", {"form": form})
+
+
+@login_required
+def case_detail(request, case_id):
+    case = _case(request, case_id)
+    items = list(case.references.select_related("preview").prefetch_related("signals"))
+    labelled = [(item, references.label(case, item)) for item in items]
+    log_action(request.user, "case.view", case, case_id=case.pk)
+    context = {
+        "case": case,
+        "references": labelled,
+        "contacts": services.contact_notes(request.user, case),
+        "contact_form": ContactForm(),
+        "text_form": ReferenceTextForm(),
+        "history": services.case_history(case)[:50],
+        "continuation_due": case.continuation_is_due(timezone.localdate()),
+        "max_upload_mb": settings.KESU_MAX_UPLOAD_MB,
+    }
+    return render(request, "cases/detail.html", context)
+
+
+@login_required
+def case_edit(request, case_id):
+    case = _case(request, case_id)
+    initial = {"status": case.status, "consent": case.consent, "assignees": case.assignees.all()}
+    form = CaseEditForm(request.POST or None, initial=initial, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if data["status"] != case.status:
+            services.set_status(request.user, case, data["status"])
+        if sorted(data["consent"]) != sorted(case.consent):
+            services.record_consent(request.user, case, data["consent"])
+        if "assignees" in data and set(data["assignees"]) != set(case.assignees.all()):
+            services.set_assignees(request.user, case, data["assignees"])
+        messages.success(request, _("Case updated."))
+        return redirect("cases:detail", case_id=case.pk)
+    return render(request, "cases/edit.html", {"case": case, "form": form})
+
+
+@login_required
+def victim_reveal(request, case_id):
+    """Her name and contact data: shown only after a deliberate click (POST), audited."""
+    case = _case(request, case_id)
+    if request.method != "POST":
+        return redirect("cases:detail", case_id=case.pk)
+    form = VictimForm(request.POST if "save" in request.POST else None)
+    if "save" in request.POST and form.is_valid():
+        services.update_victim(request.user, case, form.details())
+        messages.success(request, _("Her details were saved."))
+        return redirect("cases:detail", case_id=case.pk)
+    if "save" not in request.POST:
+        details = services.victim_details(request.user, case)
+        form = VictimForm(initial={"name": details.name, **details.contact})
+    return _private(render(request, "cases/victim.html", {"case": case, "form": form}))
+
+
+@login_required
+@require_POST
+def contact_add(request, case_id):
+    case = _case(request, case_id)
+    form = ContactForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        services.add_contact(request.user, case, data["direction"], data["channel"], data["note"])
+        messages.success(request, _("Contact logged."))
+    else:
+        messages.error(request, _("The contact could not be logged: check the fields."))
+    return redirect("cases:detail", case_id=case.pk)
+
+
+@login_required
+def continuation_list(request):
+    return render(request, "cases/due.html", {"cases": services.continuation_due(request.user)})
+
+
+@login_required
+@require_POST
+def continuation(request, case_id):
+    case = _case(request, case_id)
+    services.record_continuation(request.user, case, request.POST.get("answer") == "continue")
+    messages.success(request, _("Her answer was recorded."))
+    return redirect("cases:detail", case_id=case.pk)
+
+
+@login_required
+def case_delete(request, case_id):
+    case = _case(request, case_id)
+    if not request.user.sees_all_cases:
+        raise Http404
+    if request.method == "POST" and request.POST.get("confirm") == str(case.pk):
+        services.delete_case(request.user, case)
+        messages.success(request, _("The case was deleted and its key destroyed."))
+        return redirect("cases:list")
+    return render(request, "cases/delete.html", {"case": case})
+
+
+@login_required
+@require_POST
+def reference_upload(request, case_id):
+    case = _case(request, case_id)
+    wants_json = request.headers.get("Accept", "").startswith("application/json")
+    limit = settings.KESU_MAX_UPLOAD_MB * 1024 * 1024
+    if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+        error = _("The upload is larger than %(mb)s MB.") % {"mb": settings.KESU_MAX_UPLOAD_MB}
+        return JsonResponse({"error": error}, status=413) if wants_json else _upload_done(request, case, [], error)
+    kind = request.POST.get("kind") or None
+    files = [(f.name, f.read()) for f in request.FILES.getlist("files")]
+    try:
+        results = references.add_files(request.user, case, files, kind if kind == "face" else None)
+    except UserError as exc:
+        results, error = [], str(exc)
+    else:
+        error = "" if files else _("Choose at least one file.")
+    if wants_json:
+        rows = [{"name": r.name, "id": r.item.pk if r.item else None, "error": r.error} for r in results]
+        return JsonResponse({"results": rows, "error": error}, status=400 if error else 200)
+    return _upload_done(request, case, results, error)
+
+
+def _upload_done(request, case, results, error):
+    for r in results:
+        if r.error:
+            messages.error(request, f"{r.name}: {r.error}")
+    added = sum(1 for r in results if r.item)
+    if added:
+        messages.success(request, _("%(n)d reference(s) added.") % {"n": added})
+    if error:
+        messages.error(request, error)
+    return redirect("cases:detail", case_id=case.pk)
+
+
+@login_required
+@require_POST
+def reference_text(request, case_id):
+    case = _case(request, case_id)
+    form = ReferenceTextForm(request.POST)
+    if form.is_valid():
+        try:
+            references.add_text(request.user, case, form.cleaned_data["kind"], form.cleaned_data["text"])
+            messages.success(request, _("Reference added."))
+        except UserError as exc:
+            messages.error(request, str(exc))
+    else:
+        messages.error(request, _("Give a URL or a keyword."))
+    return redirect("cases:detail", case_id=case.pk)
+
+
+def _reference(request, case_id, ref_id):
+    case = _case(request, case_id)
+    try:
+        return case, references.reference_for(case, ref_id)
+    except NotFound:
+        raise Http404 from None
+
+
+@login_required
+def reference_preview(request, case_id, ref_id):
+    case, item = _reference(request, case_id, ref_id)
+    try:
+        return _private(HttpResponse(references.preview(request.user, case, item), content_type="image/jpeg"))
+    except NotFound:
+        raise Http404 from None
+
+
+@login_required
+def reference_media(request, case_id, ref_id):
+    """The unblurred medium: fetched only when the user clicks to reveal it."""
+    case, item = _reference(request, case_id, ref_id)
+    try:
+        data, content_type = references.reveal(request.user, case, item)
+    except NotFound:
+        raise Http404 from None
+    response = _private(HttpResponse(data, content_type=content_type))
+    response["Content-Disposition"] = "inline"
+    return response
+
+
+@login_required
+@require_POST
+def reference_delete(request, case_id, ref_id):
+    case, item = _reference(request, case_id, ref_id)
+    references.delete(request.user, case, item)
+    messages.success(request, _("Reference deleted."))
+    return redirect("cases:detail", case_id=case.pk)

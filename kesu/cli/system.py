@@ -1,0 +1,154 @@
+"""kesu init / run / worker / beat / demo / audit / vault / manage."""
+
+import sys
+
+from django.conf import settings
+
+from ..lib.errors import UserError
+
+
+def register(commands) -> None:
+    p = commands.add_parser("init", help="prepare the data directory (also done by any first command)")
+    p.set_defaults(handler=init)
+
+    p = commands.add_parser("demo", help="load the demo users and case (once)")
+    p.set_defaults(handler=demo)
+
+    p = commands.add_parser("run", help="run the web UI, a worker and the scheduler")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--web-workers", type=int, default=2)
+    p.add_argument("--no-worker", action="store_true", help="web only (workers run elsewhere)")
+    p.add_argument("--demo", action="store_true", help="load the demo data first and print the logins")
+    p.set_defaults(handler=run)
+
+    p = commands.add_parser("worker", help="run a Celery worker")
+    p.add_argument("--queues", default="", help="comma-separated queues (default: all)")
+    p.add_argument("--concurrency", type=int, default=2)
+    p.set_defaults(handler=worker)
+
+    p = commands.add_parser("beat", help="run the Celery scheduler (one per installation)")
+    p.set_defaults(handler=beat)
+
+    audit = commands.add_parser("audit", help="the audit log")
+    sub = audit.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    p = sub.add_parser("verify", help="check the hash chain; exits 1 when it is broken")
+    p.set_defaults(handler=audit_verify)
+    p = sub.add_parser("tail", help="the latest entries")
+    p.add_argument("-n", type=int, default=20)
+    p.add_argument("--case", dest="case_id")
+    p.set_defaults(handler=audit_tail)
+
+    vault = commands.add_parser("vault", help="the encrypted store")
+    sub = vault.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    p = sub.add_parser("rotate-key", help="re-wrap every data key under a new master key")
+    p.set_defaults(handler=rotate_key)
+
+    p = commands.add_parser("manage", help="a Django management command (migrate, createcachetable, ...)")
+    p.add_argument("rest", nargs="...", metavar="ARGS")
+    p.set_defaults(handler=manage, migrate=False)
+
+
+def _operator(args):
+    if not getattr(args.principal, "is_admin_role", False):
+        raise UserError("only an administrator may do this")
+
+
+def init(args):
+    print(f"data directory {settings.DATA_DIR} is ready ({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
+
+
+def demo(args):
+    _operator(args)
+    from .. import demo as demo_data
+
+    _print_logins(demo_data.load())
+
+
+def _print_logins(users) -> None:
+    import base64
+
+    from ..accounts.services import confirmed_totp
+    from ..demo import DEMO_PASSWORD
+
+    print(f"demo logins (password for each: {DEMO_PASSWORD})")
+    for username, user in users.items():
+        device = confirmed_totp(user)
+        secret = base64.b32encode(device.bin_key).decode() if device else "-"
+        print(f"  {username:6} {user.role:11} TOTP secret {secret}")
+    print("  current 6-digit code: .venv/bin/kesu user totp-code demo")
+
+
+def run(args):
+    _operator(args)
+    from django.core.management import call_command
+
+    from .. import runner
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    if args.demo:
+        from .. import demo as demo_data
+
+        _print_logins(demo_data.load())
+    print(f"Kesu is running at http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
+    return runner.run(args.host, args.port, args.web_workers, with_worker=not args.no_worker)
+
+
+def worker(args):
+    from ..celery import app
+
+    argv = ["worker", "--loglevel", "INFO", "--concurrency", str(args.concurrency)]
+    if args.queues:
+        argv += ["--queues", args.queues]
+    app.worker_main(argv)
+
+
+def beat(args):
+    from ..celery import app
+
+    app.start(["beat", "--loglevel", "INFO"])
+
+
+def audit_verify(args):
+    from ..audit.services import verify_chain
+
+    report = verify_chain()
+    if report.ok:
+        print(f"audit log intact: {report.entries} entries")
+        return 0
+    for problem in report.problems:
+        print(f"kesu: audit: {problem}", file=sys.stderr)
+    print(f"kesu: error: audit log is broken ({len(report.problems)} problems)", file=sys.stderr)
+    return 1
+
+
+def audit_tail(args):
+    from ..audit.models import AuditEntry
+    from ..cases.services import case_for
+
+    entries = AuditEntry.objects.order_by("-seq")
+    if args.case_id:
+        entries = entries.filter(case_id=case_for(args.principal, args.case_id).pk)
+    else:
+        _operator(args)
+    for e in reversed(entries[: args.n]):
+        print(f"{e.seq:>7} {e.at:%Y-%m-%d %H:%M:%S} {e.actor:24} {e.action:20} {e.object_type}:{e.object_id}")
+
+
+def rotate_key(args):
+    _operator(args)
+    from ..audit.services import log_action
+    from ..vault.services import rotate_master_key
+
+    kid, count = rotate_master_key()
+    log_action(args.principal, "vault.rotate", None, kid=kid, data_keys=count)
+    print(f"master key rotated to {kid}; {count} data keys re-wrapped")
+
+
+def manage(args):
+    _operator(args)
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["kesu manage", *args.rest])

@@ -1,0 +1,89 @@
+"""What a file is, read from its bytes (never from its name), within limits."""
+
+import warnings
+from dataclasses import dataclass
+from io import BytesIO
+
+from django.conf import settings
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+
+from ..lib.errors import UserError
+
+# Container signatures: (offset, magic, mime). Enough to tell a video from
+# junk; decoding is the matching engine's job.
+VIDEO_MAGIC = [
+    (4, b"ftyp", "video/mp4"),
+    (0, b"\x1a\x45\xdf\xa3", "video/webm"),
+    (0, b"FLV\x01", "video/x-flv"),
+    (0, b"\x00\x00\x01\xba", "video/mpeg"),
+]
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    kind: str  # "image" or "video"
+    mime: str
+    width: int | None = None
+    height: int | None = None
+
+
+def _video_mime(data: bytes) -> str | None:
+    for offset, magic, mime in VIDEO_MAGIC:
+        if data[offset : offset + len(magic)] == magic:
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
+        return "video/x-msvideo"
+    if len(data) > 188 * 2 and data[0] == 0x47 and data[188] == 0x47:
+        return "video/mp2t"
+    return None
+
+
+def open_image(data: bytes) -> Image.Image:
+    """Decode an image fully, refusing bombs and broken files with a clear error."""
+    Image.MAX_IMAGE_PIXELS = settings.KESU_MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(BytesIO(data))
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UserError("image is too large (decompression bomb refused)") from None
+    except UnidentifiedImageError:
+        raise UserError("not an image or video that Kesu can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UserError(f"image is damaged or truncated ({type(exc).__name__})") from None
+    return ImageOps.exif_transpose(image)
+
+
+def inspect(data: bytes) -> MediaInfo:
+    if not data:
+        raise UserError("file is empty")
+    mime = _video_mime(data)
+    if mime:
+        return MediaInfo("video", mime)
+    image = open_image(data)
+    mime = Image.MIME.get(image.format or "", "application/octet-stream")
+    return MediaInfo("image", mime, image.width, image.height)
+
+
+def blurred_preview(data: bytes, size: int = 320) -> bytes:
+    """A small, heavily blurred greyscale JPEG: shows that there is a picture,
+    not what it shows. The unblurred pixels never leave the server unless a
+    user reveals them."""
+    image = open_image(data).convert("L")
+    image.thumbnail((size, size))
+    image = image.filter(ImageFilter.GaussianBlur(radius=max(6, size // 24)))
+    out = BytesIO()
+    image.save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+def display_copy(data: bytes, size: int = 1600) -> tuple[bytes, str]:
+    """The revealed image, bounded in size and re-encoded (drops EXIF/GPS)."""
+    image = open_image(data)
+    image.thumbnail((size, size))
+    if image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    out = BytesIO()
+    image.save(out, "JPEG", quality=88)
+    return out.getvalue(), "image/jpeg"

@@ -1,0 +1,194 @@
+"""Kesu settings, read from the environment only (see README: Settings)."""
+
+from pathlib import Path
+
+from .lib.datadir import ensure_dir, secret_in_file
+from .lib.env import (
+    database_from_url,
+    env_bool,
+    env_choice,
+    env_int,
+    env_key,
+    env_list,
+    env_path,
+    env_secret,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = ensure_dir(env_path("KESU_DATA_DIR", "./data"))
+
+DEBUG = env_bool("KESU_DEBUG", False)
+SECRET_KEY = env_secret("KESU_SECRET_KEY") or secret_in_file(DATA_DIR / "secret.key")
+ALLOWED_HOSTS = env_list("KESU_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("KESU_CSRF_TRUSTED_ORIGINS", "")
+
+# --- vault -----------------------------------------------------------------
+# The master key wraps every data key. One machine keeps it in the data
+# directory (with a warning); production passes it from elsewhere.
+KESU_MASTER_KEY = env_key("KESU_MASTER_KEY")
+KESU_MASTER_KEY_FILE = env_path("KESU_MASTER_KEY_FILE", str(DATA_DIR / "master.key"))
+KESU_VAULT_DIR = ensure_dir(env_path("KESU_VAULT_DIR", str(DATA_DIR / "vault")))
+KESU_MAX_UPLOAD_MB = env_int("KESU_MAX_UPLOAD_MB", 512, minimum=1, maximum=16384)
+KESU_MAX_IMAGE_PIXELS = env_int("KESU_MAX_IMAGE_PIXELS", 100_000_000, minimum=1_000_000)
+
+# --- web capture / patrol -------------------------------------------------
+KESU_ALLOW_LOOPBACK = env_bool("KESU_ALLOW_LOOPBACK", False)
+
+INSTALLED_APPS = [
+    "kesu.accounts.admin_site.KesuAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "kesu.accounts",
+    "kesu.audit",
+    "kesu.vault",
+    "kesu.cases",
+    "kesu.matching",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "kesu.accounts.middleware.SessionLimitsMiddleware",
+    "kesu.accounts.middleware.RequireTwoFactorMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "kesu.urls"
+WSGI_APPLICATION = "kesu.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "cases:list"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_from_url("KESU_DATABASE_URL", env_str("KESU_DATABASE_URL"), DATA_DIR)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- sessions and login ------------------------------------------------------
+SESSION_COOKIE_AGE = env_int("KESU_SESSION_IDLE_MINUTES", 30, minimum=1) * 60
+SESSION_SAVE_EVERY_REQUEST = True  # idle timeout: every request extends it
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+KESU_SESSION_MAX_HOURS = env_int("KESU_SESSION_MAX_HOURS", 10, minimum=1)
+KESU_LOGIN_MAX_FAILURES = env_int("KESU_LOGIN_MAX_FAILURES", 5, minimum=1)
+KESU_LOGIN_LOCKOUT_MINUTES = env_int("KESU_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+OTP_TOTP_ISSUER = env_str("KESU_OTP_ISSUER", "Kesu")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+CSRF_COOKIE_HTTPONLY = True
+
+# --- HTTPS (production sits behind TLS) ---------------------------------------
+KESU_HTTPS = env_bool("KESU_HTTPS", False)
+SECURE_SSL_REDIRECT = KESU_HTTPS
+SESSION_COOKIE_SECURE = KESU_HTTPS
+CSRF_COOKIE_SECURE = KESU_HTTPS
+SECURE_HSTS_SECONDS = 31_536_000 if KESU_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = KESU_HTTPS
+SECURE_HSTS_PRELOAD = KESU_HTTPS
+if env_bool("KESU_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+X_FRAME_OPTIONS = "DENY"
+
+# --- uploads: nothing sensitive may touch a temp file ----------------------------
+# Only the in-memory handler: Django's default spills large uploads to /tmp
+# in plaintext. The cap keeps memory bounded.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = KESU_MAX_UPLOAD_MB * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = FILE_UPLOAD_MAX_MEMORY_SIZE
+DATA_UPLOAD_MAX_NUMBER_FILES = 200
+
+# --- languages -------------------------------------------------------------------
+LANGUAGE_CODE = env_choice("KESU_LANGUAGE", "ja", ("ja", "en"))
+LANGUAGES = [("ja", "日本語"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_str("KESU_TIME_ZONE", "Asia/Tokyo")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = ensure_dir(DATA_DIR / "static")
+
+# --- e-mail ----------------------------------------------------------------------
+EMAIL_HOST = env_str("KESU_SMTP_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("KESU_SMTP_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("KESU_SMTP_USER")
+EMAIL_HOST_PASSWORD = env_secret("KESU_SMTP_PASSWORD")
+_smtp_security = env_choice("KESU_SMTP_SECURITY", "none", ("none", "starttls", "tls"))
+EMAIL_USE_TLS = _smtp_security == "starttls"
+EMAIL_USE_SSL = _smtp_security == "tls"
+EMAIL_TIMEOUT = env_int("KESU_SMTP_TIMEOUT", 30, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("KESU_MAIL_FROM", "takedown@kesu.invalid")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Celery ------------------------------------------------------------------------
+# Without a broker URL the filesystem transport lets the web server, worker and
+# scheduler of one machine talk through the data directory: no server needed.
+KESU_BROKER_URL = env_str("KESU_BROKER_URL")
+_broker_dir = DATA_DIR / "broker"
+CELERY_BROKER_URL = KESU_BROKER_URL or "filesystem://"
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {}
+    if KESU_BROKER_URL
+    else {
+        "data_folder_in": str(ensure_dir(_broker_dir / "queue")),
+        "data_folder_out": str(ensure_dir(_broker_dir / "queue")),
+        "processed_folder": str(ensure_dir(_broker_dir / "processed")),
+        "store_processed": False,
+    }
+)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves it queued
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env_bool("KESU_TASKS_EAGER", False)
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_TIMEZONE = TIME_ZONE
+
+# Never log request bodies or personal data: only what happened and ids.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("KESU_LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

@@ -1,0 +1,137 @@
+"""Shared fixtures: personas, a case with real reference media, logged-in clients.
+
+Media come from packages (scikit-image's astronaut, matplotlib's
+grace_hopper: both public domain) or are made by real encoders here.
+"""
+
+import os
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+# The test run owns a fresh data directory unless the runner gave one.
+os.environ.setdefault("KESU_DATA_DIR", tempfile.mkdtemp(prefix="kesu-test-"))
+
+import pytest  # noqa: E402
+from django.test import Client  # noqa: E402
+from django_otp import DEVICE_ID_SESSION_KEY  # noqa: E402
+from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
+
+PASSWORD = "a-long-test-password-31"
+
+
+def png_bytes(array) -> bytes:
+    from PIL import Image
+
+    out = BytesIO()
+    Image.fromarray(array).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Real hashing costs ~0.3 s a user; tests make many users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def astronaut_png() -> bytes:
+    from skimage import data
+
+    return png_bytes(data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def hopper_jpg() -> bytes:
+    import matplotlib
+
+    return (Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").read_bytes()
+
+
+@pytest.fixture
+def make_user(db):
+    from kesu.accounts.models import User
+
+    def make(username, role="staff"):
+        user = User(username=username, role=role, is_staff=role == "admin")
+        user.set_password(PASSWORD)
+        user.save()
+        TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def personas(make_user):
+    """staff on the case, staff not on the case, supervisor, admin."""
+    return {
+        "on_case": make_user("hana"),
+        "outsider": make_user("kenji"),
+        "supervisor": make_user("sato", "supervisor"),
+        "admin": make_user("root", "admin"),
+    }
+
+
+@pytest.fixture
+def victim_details():
+    from kesu.cases.services import VictimDetails
+
+    return VictimDetails(
+        name="山田花子 Hanako Yamada",
+        contact={"email": "hanako.yamada@example.org", "phone": "+81-90-1234-5678", "address": "東京都新宿区1-2-3"},
+    )
+
+
+@pytest.fixture
+def case(personas, victim_details, astronaut_png, hopper_jpg):
+    from kesu.accounts.principals import SystemPrincipal
+    from kesu.cases import references, services
+
+    operator = SystemPrincipal("test")
+    case = services.create_case(
+        operator, "ncii", details=victim_details, assignees=[personas["on_case"]], consent=["search", "takedown"]
+    )
+    references.add_file(operator, case, "hanako_private_1.png", astronaut_png)
+    references.add_file(operator, case, "hanako_face.jpg", hopper_jpg, kind_hint="face")
+    services.add_contact(operator, case, "in", "phone", "She called about the forum post from her ex.")
+    return case
+
+
+def verified_client(user) -> Client:
+    """A client logged in with password and second factor."""
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def clients(personas):
+    return {name: verified_client(user) for name, user in personas.items()}
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``kesu`` in-process against the test database; returns (code, out, err)."""
+    from kesu.cli import main
+
+    def run(*argv, stdin: str | None = None):
+        import io
+        import sys
+
+        old = sys.stdin
+        if stdin is not None:
+            sys.stdin = io.StringIO(stdin)
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:
+            code = exc.code
+        finally:
+            sys.stdin = old
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
