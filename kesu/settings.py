@@ -144,6 +144,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = ensure_dir(DATA_DIR / "static")
+STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # --- e-mail ----------------------------------------------------------------------
 EMAIL_HOST = env_str("KESU_SMTP_HOST", "127.0.0.1")

@@ -75,7 +75,6 @@ def test_web_upload_leaves_no_plaintext_temp_file(case, clients):
     import tempfile
 
     import numpy as np
-
     from conftest import png_bytes
 
     big = png_bytes(np.random.default_rng(7).integers(0, 255, (1400, 1400, 3), dtype=np.uint8))

@@ -21,6 +21,14 @@ class User(AbstractUser):
     def is_admin_role(self) -> bool:
         return self.role == self.Role.ADMIN
 
+    # The role is the one source of truth for the staff admin: no per-model
+    # permissions to keep in step with it.
+    def has_perm(self, perm, obj=None) -> bool:
+        return (self.is_active and self.is_admin_role) or super().has_perm(perm, obj)
+
+    def has_module_perms(self, app_label) -> bool:
+        return (self.is_active and self.is_admin_role) or super().has_module_perms(app_label)
+
 
 class LoginFailure(models.Model):
     """A failed password or code, for throttling. Old rows are pruned."""

@@ -247,7 +247,7 @@ def case_rows(user, status: str | None = None, case_type: str | None = None) -> 
         cases = cases.filter(status=status)
     if case_type:
         cases = cases.filter(case_type=case_type)
-    return cases.prefetch_related("assignees")
+    return cases.prefetch_related("assignees").order_by("-created_at")
 
 
 def search_cases(user, text: str) -> QuerySet[Case]:

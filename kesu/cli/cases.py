@@ -1,5 +1,6 @@
 """kesu case ... and kesu reference ..."""
 
+import argparse
 import json
 from datetime import date
 
@@ -105,7 +106,7 @@ def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UserError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _details(path: str | None) -> services.VictimDetails:

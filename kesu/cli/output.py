@@ -32,12 +32,15 @@ def read_input(path: str, limit: int = 1 << 20) -> str:
 
 
 def read_file(path: str, limit: int) -> bytes:
+    """A file's bytes; errors name what is wrong, the caller names the file."""
     file = Path(path)
     try:
+        if not file.exists():
+            raise UserError("no such file")
         if not file.is_file():
-            raise UserError(f"{path}: not a file")
+            raise UserError("not a regular file")
         if file.stat().st_size > limit:
-            raise UserError(f"{path}: larger than the {limit // (1024 * 1024)} MB limit")
+            raise UserError(f"larger than the {limit // (1024 * 1024)} MB limit")
         return file.read_bytes()
     except OSError as exc:
-        raise UserError(f"{path}: {exc.strerror}") from None
+        raise UserError(exc.strerror or "cannot be read") from None

@@ -1,0 +1,113 @@
+"""The running system: ``kesu run`` (web + worker + scheduler) and workers
+on a real broker (the filesystem broker of one machine, and Redis)."""
+
+import http.cookiejar
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+KESU = str(Path(sys.executable).with_name("kesu"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def environment(data_dir, **extra):
+    env = {**os.environ, "KESU_DATA_DIR": str(data_dir), **extra}
+    env.pop("KESU_DATABASE_URL", None)
+    return env
+
+
+def wait_for(predicate, seconds: float):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.5)
+    return None
+
+
+def fetch(opener, url, data=None):
+    try:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        with opener.open(url, data=body, timeout=10) as response:
+            return response.status, response.geturl(), response.read().decode()
+    except OSError:
+        return None
+
+
+def csrf(page: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+
+def test_kesu_run_serves_the_demo_and_stops_cleanly(tmp_path):
+    port, env = free_port(), environment(tmp_path / "data")
+    process = subprocess.Popen(
+        [KESU, "run", "--demo", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    try:
+        login = wait_for(lambda: fetch(opener, f"{base}/accounts/login/"), 60)
+        assert login and login[0] == 200
+        status, url, _ = fetch(
+            opener, f"{base}/accounts/login/",
+            {"csrfmiddlewaretoken": csrf(login[2]), "username": "demo", "password": "kesu-demo-desk-2026"},
+        )  # fmt: skip
+        assert "/accounts/otp/" in url
+        code = subprocess.run([KESU, "user", "totp-code", "demo"], env=env, capture_output=True, text=True).stdout
+        page = fetch(opener, url)[2]
+        status, url, page = fetch(opener, url, {"csrfmiddlewaretoken": csrf(page), "token": code.strip()})
+        assert status == 200 and url.rstrip("/") == base
+        assert re.search(r"V-[A-Z0-9]{4}-[A-Z0-9]{4}", page)  # the demo case, in the case list
+        assert fetch(opener, f"{base}/static/kesu/kesu.css")[0] == 200
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output = process.communicate(timeout=60)[0]
+    assert process.returncode == 0, output
+    assert "Kesu is running at" in output and "demo logins" in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("broker", ["", "redis://127.0.0.1:6379/15"], ids=["filesystem", "redis"])
+def test_worker_runs_scheduled_task_from_the_broker(tmp_path, broker):
+    env = environment(tmp_path / "data", KESU_BROKER_URL=broker)
+    created = subprocess.run(
+        [KESU, "case", "create", "--type", "ncii", "--mandate", "2020-01-01", "--json"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    case_id = json.loads(created.stdout)["id"]
+    worker = subprocess.Popen(
+        [KESU, "worker", "--concurrency", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        send = "from kesu.celery import app; app.send_task('kesu.cases.tasks.flag_due_continuations')"
+        subprocess.run([sys.executable, "-c", send], env=env, check=True, timeout=60)
+
+        def logged():
+            tail = subprocess.run([KESU, "audit", "tail", "-n", "5"], env=env, capture_output=True, text=True)
+            return "case.continuation_due" in tail.stdout
+
+        assert wait_for(logged, 90), "the worker did not run the task"
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.communicate(timeout=60)
+    due = subprocess.run([KESU, "case", "due", "--json"], env=env, capture_output=True, text=True).stdout
+    assert json.loads(due.splitlines()[0])["id"] == case_id
