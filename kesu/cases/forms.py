@@ -27,42 +27,50 @@ class VictimForm(forms.Form):
         return VictimDetails(name=data.get("name", ""), contact=contact)
 
 
-class CaseCreateForm(VictimForm):
+class AssigneesMixin:
+    """Supervisors choose the staff on a case; staff never see the field."""
+
+    def _limit_assignees(self, user) -> None:
+        if getattr(user, "sees_all_cases", False):
+            self.fields["assignees"].queryset = User.objects.filter(is_active=True).order_by("username")
+        else:
+            del self.fields["assignees"]
+
+
+def _assignees_field():
+    return forms.ModelMultipleChoiceField(
+        label=_("Assigned staff"), queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+
+def _consent_field():
+    return forms.MultipleChoiceField(
+        label=_("Consent"), choices=Consent.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+
+class CaseCreateForm(AssigneesMixin, VictimForm):
     case_type = forms.ChoiceField(label=_("Case type"), choices=CaseType.choices)
     language = forms.ChoiceField(label=_("Her language"), choices=LANGUAGES, initial="ja")
     receipt = forms.ChoiceField(label=_("Receipts"), choices=Victim.Receipt.choices)
     is_minor = forms.BooleanField(label=_("Minor in the material"), required=False)
     mandate_signed_on = forms.DateField(label=_("Mandate signed on"), required=False, widget=DateInput)
-    consent = forms.MultipleChoiceField(
-        label=_("Consent"), choices=Consent.choices, required=False, widget=forms.CheckboxSelectMultiple
-    )
-    assignees = forms.ModelMultipleChoiceField(
-        label=_("Assigned staff"), queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
-    )
+    consent = _consent_field()
+    assignees = _assignees_field()
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if getattr(user, "sees_all_cases", False):
-            self.fields["assignees"].queryset = User.objects.filter(is_active=True).order_by("username")
-        else:
-            del self.fields["assignees"]
+        self._limit_assignees(user)
 
 
-class CaseEditForm(forms.Form):
+class CaseEditForm(AssigneesMixin, forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=Case.Status.choices)
-    consent = forms.MultipleChoiceField(
-        label=_("Consent"), choices=Consent.choices, required=False, widget=forms.CheckboxSelectMultiple
-    )
-    assignees = forms.ModelMultipleChoiceField(
-        label=_("Assigned staff"), queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
-    )
+    consent = _consent_field()
+    assignees = _assignees_field()
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if getattr(user, "sees_all_cases", False):
-            self.fields["assignees"].queryset = User.objects.filter(is_active=True).order_by("username")
-        else:
-            del self.fields["assignees"]
+        self._limit_assignees(user)
 
 
 class ContactForm(forms.Form):

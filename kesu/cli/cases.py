@@ -174,13 +174,17 @@ def create(args):
         print(f"case {case.pk} created for victim {case.victim.code}")
 
 
-def list_cases(args):
-    rows = [_case_summary(c) for c in services.case_rows(args.principal, args.status, args.case_type)]
+def _print_cases(args, cases) -> None:
+    rows = [_case_summary(c) for c in cases]
     if args.json:
         for row in rows:
             emit_json(row)
     else:
         table(rows, ["id", "victim", "type", "status", "assignees", "continuation_due_on"])
+
+
+def list_cases(args):
+    _print_cases(args, services.case_rows(args.principal, args.status, args.case_type))
 
 
 def show(args):
@@ -226,12 +230,7 @@ def contact(args):
 
 
 def due(args):
-    rows = [_case_summary(c) for c in services.continuation_due(args.principal)]
-    if args.json:
-        for row in rows:
-            emit_json(row)
-    else:
-        table(rows, ["id", "victim", "type", "status", "assignees", "continuation_due_on"])
+    _print_cases(args, services.continuation_due(args.principal))
 
 
 def continuation(args):
