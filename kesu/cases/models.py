@@ -86,6 +86,10 @@ class Case(models.Model):
         """CSAM originals are never stored: only derived signals."""
         return self.case_type != CaseType.CSAM
 
+    @property
+    def consent_labels(self) -> list[str]:
+        return [Consent(c).label for c in self.consent if c in Consent.values]
+
     def continuation_is_due(self, today: date) -> bool:
         return bool(self.continuation_due_on and self.continuation_due_on <= today and self.status != "closed")
 
