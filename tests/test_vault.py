@@ -51,7 +51,7 @@ def sensitive_strings(details) -> list[bytes]:
 
 
 def test_no_plaintext_of_media_or_contact_data_anywhere(case, victim_details, astronaut_png, hopper_jpg, tmp_path):
-    from kesu.matching.media import blurred_preview
+    from kesu.matching.media import blurred_preview, open_image
 
     stored = files_under(settings.DATA_DIR)
     dump = database_dump()
@@ -60,7 +60,7 @@ def test_no_plaintext_of_media_or_contact_data_anywhere(case, victim_details, as
     for needle in sensitive_strings(victim_details):
         assert needle not in stored and needle not in dump, needle
         assert needle.hex().encode() not in dump  # nor hex-escaped in a BLOB dump
-    for medium in (astronaut_png, hopper_jpg, blurred_preview(astronaut_png)):
+    for medium in (astronaut_png, hopper_jpg, blurred_preview(open_image(astronaut_png))):
         for window in windows(medium):
             assert window not in stored
             assert window.hex().encode() not in dump_lower

@@ -33,7 +33,7 @@ def add_file(actor, case: Case, name: str, data: bytes, kind_hint: str | None = 
     info = media.inspect(data)
     if kind_hint == "face" and info.kind != "image":
         raise UserError("a face photo must be an image")
-    image = media.open_image(data) if info.kind == "image" else None
+    image = info.image
     kind = ReferenceItem.Kind.FACE if kind_hint == "face" else info.kind
     with transaction.atomic():
         item = ReferenceItem(
@@ -49,7 +49,7 @@ def add_file(actor, case: Case, name: str, data: bytes, kind_hint: str | None = 
         if case.keeps_media:
             item.blob = vault.store_blob(case.data_key, data)
             if image is not None:
-                item.preview = vault.store_blob(case.data_key, media.blurred_preview(data))
+                item.preview = vault.store_blob(case.data_key, media.blurred_preview(image))
         item.save()
         signals = bank_reference(case, item, data, info.kind, image)
         log_action(

@@ -1,7 +1,7 @@
 """What a file is, read from its bytes (never from its name), within limits."""
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 
 from django.conf import settings
@@ -25,6 +25,7 @@ class MediaInfo:
     mime: str
     width: int | None = None
     height: int | None = None
+    image: Image.Image | None = field(default=None, compare=False, repr=False)  # decoded once, reused
 
 
 def _video_mime(data: bytes) -> str | None:
@@ -63,14 +64,14 @@ def inspect(data: bytes) -> MediaInfo:
         return MediaInfo("video", mime)
     image = open_image(data)
     mime = Image.MIME.get(image.format or "", "application/octet-stream")
-    return MediaInfo("image", mime, image.width, image.height)
+    return MediaInfo("image", mime, image.width, image.height, image)
 
 
-def blurred_preview(data: bytes, size: int = 320) -> bytes:
+def blurred_preview(image: Image.Image, size: int = 320) -> bytes:
     """A small, heavily blurred greyscale JPEG: shows that there is a picture,
     not what it shows. The unblurred pixels never leave the server unless a
     user reveals them."""
-    image = open_image(data).convert("L")
+    image = image.convert("L")
     image.thumbnail((size, size))
     image = image.filter(ImageFilter.GaussianBlur(radius=max(6, size // 24)))
     out = BytesIO()
