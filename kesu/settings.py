@@ -191,5 +191,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("KESU_LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # faiss announces which CPU build it loaded on every start
+    "loggers": {"django.request": {"level": "ERROR"}, "faiss.loader": {"level": "WARNING"}},
 }

@@ -51,7 +51,7 @@ def add_file(actor, case: Case, name: str, data: bytes, kind_hint: str | None = 
             if image is not None:
                 item.preview = vault.store_blob(case.data_key, media.blurred_preview(image))
         item.save()
-        signals = bank_reference(case, item, data, info.kind, image)
+        signals = bank_reference(case, item, data, info)
         log_action(
             actor,
             "reference.create",

@@ -28,7 +28,13 @@ class MediaInfo:
     image: Image.Image | None = field(default=None, compare=False, repr=False)  # decoded once, reused
 
 
+# HEIC and AVIF pictures share MP4's container; their brand tells them apart.
+IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+
+
 def _video_mime(data: bytes) -> str | None:
+    if data[4:8] == b"ftyp" and data[8:12] in IMAGE_BRANDS:
+        return None
     for offset, magic, mime in VIDEO_MAGIC:
         if data[offset : offset + len(magic)] == magic:
             return mime
@@ -39,6 +45,16 @@ def _video_mime(data: bytes) -> str | None:
     return None
 
 
+def _register_heif() -> None:
+    """Phones save HEIC; Pillow reads AVIF itself, pillow-heif adds HEIC/HEIF."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+
+
+_register_heif()
+
+
 def open_image(data: bytes) -> Image.Image:
     """Decode an image fully, refusing bombs and broken files with a clear error."""
     Image.MAX_IMAGE_PIXELS = settings.KESU_MAX_IMAGE_PIXELS
@@ -46,6 +62,8 @@ def open_image(data: bytes) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(BytesIO(data))
+            # JPEG can decode at 1/2, 1/4, 1/8 scale: nothing Kesu does needs more than ~2000 px
+            image.draft(image.mode, (2048, 2048))
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UserError("image is too large (decompression bomb refused)") from None
@@ -53,7 +71,9 @@ def open_image(data: bytes) -> Image.Image:
         raise UserError("not an image or video that Kesu can read") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise UserError(f"image is damaged or truncated ({type(exc).__name__})") from None
-    return ImageOps.exif_transpose(image)
+    upright = ImageOps.exif_transpose(image)
+    upright.format = image.format  # the turned copy forgets what it was decoded from
+    return upright
 
 
 def inspect(data: bytes) -> MediaInfo:

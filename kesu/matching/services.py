@@ -1,17 +1,199 @@
-"""Banks of signals per case. The full matcher (indexes, faces, video) grows here."""
+"""Matching services used by references, the CLI, the review UI and the patrol.
 
-from PIL import Image
+- `bank_reference` / `bank_hit`: put a medium's signals into its case's bank;
+- `match`: search a found medium against every open case (or some);
+- `record_hits`, `confirm_hit`, `reject_hit`: what staff act on.
+"""
 
-from .models import Signal
-from .signals import compute_all
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..audit.services import log_action
+from ..lib.errors import UserError
+from ..vault import services as vault
+from . import bank as banks
+from . import calibration, media
+from .evidence import Evidence
+from .models import Hit, Signal
+from .signals import Medium, compute_all
+
+SEALED_KINDS = {"orb", "face"}
 
 
-def bank_reference(case, reference, data: bytes, media_kind: str, image: Image.Image | None) -> list[Signal]:
-    values = compute_all(data, media_kind, image)
-    return Signal.objects.bulk_create(
-        Signal(case=case, reference=reference, kind=v.kind, value=v.value, quality=v.quality) for v in values
+def medium_of(data: bytes, info: media.MediaInfo | None = None, reference: bool = False) -> Medium:
+    info = info or media.inspect(data)
+    return Medium(data, info.kind, info.image, reference=reference)
+
+
+def _signal_rows(case, medium: Medium, **owner) -> list[Signal]:
+    rows = []
+    for value in compute_all(medium):
+        sealed = vault.seal_bytes(case.data_key, value.secret, f"signal.{value.kind}") if value.secret else None
+        rows.append(
+            Signal(
+                case=case,
+                kind=value.kind,
+                value=value.value,
+                quality=value.quality,
+                meta=value.meta,
+                sealed=sealed,
+                **owner,
+            )
+        )
+    return Signal.objects.bulk_create(rows)
+
+
+def bank_reference(case, reference, data: bytes, info: media.MediaInfo) -> list[Signal]:
+    return _signal_rows(
+        case, medium_of(data, info, reference=True), source=Signal.Source.REFERENCE, reference=reference
     )
+
+
+@dataclass
+class Candidate:
+    """One case's reference (or confirmed hit) that a found medium matched."""
+
+    case_id: int
+    owner: int  # reference id, or -hit id for a confirmed hit
+    signal: str
+    probability: float
+    evidence: dict = field(default_factory=dict)
+
+    @property
+    def reference_id(self) -> int | None:
+        return self.owner if self.owner > 0 else None
+
+    def as_dict(self) -> dict:
+        out = {"case": self.case_id, "signal": self.signal, "probability": round(self.probability, 4)}
+        out["reference" if self.owner > 0 else "confirmed_hit"] = abs(self.owner)
+        out["pink"] = self.probability >= calibration.PINK
+        return out | {"evidence": self.evidence}
+
+
+@dataclass
+class MatchResult:
+    kind: str
+    sha256: str
+    nudity: float | None
+    faces: list[dict]
+    candidates: list[Candidate]
+    notes: list[str] = field(default_factory=list)  # e.g. "video truncated"
+    mime: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "mime": self.mime,
+            "sha256": self.sha256,
+            "nudity": None if self.nudity is None else round(self.nudity, 3),
+            "faces": self.faces,
+            "hits": [c.as_dict() for c in self.candidates],
+            "notes": self.notes,
+        }
+
+
+def match(data: bytes, case_ids: list[int] | None = None, info: media.MediaInfo | None = None) -> MatchResult:
+    """Search a found medium against the bank. Raises UserError for unreadable input."""
+    info = info or media.inspect(data)
+    medium = medium_of(data, info)
+    bank = banks.current()
+    nudity = max((a.nudity for _, a in medium.analyses()), default=None)
+    faces = medium.faces_json()
+    candidates = [
+        Candidate(bank.owners[e.owner], e.owner, e.signal, e.probability, e.as_dict())
+        for e in bank.search(medium)
+        if case_ids is None or bank.owners[e.owner] in case_ids
+    ]
+    candidates.sort(key=lambda c: priority(c, nudity), reverse=True)
+    notes = _video_notes(medium.video_hashes) if medium.kind == "video" else []
+    return MatchResult(medium.kind, medium.sha256, nudity, faces, candidates, notes, info.mime)
+
+
+def priority(candidate: "Candidate", nudity: float | None) -> float:
+    """Review order: probability first; a face match on a nude image outranks one on a clothed image."""
+    bonus = 0.5 * (nudity or 0.0) if candidate.signal == "face" else 0.0
+    return candidate.probability + bonus
+
+
+def _video_notes(hashes) -> list[str]:
+    flags = {"truncated": hashes.truncated, "time limit reached": hashes.timed_out, "frame cap reached": hashes.capped}
+    return [note for note, flag in flags.items() if flag]
+
+
+def record_hits(result: MatchResult, data: bytes, source_url: str = "", min_probability: float = 0.5) -> list[Hit]:
+    """Turn a match into hits, one per case (its best candidate). Idempotent per medium and case."""
+    from ..cases.models import Case
+
+    best: dict[int, Candidate] = {}
+    for candidate in result.candidates:
+        if candidate.probability >= min_probability and candidate.probability > getattr(
+            best.get(candidate.case_id), "probability", -1
+        ):
+            best[candidate.case_id] = candidate
+    hits = []
+    for case in Case.objects.filter(pk__in=best).select_related("data_key"):
+        hits.append(_record_hit(case, best[case.pk], result, data, source_url))
+    return hits
+
+
+def _record_hit(case, candidate: Candidate, result: MatchResult, data: bytes, source_url: str) -> Hit:
+    with transaction.atomic():
+        existing = Hit.objects.filter(case=case, sha256=result.sha256).first()
+        if existing:
+            return existing
+        hit = Hit.objects.create(
+            case=case,
+            reference_id=candidate.reference_id,
+            matched_hit_id=-candidate.owner if candidate.owner < 0 else None,
+            sha256=result.sha256,
+            media_type=result.mime,
+            blob=vault.store_blob(case.data_key, data) if case.keeps_media else None,
+            source_url=source_url,
+            signal=candidate.signal,
+            probability=candidate.probability,
+            nudity=result.nudity,
+            evidence=candidate.evidence,
+        )
+        log_action(None, "hit.create", hit, case_id=case.pk, signal=hit.signal, probability=round(hit.probability, 4))
+    return hit
+
+
+def confirm_hit(actor, hit: Hit, data: bytes | None = None) -> Hit:
+    """Staff say the hit is the victim's: its signals join the case's bank,
+    so re-uploads of it match directly."""
+    if hit.status == Hit.Status.CONFIRMED:
+        return hit
+    if data is None:
+        if hit.blob is None:
+            raise UserError("this hit's medium was not kept; give the file to confirm it")
+        data = vault.read_blob(hit.blob)
+    with transaction.atomic():
+        hit.status, hit.decided_by, hit.decided_at = Hit.Status.CONFIRMED, _user(actor), timezone.now()
+        hit.save(update_fields=["status", "decided_by", "decided_at"])
+        signals = _signal_rows(hit.case, medium_of(data, reference=True), source=Signal.Source.HIT, hit=hit)
+        log_action(actor, "hit.confirm", hit, case_id=hit.case_id, signals=len(signals))
+    return hit
+
+
+def reject_hit(actor, hit: Hit) -> Hit:
+    with transaction.atomic():
+        hit.status, hit.decided_by, hit.decided_at = Hit.Status.REJECTED, _user(actor), timezone.now()
+        hit.save(update_fields=["status", "decided_by", "decided_at"])
+        hit.banked_signals.all().delete()  # a rejected hit must not keep matching
+        log_action(actor, "hit.reject", hit, case_id=hit.case_id)
+    return hit
+
+
+def _user(actor):
+    from ..accounts.models import User
+
+    return actor if isinstance(actor, User) else None
 
 
 def find_exact(kind: str, value: str):
     return Signal.objects.filter(kind=kind, value=value).select_related("case", "reference")
+
+
+__all__ = ["Evidence", "bank_reference", "match", "record_hits", "confirm_hit", "reject_hit", "find_exact"]

@@ -14,6 +14,7 @@ class DataKey(models.Model):
         CASE = "case"
         VICTIM = "victim"
         AUDIT = "audit"
+        INDEX = "index"  # the search bank saved on disk
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     purpose = models.CharField(max_length=16, choices=Purpose.choices)

@@ -1,0 +1,211 @@
+"""Fit the score -> probability mapping and check it on pictures the fit did not see.
+
+    .venv/bin/python bench/calibrate.py [--write] [--faces ../shared/data/faces-dev]
+
+Labelled pairs come from the benchmark's pictures and transformations
+(bench/pictures.py): the sources are split in two by name; the fit uses
+half A, the check uses half B. Every candidate the matcher produces is a
+pair, labelled right or wrong. PDQ negatives are scarce within distance 31,
+so for the fit each copy also contributes its nearest wrong reference at any
+distance up to 90. Face pairs come from the local faces-dev set when it is
+there (evaluation only; its photos are never stored, only the fitted
+numbers). The pairs (scores and labels only, no pixels) are written to
+bench/data/pairs-*.csv so the fit can be repeated and audited.
+
+The check prints, for hits at probability >= 0.95 on half B, how many were
+right: that share must be >= 95 %.
+"""
+
+import argparse
+import csv
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import pictures  # noqa: E402
+from matching import build, search  # noqa: E402
+
+from kesu.matching import calibration  # noqa: E402
+from kesu.matching import image as features  # noqa: E402
+from kesu.matching.indexes import hex_to_codes  # noqa: E402
+
+DATA = HERE / "data"
+
+
+def half(name: str) -> str:
+    return "A" if hashlib.sha256(name.encode()).digest()[0] % 2 == 0 else "B"
+
+
+def image_pairs(sources, distractors) -> list[dict]:
+    bank, _ = build(sources, distractors)
+    refs = sources + distractors
+    ref_codes = hex_to_codes([features.pdq(p)[0] for _, p in refs])
+    ref_source = [n.split("#", 1)[0] for n, _ in refs]
+    rows = []
+    for name, picture in sources:
+        for transform in pictures.TRANSFORMS:
+            copy = pictures.transformed(name, picture, transform)
+            for item in search(bank, copy):
+                label = int(ref_source[item.owner] == name)
+                rows.append(_row(name, transform, "candidate", label, item))
+            rows += _nearest_wrong(name, transform, copy, ref_codes, ref_source)
+        print(f"  {name}", end="\r", flush=True)
+    print()
+    return rows
+
+
+def _row(name, transform, kind, label, item) -> dict:
+    return {
+        "half": half(name),
+        "transform": transform,
+        "kind": kind,
+        "label": label,
+        "pdq_distance": "" if item.pdq_distance is None else item.pdq_distance,
+        "inliers": item.inliers,
+        "matches": item.matches,
+    }
+
+
+def _nearest_wrong(name, transform, copy, ref_codes, ref_source) -> list[dict]:
+    hashes = [h for h in features.pdq_dihedral(copy) if h.quality >= 50]
+    if not hashes:
+        return []
+    distances = np.bitwise_count(ref_codes[None, :, :] ^ hex_to_codes([h.hex for h in hashes])[:, None, :]).sum(-1)
+    nearest = distances.min(axis=0)
+    wrong = [d for d, source in zip(nearest, ref_source, strict=True) if source != name]
+    d = int(min(wrong))
+    if d > 90:
+        return []
+    return [{"half": half(name), "transform": transform, "kind": "nearest-wrong", "label": 0,
+             "pdq_distance": d, "inliers": 0, "matches": 0}]  # fmt: skip
+
+
+def face_pairs(folder: Path) -> list[dict]:
+    """Genuine and impostor distances on faces-dev: one embedding per photo."""
+    from PIL import Image
+
+    from kesu.ml.analysis import analyse
+
+    people = []
+    for person in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        for photo in sorted(person.iterdir()):
+            usable = analyse(Image.open(photo)).usable_faces
+            if usable:
+                people.append((person.name, np.asarray(usable[0].embedding)))
+    rows = []
+    for i, (a, va) in enumerate(people):
+        for b, vb in people[i + 1 :]:
+            rows.append({"half": half(a + b), "kind": "face", "label": int(a == b),
+                         "face_distance": round(float(np.linalg.norm(va - vb)), 5)})  # fmt: skip
+    return rows
+
+
+def fit(rows: list[dict]) -> dict:
+    out = {}
+    train = [r for r in rows if r["half"] == "A"]
+    pdq = [r for r in train if r.get("pdq_distance", "") != ""]
+    if pdq:
+        x = np.array([calibration.pdq_features(int(r["pdq_distance"])) for r in pdq])
+        out["pdq"] = calibration.fit_logistic(x, np.array([r["label"] for r in pdq], float))
+    local = [r for r in train if int(r.get("inliers") or 0) > 0]
+    if local:
+        x = np.array([calibration.local_features(int(r["inliers"]), int(r["matches"])) for r in local])
+        out["local"] = calibration.fit_logistic(x, np.array([r["label"] for r in local], float))
+    faces = [r for r in train if r["kind"] == "face"]
+    if faces:
+        x = np.array([calibration.face_features(float(r["face_distance"])) for r in faces])
+        out["face"] = calibration.fit_logistic(x, np.array([r["label"] for r in faces], float))
+    return out
+
+
+def check(rows: list[dict], params: dict) -> None:
+    """Precision of pink hits on half B, per signal, with the fitted parameters."""
+
+    def prob(signal, *scores):
+        z = float(np.dot(params[signal], calibration.FEATURES[signal](*scores)))
+        return 1 / (1 + np.exp(-z))
+
+    test = [r for r in rows if r["half"] == "B" and r["kind"] in ("candidate", "face")]
+    print("check on half B (pictures the fit did not see):")
+    for signal in ("pdq", "local", "face", "any"):
+        right = wrong = 0
+        for r in test:
+            p = _probability(r, signal, prob, params)
+            if p >= calibration.PINK:
+                right += r["label"]
+                wrong += 1 - r["label"]
+        share = f"{100 * right / (right + wrong):.2f} %" if right + wrong else "n/a"
+        print(f"  {signal:>6}: pink hits {right + wrong:5d}, right {right:5d}, wrong {wrong:3d} -> precision {share}")
+
+
+def _probability(r, signal, prob, params) -> float:
+    ps = []
+    if signal in ("pdq", "any") and r.get("pdq_distance", "") != "" and "pdq" in params:
+        ps.append(prob("pdq", int(r["pdq_distance"])))
+    if signal in ("local", "any") and int(r.get("inliers") or 0) and "local" in params:
+        ps.append(prob("local", int(r["inliers"]), int(r["matches"])))
+    if signal in ("face", "any") and r["kind"] == "face" and "face" in params:
+        ps.append(prob("face", float(r["face_distance"])))
+    return max(ps, default=0.0)
+
+
+def save_rows(name: str, rows: list[dict]) -> None:
+    DATA.mkdir(exist_ok=True)
+    fields = sorted({k for r in rows for k in r})
+    with open(DATA / f"pairs-{name}.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def load_rows(name: str) -> list[dict]:
+    path = DATA / f"pairs-{name}.csv"
+    if not path.exists():
+        return []
+    with open(path) as fh:
+        return [{k: (int(v) if k == "label" else v) for k, v in r.items()} for r in csv.DictReader(fh)]
+
+
+def main(args) -> None:
+    if args.reuse and load_rows("images"):
+        rows = load_rows("images")
+    else:
+        sources = [(n, p) for n, p in pictures.package_pictures() + pictures.wallpapers(1024)]
+        sources = [(n, p) for n, p in sources if features.pdq(p)[1] >= 50]
+        rows = image_pairs(sources, pictures.tiles(pictures.wallpapers(1600))[: args.distractors])
+        save_rows("images", rows)
+    faces_dir = Path(args.faces)
+    face_rows = face_pairs(faces_dir) if faces_dir.is_dir() else load_rows("faces")
+    if face_rows:
+        save_rows("faces", face_rows)
+    rows += face_rows
+    print(f"pairs: {len(rows)} ({sum(r['label'] for r in rows)} right)")
+    params = fit(rows)
+    for signal, weights in params.items():
+        print(f"  fitted {signal}: {np.round(weights, 3).tolist()}")
+    check(rows, params)
+    if args.write:
+        current = json.loads(calibration.PARAMS_FILE.read_text())
+        for signal, weights in params.items():
+            current[signal] = {
+                "weights": [round(float(w), 4) for w in weights],
+                "fitted_on": "bench/calibrate.py half A",
+            }
+        calibration.PARAMS_FILE.write_text(json.dumps(current, indent=1) + "\n")
+        print(f"wrote {calibration.PARAMS_FILE}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="store the fitted parameters in calibration.json")
+    parser.add_argument("--reuse", action="store_true", help="refit from the saved pairs instead of matching again")
+    parser.add_argument("--distractors", type=int, default=300)
+    parser.add_argument("--faces", default=str(HERE.parents[1] / "shared/data/faces-dev"))
+    main(parser.parse_args())

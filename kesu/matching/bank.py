@@ -1,0 +1,167 @@
+"""The search bank: every open case's signals, indexed, kept sealed on disk.
+
+One Bank per process, loaded from `DATA_DIR/index/bank.ksv` (sealed with
+the installation's index key) and brought up to date from the database:
+signals added since it was saved are added incrementally; if any were
+deleted (a case closed or erased), it is rebuilt. `kesu match rebuild`
+rebuilds on demand.
+"""
+
+import io
+import pickle
+import threading
+from collections import defaultdict
+
+from django.conf import settings
+from django.db.models import Count, Max
+
+from ..lib.datadir import ensure_dir, write_private
+from ..vault import services as vault
+from . import calibration
+from .evidence import Evidence
+from .models import Signal
+from .signals import REGISTRY, Medium, SignalValue, compute_all
+
+INDEX_KEY_PURPOSE = "index"
+FILE_FORMAT = 3
+
+
+class Bank:
+    """Indexes of banked signals, one per signal type, and who each entry belongs to.
+
+    An owner is the item a signal stands for: a reference (its id) or a
+    confirmed hit (minus its id). The bank knows nothing of the database:
+    the benchmark fills it straight from pictures.
+    """
+
+    def __init__(self):
+        self.indexes = {kind: t.index_class() for kind, t in REGISTRY.items() if t.index_class}
+        self.entries: dict[int, tuple[int, dict]] = {}  # signal id -> (owner, meta)
+        self.owners: dict[int, int] = {}  # owner -> case id
+        self.max_id = 0
+        self.count = 0
+
+    def add(self, signal_id: int, owner: int, case_id: int, value: SignalValue) -> None:
+        signal_type = REGISTRY.get(value.kind)
+        self.owners[owner] = case_id
+        self.entries[signal_id] = (owner, value.meta)
+        if signal_type is not None and signal_type.index_class:
+            signal_type.add(self.indexes[value.kind], signal_id, owner, value)
+        self.max_id = max(self.max_id, signal_id)
+        self.count += 1
+
+    def add_row(self, signal: Signal, case_key) -> None:
+        secret = vault.open_bytes(case_key, signal.sealed, f"signal.{signal.kind}") if signal.sealed else None
+        value = SignalValue(signal.kind, signal.value, signal.quality, signal.meta, secret)
+        self.add(signal.pk, signal.owner, signal.case_id, value)
+
+    def add_medium(self, owner: int, case_id: int, medium: Medium, kinds: list[str] | None = None) -> None:
+        """Bank a medium without the database (benchmark, calibration)."""
+        for value in compute_all(medium, kinds):
+            self.add(self.max_id + 1, owner, case_id, value)
+
+    def search(self, medium: Medium) -> list[Evidence]:
+        found: dict[int, Evidence] = defaultdict(Evidence)
+        for kind, signal_type in REGISTRY.items():
+            if kind in self.indexes and medium.kind in signal_type.searches:
+                signal_type.search(self, medium, found)
+        out = []
+        for owner, item in found.items():
+            item.owner = owner
+            calibration.score(item)
+            if item.probability > 0:
+                out.append(item)
+        return sorted(out, key=lambda e: -e.probability)
+
+
+_lock = threading.Lock()
+_bank: Bank | None = None
+
+
+def _live_signals():
+    return Signal.objects.exclude(case__status="closed")
+
+
+def _state() -> tuple[int, int]:
+    row = _live_signals().aggregate(n=Count("id"), top=Max("id"))
+    return row["n"], row["top"] or 0
+
+
+def _add_rows(bank: Bank, rows) -> None:
+    for signal in rows.select_related("case__data_key").order_by("id").iterator(chunk_size=500):
+        bank.add_row(signal, signal.case.data_key)
+
+
+def rebuild() -> Bank:
+    global _bank
+    with _lock:
+        bank = Bank()
+        _add_rows(bank, _live_signals())
+        _save(bank)
+        _bank = bank
+        return bank
+
+
+def current() -> Bank:
+    """The bank, up to date with the database."""
+    global _bank
+    with _lock:
+        bank = _bank or _load()
+        count, top = _state()
+        if bank is None or _live_signals().filter(id__lte=bank.max_id).count() != bank.count:
+            bank = None  # something was deleted or closed: start over
+        if bank is None:
+            bank = Bank()
+            _add_rows(bank, _live_signals())
+            _save(bank)
+        elif top > bank.max_id:
+            _add_rows(bank, _live_signals().filter(id__gt=bank.max_id))
+            _save(bank)
+        _bank = bank
+        return bank
+
+
+def forget() -> None:
+    """Drop the in-memory bank (tests, and after a case is erased)."""
+    global _bank
+    with _lock:
+        _bank = None
+
+
+def _path():
+    return ensure_dir(settings.DATA_DIR / "index") / "bank.ksv"
+
+
+def _index_key():
+    from ..vault.models import DataKey
+
+    key = DataKey.objects.filter(purpose=INDEX_KEY_PURPOSE).first()
+    return key or vault.new_data_key(INDEX_KEY_PURPOSE)
+
+
+def _save(bank: Bank) -> None:
+    # Face embeddings and local features are in here: sealed, like the rest of the vault.
+    key = _index_key()
+    out = io.BytesIO()
+    pickle.dump((FILE_FORMAT, key.pk, bank), out, protocol=pickle.HIGHEST_PROTOCOL)
+    write_private(_path(), str(key.pk).encode() + b"\n" + vault.seal_bytes(key, out.getvalue(), "index.bank"))
+
+
+def _load() -> Bank | None:
+    """The saved bank, or None when it is missing, stale in format, or cannot be opened.
+
+    Unpickling is safe here only because the file is authenticated
+    (AES-GCM with our own key): a changed byte fails to open.
+    """
+    from ..vault.models import DataKey
+
+    path = _path()
+    if not path.exists():
+        return None
+    try:
+        key_id, sealed = path.read_bytes().split(b"\n", 1)
+        key = DataKey.objects.get(pk=key_id.decode())
+        version, _, bank = pickle.loads(vault.open_bytes(key, sealed, "index.bank"))
+    except Exception:  # any damage: the database is the truth, rebuild from it
+        return None
+    return bank if version == FILE_FORMAT else None

@@ -1,0 +1,90 @@
+"""From raw distances to a probability that a hit is right.
+
+Each signal has a logistic model over its own scores, fitted on labelled
+pairs by bench/calibrate.py (which also checks, on pictures the fit did not
+see, that hits at >= 0.95 are right at least 95 % of the time). The fitted
+parameters live in calibration.json next to this file. A hit's probability
+is that of its strongest signal: the signals are not independent (a copy
+that PDQ finds is also rich in ORB matches), so multiplying their doubts
+would overstate certainty.
+"""
+
+import json
+import math
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+PARAMS_FILE = Path(__file__).with_name("calibration.json")
+PINK = 0.95  # the desk marks hits at or above this probability
+
+
+def pdq_features(distance: int) -> list[float]:
+    return [1.0, distance / 32.0]
+
+
+def local_features(inliers: int, matches: int) -> list[float]:
+    ratio = inliers / matches if matches else 0.0
+    return [1.0, math.log1p(inliers), ratio]
+
+
+def face_features(distance: float) -> list[float]:
+    return [1.0, distance]
+
+
+def video_features(frames: int, mean_distance: float) -> list[float]:
+    return [1.0, math.log1p(frames), mean_distance / 32.0]
+
+
+FEATURES = {"pdq": pdq_features, "local": local_features, "face": face_features, "video": video_features}
+
+
+@cache
+def params() -> dict:
+    return json.loads(PARAMS_FILE.read_text())
+
+
+def probability(signal: str, *scores) -> float:
+    weights = params()[signal]["weights"]
+    z = float(np.dot(weights, FEATURES[signal](*scores)))
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def score(evidence) -> None:
+    """Set evidence.probability and evidence.signal from its raw scores."""
+    candidates = {}
+    if evidence.exact:
+        candidates[evidence.exact] = 1.0  # the same bytes
+    if evidence.pdq_distance is not None:
+        candidates["pdq"] = probability("pdq", evidence.pdq_distance)
+    if evidence.inliers:
+        candidates["local"] = probability("local", evidence.inliers, evidence.matches)
+    if evidence.segments:
+        frames = max(s.matched_frames for s in evidence.segments)
+        candidates["vpdq"] = probability("video", frames, min(s.mean_distance for s in evidence.segments))
+    if evidence.face_distance is not None:
+        candidates["face"] = probability("face", evidence.face_distance)
+    evidence.scores = {k: round(v, 4) for k, v in candidates.items()}
+    if candidates:
+        evidence.signal, evidence.probability = max(candidates.items(), key=lambda kv: kv[1])
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50) -> np.ndarray:
+    """Regularised logistic regression by Newton's method (IRLS).
+
+    The L2 penalty keeps the fit finite when the classes separate, which
+    they nearly do; the intercept is not penalised.
+    """
+    weights = np.zeros(x.shape[1])
+    penalty = np.eye(x.shape[1]) * l2
+    penalty[0, 0] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ weights, -50, 50)))
+        gradient = x.T @ (p - y) + penalty @ weights
+        hessian = x.T @ (x * (p * (1 - p))[:, None]) + penalty + 1e-9 * np.eye(x.shape[1])
+        step = np.linalg.solve(hessian, gradient)
+        weights -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return weights

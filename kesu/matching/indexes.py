@@ -1,0 +1,297 @@
+"""Search structures, one class per kind of signal value.
+
+Each index maps vectors to integer ids (Signal primary keys), answers
+radius queries exactly, and turns into bytes and back so it can be kept,
+sealed, under the data directory.
+"""
+
+import io
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+PDQ_RADIUS = 31  # Meta's recommended match threshold for PDQ
+
+
+@dataclass(frozen=True)
+class Found:
+    query: int  # row of the query batch
+    id: int
+    distance: float
+
+
+def hex_to_codes(values: list[str]) -> np.ndarray:
+    if not values:
+        return np.zeros((0, 32), np.uint8)
+    return np.frombuffer(bytes.fromhex("".join(values)), dtype=np.uint8).reshape(len(values), 32)
+
+
+class _Persistent:
+    """Pickle through to_bytes/from_bytes: FAISS objects cannot be pickled."""
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _queue(self, ids, rows: np.ndarray) -> None:
+        """Banks grow one signal at a time; FAISS and numpy like batches."""
+        if len(rows):
+            self._pending.append((np.asarray(ids, np.int64), rows))
+
+    @property
+    def ids(self) -> np.ndarray:
+        if self._pending:
+            self.flat.add(np.concatenate([rows for _, rows in self._pending]))
+            self._ids = np.concatenate([self._ids, *(ids for ids, _ in self._pending)])
+            self._pending = []
+        return self._ids
+
+    def __getstate__(self):
+        return self.to_bytes()
+
+    def __setstate__(self, raw):
+        self.__dict__.update(type(self).from_bytes(raw).__dict__)
+
+
+class HashIndex(_Persistent):
+    """256-bit hashes (PDQ, video frame PDQ), exact radius search.
+
+    FAISS's flat binary index is the brute-force truth and the store. On
+    top of it a multi-index hash (Norouzi et al.) splits each hash into 16
+    chunks of 16 bits: two hashes within distance 31 agree on at least one
+    chunk up to one bit (pigeonhole: 16 chunks x 2 bits > 31), so probing
+    each chunk's bucket and its 16 one-bit neighbours finds every match
+    exactly, reading a few thousand candidates instead of the whole bank.
+    """
+
+    CHUNKS = 16
+    FLIPS = np.array([0] + [1 << k for k in range(16)], dtype=np.int64)
+
+    def __init__(self):
+        self.flat = faiss.IndexBinaryFlat(256)
+        self._ids = np.zeros(0, np.int64)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._tables = None
+
+    def add(self, ids, codes: np.ndarray) -> None:
+        self._queue(ids, np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, 32))
+        self._tables = None
+
+    @property
+    def codes(self) -> np.ndarray:
+        self.ids  # noqa: B018 - flushes what is pending
+        return faiss.rev_swig_ptr(self.flat.xb.data(), self.flat.ntotal * 32).reshape(-1, 32)
+
+    def _build(self):
+        codes = self.codes
+        n = len(codes)
+        chunks = codes.view(">u2").astype(np.int64)
+        order = np.empty(self.CHUNKS * n, np.int64)
+        offsets = np.empty((self.CHUNKS, 65537), np.int64)
+        for j in range(self.CHUNKS):
+            ranked = np.argsort(chunks[:, j], kind="stable")
+            order[j * n : (j + 1) * n] = ranked
+            offsets[j] = np.searchsorted(chunks[ranked, j], np.arange(65537)) + j * n
+        self._tables = (codes.copy(), order, offsets)
+
+    def search(self, queries: np.ndarray, radius: int = PDQ_RADIUS) -> list[Found]:
+        queries = np.ascontiguousarray(queries, dtype=np.uint8).reshape(-1, 32)
+        if not len(self) or not len(queries):
+            return []
+        if radius >= 2 * self.CHUNKS or len(self) < 4096:
+            return self.brute_force(queries, radius)  # small banks: a scan is cheaper than the tables
+        if self._tables is None:
+            self._build()
+        found = []
+        for row, query in enumerate(queries):
+            rows, distances = self._probe(query, radius)
+            found += [Found(row, int(self.ids[r]), float(d)) for r, d in zip(rows, distances, strict=True)]
+        return found
+
+    def _probe(self, query: np.ndarray, radius: int):
+        codes, order, offsets = self._tables
+        keys = query.view(">u2").astype(np.int64)[:, None] ^ self.FLIPS[None, :]
+        table = np.arange(self.CHUNKS)[:, None]
+        starts, ends = offsets[table, keys].ravel(), offsets[table, keys + 1].ravel()
+        lengths = ends - starts
+        total = int(lengths.sum())
+        if not total:
+            return [], []
+        before = np.cumsum(lengths) - lengths
+        candidates = order[np.repeat(starts - before, lengths) + np.arange(total)]
+        distances = np.bitwise_count(codes[candidates] ^ query).sum(axis=1, dtype=np.int32)
+        keep = distances <= radius
+        rows, first = np.unique(candidates[keep], return_index=True)
+        return rows, distances[keep][first]
+
+    def brute_force(self, queries: np.ndarray, radius: int = PDQ_RADIUS) -> list[Found]:
+        self.ids  # noqa: B018 - flushes what is pending
+        limits, distances, rows = self.flat.range_search(np.ascontiguousarray(queries), radius + 1)
+        return [
+            Found(q, int(self.ids[rows[i]]), float(distances[i]))
+            for q in range(len(queries))
+            for i in range(limits[q], limits[q + 1])
+        ]
+
+    def to_bytes(self) -> bytes:
+        out = io.BytesIO()
+        np.savez(out, ids=self.ids, codes=self.codes)
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "HashIndex":
+        index = cls()
+        arrays = np.load(io.BytesIO(raw))
+        index.add(arrays["ids"], arrays["codes"])
+        return index
+
+
+class VectorIndex(_Persistent):
+    """Float embeddings (faces), exact L2 radius search with FAISS."""
+
+    def __init__(self, dim: int = 128):
+        self.dim = dim
+        self.flat = faiss.IndexFlatL2(dim)
+        self._ids = np.zeros(0, np.int64)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, ids, vectors: np.ndarray) -> None:
+        self._queue(ids, np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim))
+
+    def search(self, queries: np.ndarray, radius: float) -> list[Found]:
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        if not len(self) or not len(queries):
+            return []
+        limits, distances, rows = self.flat.range_search(queries, radius * radius)  # FAISS works in squared L2
+        return [
+            Found(q, int(self.ids[rows[i]]), float(np.sqrt(distances[i])))
+            for q in range(len(queries))
+            for i in range(limits[q], limits[q + 1])
+        ]
+
+    def to_bytes(self) -> bytes:
+        out = io.BytesIO()
+        vectors = self.flat.reconstruct_n(0, self.flat.ntotal) if len(self) else np.zeros((0, self.dim), np.float32)
+        np.savez(out, ids=self.ids, vectors=vectors)
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "VectorIndex":
+        arrays = np.load(io.BytesIO(raw))
+        index = cls(arrays["vectors"].shape[1])
+        index.add(arrays["ids"], arrays["vectors"])
+        return index
+
+
+class DescriptorIndex(_Persistent):
+    """Local features (ORB) of many references, for voting and the geometric check.
+
+    Each descriptor row remembers its owner and its row within the owner's
+    feature set, so a vote turns into point pairs for RANSAC.
+    """
+
+    RATIO = 0.8  # Lowe's ratio test on Hamming distances
+    MAX_DISTANCE = 64
+
+    def __init__(self):
+        self.flat = faiss.IndexBinaryFlat(256)
+        self.owner = np.zeros(0, np.int64)
+        self.row = np.zeros(0, np.int64)
+        self.features: dict = {}  # owner -> image.LocalFeatures
+        self._pending: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def add(self, owner: int, features) -> None:
+        if len(features.descriptors) and owner not in self.features:
+            self.features[owner] = features
+            self._pending.append(owner)
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        added = [self.features[o] for o in self._pending]
+        self.flat.add(np.ascontiguousarray(np.concatenate([f.descriptors for f in added]), dtype=np.uint8))
+        owners = [np.full(len(f.descriptors), o, np.int64) for o, f in zip(self._pending, added, strict=True)]
+        rows = [np.arange(len(f.descriptors), dtype=np.int64) for f in added]
+        self.owner = np.concatenate([self.owner, *owners])
+        self.row = np.concatenate([self.row, *rows])
+        self._pending = []
+
+    def vote(self, descriptors: np.ndarray) -> dict[int, np.ndarray]:
+        """Owner -> (query row, owner row) pairs that passed the ratio test."""
+        self._flush()
+        if not len(self) or not len(descriptors):
+            return {}
+        distances, neighbours = self.flat.search(np.ascontiguousarray(descriptors), 2)
+        best, second = distances[:, 0].astype(float), distances[:, 1].astype(float)
+        second[neighbours[:, 1] < 0] = 256
+        good = (best <= self.MAX_DISTANCE) & (best < self.RATIO * second) & (neighbours[:, 0] >= 0)
+        pairs: dict[int, list] = {}
+        for query_row, hit in zip(np.nonzero(good)[0], neighbours[good, 0], strict=True):
+            pairs.setdefault(int(self.owner[hit]), []).append((query_row, self.row[hit]))
+        return {owner: np.array(rows, dtype=np.int64) for owner, rows in pairs.items()}
+
+    def to_bytes(self) -> bytes:
+        out = io.BytesIO()
+        owners = np.array(sorted(self.features), np.int64)
+        blobs = [self.features[o].to_bytes() for o in owners]
+        lengths = np.array([len(b) for b in blobs], np.int64)
+        np.savez(out, owners=owners, lengths=lengths, blob=np.frombuffer(b"".join(blobs), np.uint8))
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "DescriptorIndex":
+        from .image import LocalFeatures
+
+        arrays = np.load(io.BytesIO(raw))
+        index, blob, start = cls(), arrays["blob"].tobytes(), 0
+        for owner, length in zip(arrays["owners"], arrays["lengths"], strict=True):
+            index.add(int(owner), LocalFeatures.from_bytes(blob[start : start + length]))
+            start += int(length)
+        return index
+
+
+class FrameIndex:
+    """Video frame hashes with their owner and time: a HashIndex for the
+    first look-up, and each video's frames in order for segment matching."""
+
+    def __init__(self):
+        self.hashes = HashIndex()
+        self.frames: dict[int, list] = {}  # owner -> [FrameHash]
+        self.where: dict[int, tuple[int, float]] = {}  # signal id -> (owner, t)
+
+    def __len__(self) -> int:
+        return len(self.where)
+
+    def add_frame(self, signal_id: int, owner: int, t: float, hex_value: str, quality: int) -> None:
+        from .video import FrameHash
+
+        frame = FrameHash(t, hex_value, quality)
+        self.frames.setdefault(owner, []).append(frame)
+        self.where[signal_id] = (owner, t)
+        if frame.usable:
+            self.hashes.add([signal_id], hex_to_codes([hex_value]))
+
+    def frame_of(self, signal_id: int) -> tuple[int, float]:
+        return self.where[signal_id]
+
+    def frames_of(self, owner: int) -> list:
+        return sorted(self.frames[owner], key=lambda f: f.t)
+
+
+class ExactIndex:
+    """Cryptographic hashes: equal bytes or nothing."""
+
+    def __init__(self):
+        self.ids: dict[str, list[int]] = {}
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.ids.values())
+
+    def add(self, signal_id: int, value: str) -> None:
+        self.ids.setdefault(value, []).append(signal_id)
+
+    def search(self, value: str) -> list[int]:
+        return list(self.ids.get(value, ()))

@@ -1,0 +1,237 @@
+"""Face and nudity analysis on public-domain images that ship in packages.
+
+astronaut (Eileen Collins) and grace_hopper are real faces of two different women; coffee,
+rocket and chelsea (a cat) have none. Models load once per module.
+"""
+
+import json
+from io import BytesIO
+
+import matplotlib.cbook
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter, ImageOps
+from skimage import data
+
+from kesu.lib.errors import UserError
+from kesu.ml import analysis, faces, nudity
+from kesu.ml.analysis import analyse
+
+
+def jpeg(image: Image.Image, quality: int) -> Image.Image:
+    out = BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return Image.open(BytesIO(out.getvalue()))
+
+
+def scaled(image: Image.Image, factor: float) -> Image.Image:
+    return image.resize((round(image.width * factor), round(image.height * factor)), Image.Resampling.LANCZOS)
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> Image.Image:
+    return Image.fromarray(data.astronaut())
+
+
+@pytest.fixture(scope="module")
+def hopper() -> Image.Image:
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+        return Image.open(f).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def astronaut_result(astronaut):
+    return analyse(astronaut)
+
+
+@pytest.fixture(scope="module")
+def hopper_result(hopper):
+    return analyse(hopper)
+
+
+def only_face(result: analysis.Analysis) -> faces.Face:
+    assert len(result.usable_faces) == 1, result.to_json()
+    return result.usable_faces[0]
+
+
+@pytest.mark.parametrize("name", ["astronaut_result", "hopper_result"])
+def test_a_face_is_found_with_landmarks_inside_its_box(name, request):
+    face = only_face(request.getfixturevalue(name))
+    x, y, w, h = face.box
+    assert w >= faces.MIN_SIZE and h >= faces.MIN_SIZE
+    assert len(face.landmarks) == 5
+    for px, py in face.landmarks:
+        assert x <= px <= x + w and y <= py <= y + h
+    assert face.ok and face.reason is None
+    assert face.embedding.shape == (128,) and face.embedding.dtype == np.float32
+    assert abs(face.quality["yaw"]) < 0.2  # both look at the camera
+
+
+def test_the_box_is_where_the_face_is(astronaut_result):
+    # Eileen Collins' face in scikit-image's astronaut spans about x 175-275, y 75-190.
+    x, y, w, h = only_face(astronaut_result).box
+    assert 200 < x + w / 2 < 250 and 110 < y + h / 2 < 160
+
+
+def test_boxes_of_a_large_image_are_in_its_own_pixels(astronaut, astronaut_result):
+    big = scaled(astronaut, 4)  # 2048 px: analysed on a 1600 px copy, boxes mapped back
+    small_box = np.array(only_face(astronaut_result).box, float)
+    big_box = np.array(only_face(analyse(big)).box, float)
+    assert np.allclose(big_box, 4 * small_box, atol=0.1 * 4 * small_box[2])
+
+
+@pytest.mark.parametrize("make", [data.coffee, data.rocket, data.chelsea])
+def test_no_face_passes_the_gate_without_a_face(make):
+    assert analyse(Image.fromarray(make())).usable_faces == []
+
+
+def test_the_same_face_survives_recompression_resizing_and_mirroring(
+    astronaut, hopper, astronaut_result, hopper_result
+):
+    for image, original in ((astronaut, astronaut_result), (hopper, hopper_result)):
+        copy = ImageOps.mirror(scaled(jpeg(image, 40), 0.5))
+        again = only_face(analyse(copy))
+        assert faces.face_distance(again.embedding, only_face(original).embedding) <= faces.MATCH_DISTANCE
+
+
+def test_two_different_women_are_apart(astronaut_result, hopper_result):
+    a, b = only_face(astronaut_result).embedding, only_face(hopper_result).embedding
+    assert faces.face_distance(a, b) > faces.MATCH_DISTANCE
+
+
+def test_a_tiny_face_is_reported_but_too_small(astronaut, astronaut_result):
+    factor = 20 / min(only_face(astronaut_result).box[2:])
+    result = analyse(scaled(astronaut, factor))
+    assert len(result.faces) == 1
+    face = result.faces[0]
+    assert not face.ok and face.reason == "too small"
+    assert face.embedding is None and face.embeddings == []
+    assert result.usable_faces == []
+
+
+def test_a_blurred_face_is_reported_but_blurred(astronaut):
+    result = analyse(astronaut.filter(ImageFilter.GaussianBlur(4)))
+    assert len(result.faces) == 1
+    face = result.faces[0]
+    assert not face.ok and face.reason == "blurred"
+    assert face.quality["sharpness"] < faces.MIN_SHARPNESS
+    assert face.embedding is None
+
+
+def test_clothed_portraits_get_a_low_nudity_score(astronaut_result, hopper_result):
+    for result in (astronaut_result, hopper_result):
+        assert 0.0 <= result.nudity < 0.3
+        assert all(label.name not in nudity.FACE_CLASSES for label in result.labels)
+
+
+def test_nudity_score_weights_exposed_parts_over_covered_ones():
+    found = nudity.labels(
+        [
+            {"class": "FACE_FEMALE", "score": 0.9, "box": [0, 0, 10, 10]},
+            {"class": "BELLY_COVERED", "score": 0.9, "box": [0, 10, 10, 10]},
+            {"class": "FEMALE_GENITALIA_EXPOSED", "score": 0.6, "box": [20, 40, 10, 10]},
+        ],
+        scale=0.5,
+    )
+    assert [label.name for label in found] == ["FEMALE_GENITALIA_EXPOSED", "BELLY_COVERED"]
+    assert found[0].box == (40, 80, 20, 20)  # back in the original's pixels
+    assert nudity.score(found) == pytest.approx(0.6)
+    assert nudity.score(found[1:]) < 0.1
+    assert nudity.score([]) == 0.0
+
+
+def test_small_faces_in_a_large_image_are_found(astronaut, astronaut_result):
+    # A face ~5.5 % of the long side (88 px of 1600): the 320 pass alone misses it, the 640 pass finds it.
+    x, y, w, h = only_face(astronaut_result).box
+    crop = astronaut.crop((x - w // 2, y - h // 2, x + w + w // 2, y + h + h // 2)).resize((176, 176))
+    scene = Image.fromarray(data.rocket()).resize((1600, 1068))
+    scene.paste(crop, (900, 500))
+    bgr = np.ascontiguousarray(np.asarray(scene)[:, :, ::-1])
+    assert not [d for d in analysis.detector(320).detect(bgr) if d["class"] in nudity.FACE_CLASSES]
+    found = analyse(scene).usable_faces
+    assert len(found) == 1
+    fx, fy, fw, fh = found[0].box
+    assert 900 <= fx + fw / 2 <= 1076 and 500 <= fy + fh / 2 <= 676
+
+
+def test_reference_photos_give_the_bank_embeddings(astronaut, astronaut_result):
+    bank = analysis.reference_embeddings(astronaut)
+    assert len(bank) == 1 + faces.REFERENCE_FLIP
+    assert faces.face_distance(bank[0], only_face(astronaut_result).embedding) < 0.05
+    assert analysis.reference_embeddings(Image.fromarray(data.coffee())) == []
+
+
+def test_augmentation_adds_a_mirrored_embedding_when_switched_on(astronaut, astronaut_result, monkeypatch):
+    monkeypatch.setattr(faces, "REFERENCE_FLIP", True)
+    bank = analysis.reference_embeddings(astronaut)
+    plain = only_face(astronaut_result).embedding
+    assert len(bank) == 2
+    assert faces.face_distance(bank[0], plain) < 0.05
+    assert 0.02 < faces.face_distance(bank[1], plain) < faces.MATCH_DISTANCE  # a different, still matching view
+
+
+def test_json_has_boxes_and_scores_but_no_biometrics(astronaut_result):
+    out = astronaut_result.to_json()
+    text = json.dumps(out)
+    assert set(out) == {"faces", "nudity", "labels"}
+    assert set(out["faces"][0]) == {"box", "score", "quality", "ok", "reason"}
+    assert "embedding" not in text and "landmarks" not in text
+
+
+def test_embeddings_round_trip_as_text(astronaut_result):
+    emb = only_face(astronaut_result).embedding
+    text = faces.to_text(emb)
+    assert isinstance(text, str) and len(text) == 684  # base64 of 512 bytes
+    assert np.array_equal(faces.from_text(text), emb)
+    with pytest.raises(ValueError):
+        faces.from_text(text[:-8])
+
+
+def test_distances_are_vectorised_l2():
+    rng = np.random.default_rng(1)
+    bank = rng.normal(size=(5, 128)).astype(np.float32)
+    queries = rng.normal(size=(3, 128)).astype(np.float32)
+    expected = np.array([[faces.face_distance(q, b) for b in bank] for q in queries])
+    assert np.allclose(faces.distances(queries, bank), expected, atol=1e-4)
+    assert np.allclose(faces.distances(queries[0], bank), expected[0], atol=1e-4)
+    assert faces.distances(bank[2], bank)[2] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_yaw_is_zero_when_frontal_and_signed_when_turned():
+    frontal = np.array([[70, 50], [60, 50], [30, 50], [40, 50], [50, 80]], float)
+    turned = frontal.copy()
+    turned[4, 0] = 62  # nose base moved 0.4 eye distances to the right
+    assert faces.yaw(frontal) == pytest.approx(0.0)
+    assert faces.yaw(turned) == pytest.approx(0.4)
+    assert faces.rejection({"size": 100, "score": 0.9, "yaw": 0.4, "sharpness": 100}) == "turned away (profile)"
+    assert faces.rejection({"size": 100, "score": 0.9, "yaw": -0.4, "sharpness": 100}) == "turned away (profile)"
+    assert faces.rejection({"size": 100, "score": 0.9, "yaw": 0.1, "sharpness": 100}) is None
+
+
+def test_unreadable_images_are_user_errors(astronaut):
+    out = BytesIO()
+    astronaut.save(out, "JPEG")
+    truncated = Image.open(BytesIO(out.getvalue()[:2000]))
+    with pytest.raises(UserError, match="cannot be analysed") as exc:
+        analyse(truncated)
+    assert "\n" not in str(exc.value)
+    with pytest.raises(UserError):
+        analyse(Image.new("RGB", (0, 0)))
+
+
+def test_images_in_other_modes_are_analysed(astronaut):
+    grey = analyse(astronaut.convert("L"))
+    transparent = astronaut.convert("RGBA")
+    assert len(grey.usable_faces) == 1
+    assert len(analyse(transparent).usable_faces) == 1
+
+
+def test_nothing_is_written_while_analysing(astronaut, monkeypatch):
+    import cv2
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("analysis must not write images")
+
+    monkeypatch.setattr(Image.Image, "save", refuse)
+    monkeypatch.setattr(cv2, "imwrite", refuse)
+    assert analyse(astronaut).usable_faces
