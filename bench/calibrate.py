@@ -46,8 +46,10 @@ def half(name: str) -> str:
 def image_pairs(sources, distractors) -> list[dict]:
     bank, _ = build(sources, distractors)
     refs = sources + distractors
-    ref_codes = hex_to_codes([features.pdq(p)[0] for _, p in refs])
-    ref_source = [n.split("#", 1)[0] for n, _ in refs]
+    ref_hashes = [features.pdq(p) for _, p in refs]
+    ref_codes = hex_to_codes([h for h, _ in ref_hashes])
+    # the bank refuses hashes of quality < 50: they are no one's nearest wrong match
+    ref_source = [n.split("#", 1)[0] if q >= 50 else None for (n, _), (_, q) in zip(refs, ref_hashes, strict=True)]
     rows = []
     for name, picture in sources:
         for transform in pictures.TRANSFORMS:
@@ -55,7 +57,10 @@ def image_pairs(sources, distractors) -> list[dict]:
             for item in search(bank, copy):
                 label = int(ref_source[item.owner] == name)
                 rows.append(_row(name, transform, "candidate", label, item))
+                if not label and item.probability >= 0.5:
+                    print(f"\n  wrong: {name} [{transform}] -> {refs[item.owner][0]} {item.as_dict()}")
             rows += _nearest_wrong(name, transform, copy, ref_codes, ref_source)
+            rows += _local_wrong(bank, name, transform, copy, [n.split("#", 1)[0] for n, _ in refs])
         print(f"  {name}", end="\r", flush=True)
     print()
     return rows
@@ -79,12 +84,26 @@ def _nearest_wrong(name, transform, copy, ref_codes, ref_source) -> list[dict]:
         return []
     distances = np.bitwise_count(ref_codes[None, :, :] ^ hex_to_codes([h.hex for h in hashes])[:, None, :]).sum(-1)
     nearest = distances.min(axis=0)
-    wrong = [d for d, source in zip(nearest, ref_source, strict=True) if source != name]
-    d = int(min(wrong))
+    wrong = [d for d, source in zip(nearest, ref_source, strict=True) if source not in (name, None)]
+    d = int(min(wrong, default=999))
     if d > 90:
         return []
     return [{"half": half(name), "transform": transform, "kind": "nearest-wrong", "label": 0,
              "pdq_distance": d, "inliers": 0, "matches": 0}]  # fmt: skip
+
+
+def _local_wrong(bank, name, transform, copy, ref_source, top: int = 3) -> list[dict]:
+    """The geometric check's raw result on the best-voted wrong references,
+    without the matcher's floors: what chance agreement looks like."""
+    index, rows = bank.indexes["orb"], []
+    for mirrored in (False, True):
+        local = features.local_features(copy, mirror=mirrored)
+        votes = [(o, p) for o, p in index.vote(local.descriptors).items() if ref_source[o] != name]
+        for owner, pairs in sorted(votes, key=lambda kv: -len(kv[1]))[:top]:
+            result = features.verify(local, index.features[owner], pairs, min_inliers=0)
+            rows.append({"half": half(name), "transform": transform, "kind": "local-wrong", "label": 0,
+                         "pdq_distance": "", "inliers": result.inliers, "matches": max(result.matches, 1)})  # fmt: skip
+    return rows
 
 
 def face_pairs(folder: Path) -> list[dict]:
@@ -107,21 +126,21 @@ def face_pairs(folder: Path) -> list[dict]:
     return rows
 
 
-def fit(rows: list[dict]) -> dict:
+def fit(rows: list[dict], l2: float) -> dict:
     out = {}
     train = [r for r in rows if r["half"] == "A"]
     pdq = [r for r in train if r.get("pdq_distance", "") != ""]
     if pdq:
         x = np.array([calibration.pdq_features(int(r["pdq_distance"])) for r in pdq])
-        out["pdq"] = calibration.fit_logistic(x, np.array([r["label"] for r in pdq], float))
-    local = [r for r in train if int(r.get("inliers") or 0) > 0]
+        out["pdq"] = calibration.fit_logistic(x, np.array([r["label"] for r in pdq], float), l2)
+    local = [r for r in train if int(r.get("inliers") or 0) > 0 or r["kind"] == "local-wrong"]
     if local:
         x = np.array([calibration.local_features(int(r["inliers"]), int(r["matches"])) for r in local])
-        out["local"] = calibration.fit_logistic(x, np.array([r["label"] for r in local], float))
+        out["local"] = calibration.fit_logistic(x, np.array([r["label"] for r in local], float), l2)
     faces = [r for r in train if r["kind"] == "face"]
     if faces:
         x = np.array([calibration.face_features(float(r["face_distance"])) for r in faces])
-        out["face"] = calibration.fit_logistic(x, np.array([r["label"] for r in faces], float))
+        out["face"] = calibration.fit_logistic(x, np.array([r["label"] for r in faces], float), l2)
     return out
 
 
@@ -187,7 +206,7 @@ def main(args) -> None:
         save_rows("faces", face_rows)
     rows += face_rows
     print(f"pairs: {len(rows)} ({sum(r['label'] for r in rows)} right)")
-    params = fit(rows)
+    params = fit(rows, args.l2)
     for signal, weights in params.items():
         print(f"  fitted {signal}: {np.round(weights, 3).tolist()}")
     check(rows, params)
@@ -207,5 +226,6 @@ if __name__ == "__main__":
     parser.add_argument("--write", action="store_true", help="store the fitted parameters in calibration.json")
     parser.add_argument("--reuse", action="store_true", help="refit from the saved pairs instead of matching again")
     parser.add_argument("--distractors", type=int, default=300)
+    parser.add_argument("--l2", type=float, default=0.01, help="ridge penalty: keeps separable classes finite")
     parser.add_argument("--faces", default=str(HERE.parents[1] / "shared/data/faces-dev"))
     main(parser.parse_args())

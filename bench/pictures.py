@@ -10,14 +10,15 @@ unrelated references ("distractors") for the false-positive count.
 
 import io
 import random
+import re
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 
 WALLPAPER_DIRS = [Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers")]
-SKIMAGE_PHOTOS = [
-    "astronaut", "camera", "coffee", "chelsea", "rocket", "cat", "immunohistochemistry", "hubble_deep_field",
+SKIMAGE_PHOTOS = [  # not "cat": it is chelsea again
+    "astronaut", "camera", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field",
     "moon", "page", "text", "brick", "grass", "gravel", "retina", "coins", "clock", "horse", "eagle", "lily",
     "skin", "microaneurysms", "logo", "colorwheel",
 ]  # fmt: skip
@@ -52,11 +53,13 @@ def wallpaper_files() -> list[Path]:
                 continue
             # KDE wallpapers ship one picture at several sizes and GNOME's come as
             # light/dark pairs of one artwork: keep one of each
-            key = path
+            key = path.with_suffix("")
             if path.parent.name.startswith("images"):
                 key = path.parent.parent
             elif path.stem.endswith(("-l", "-d")):
                 key = path.with_name(path.stem[:-2])
+            elif re.search(r"_\d+x\d+$", path.stem):  # MATE ships Elephants.jpg and Elephants_3840x2160.jpg
+                key = path.with_name(re.sub(r"_\d+x\d+$", "", path.stem))
             if key in seen:
                 continue
             seen.add(key)

@@ -13,6 +13,7 @@ from .lib.env import (
     env_path,
     env_secret,
     env_str,
+    env_thresholds,
 )
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -31,6 +32,11 @@ KESU_MASTER_KEY_FILE = env_path("KESU_MASTER_KEY_FILE", str(DATA_DIR / "master.k
 KESU_VAULT_DIR = ensure_dir(env_path("KESU_VAULT_DIR", str(DATA_DIR / "vault")))
 KESU_MAX_UPLOAD_MB = env_int("KESU_MAX_UPLOAD_MB", 512, minimum=1, maximum=16384)
 KESU_MAX_IMAGE_PIXELS = env_int("KESU_MAX_IMAGE_PIXELS", 100_000_000, minimum=1_000_000)
+# Match thresholds per bank: PDQ and video frames in Hamming bits (Meta: 31),
+# faces in L2 distance (dlib: 0.6). Lower is stricter.
+KESU_MATCH_THRESHOLDS = env_thresholds(
+    "KESU_MATCH_THRESHOLDS", {"pdq": 31, "vpdq": 31, "face": 0.6}, {"pdq": 64, "vpdq": 64, "face": 1.2}
+)
 
 # --- web capture / patrol -------------------------------------------------
 KESU_ALLOW_LOOPBACK = env_bool("KESU_ALLOW_LOOPBACK", False)

@@ -214,11 +214,15 @@ def test_cli_hash_reports_every_signal_and_goes_on_after_bad_files(db, cli, astr
 def test_cli_match_in_a_case(cli, case, astronaut, tmp_path):
     query = tmp_path / "found.jpg"
     query.write_bytes(encode(astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT), quality=40))
-    code, out, err = cli("match", str(query), "--case", str(case.pk), "--json", "--record")
-    result = json.loads(out)
-    assert code == 0, err
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    files = [str(tmp_path / "broken.jpg"), str(query)]
+    code, out, err = cli("match", *files, "--case", str(case.pk), "--json", "--record")
+    broken, result = (json.loads(line) for line in out.splitlines())
+    assert code == 1 and "damaged" in broken["error"] and err.count("\n") == 1
     assert result["hits"][0]["case"] == case.pk and result["hits"][0]["probability"] >= 0.5
     assert Hit.objects.filter(pk__in=result["recorded"], case=case).count() == 1
+    code, out, err = cli("match", str(query), "--case", str(case.pk))
+    assert code == 0 and out.startswith(f"{query}: case #{case.pk} ") and "PINK" in out
 
 
 def test_cli_match_refuses_a_case_the_user_cannot_see(cli, case, personas, tmp_path, astronaut_png):
@@ -232,13 +236,20 @@ def test_decompression_bomb_and_animated_images(db, cli, tmp_path):
     bomb = tmp_path / "bomb.png"
     Image.new("1", (30000, 30000)).save(bomb)  # tiny file, 900 Mpixel when decoded
     frames = [Image.new("RGB", (64, 64), c) for c in ((255, 0, 0), (0, 255, 0))]
-    gif = tmp_path / "anim.gif"
+    gif, webp = tmp_path / "anim.gif", tmp_path / "anim.webp"
     frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
-    code, out, err = cli("hash", str(bomb), str(gif), "--json")
+    frames[0].save(webp, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    video = tmp_path / "cut.mp4"
+    import videos
+
+    video.write_bytes(videos.reference_video()[: len(videos.reference_video()) // 3])  # moov atom at the end: gone
+    code, out, err = cli("hash", str(bomb), str(gif), str(webp), str(video), "--json")
     rows = [json.loads(line) for line in out.splitlines()]
-    assert len(rows) == 2, err
+    assert len(rows) == 4, err
     assert "decompression bomb" in rows[0]["error"]
     assert rows[1]["kind"] == "image" and rows[1]["mime"] == "image/gif"
+    assert rows[2]["kind"] == "image" and rows[2]["mime"] == "image/webp"
+    assert "error" in rows[3] and "\n" not in rows[3]["error"] and "Traceback" not in err
 
 
 @pytest.mark.parametrize("fmt", ["HEIF", "AVIF", "WEBP"])
@@ -305,3 +316,51 @@ def test_face_match_on_a_nude_image_outranks_one_on_a_clothed_image():
     assert services.priority(face, nudity=0.9) > services.priority(face, nudity=0.05)
     assert services.priority(face, nudity=0.9) > services.priority(pdq, nudity=0.9)  # the nude face first
     assert services.priority(pdq, nudity=0.9) == services.priority(pdq, nudity=0.0)  # copies rank by probability
+
+
+def test_picture_pdq_equals_metas_reference_implementation_on_the_same_pixels(astronaut, tmp_path):
+    """vpdq is Meta's C++ PDQ/vPDQ; fed a lossless one-frame video of the same
+    pixels it must give Kesu's PDQ hash bit for bit."""
+    import av
+    import vpdq
+
+    path = tmp_path / "still.mkv"  # a generated public-domain picture, so a file is fine
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=1)
+        stream.width, stream.height, stream.pix_fmt = astronaut.width, astronaut.height, "bgr0"
+        frame = av.VideoFrame.from_image(astronaut.convert("RGB")).reformat(format="bgr0")
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    [theirs] = vpdq.computeHash(str(path), seconds_per_hash=0)
+    ours, quality = features.pdq(astronaut)
+    assert theirs.hex == ours and theirs.quality == quality
+
+
+def test_a_stricter_face_threshold_drops_a_borderline_face(case, hopper_jpg, coffee, settings):
+    hopper = Image.open(io.BytesIO(hopper_jpg)).convert("RGB")
+    scene = coffee.convert("RGB").resize((900, 600))
+    scene.paste(hopper.crop((90, 40, 420, 420)).resize((220, 253)), (560, 150))
+    data = encode(scene, quality=85)
+    distance = next(c for c in services.match(data).candidates if "face" in c.evidence["scores"]).evidence["face"]
+    settings.KESU_MATCH_THRESHOLDS = {**settings.KESU_MATCH_THRESHOLDS, "face": distance["distance"] * 0.9}
+    assert all("face" not in c.evidence["scores"] for c in services.match(data).candidates)
+
+
+def test_confirmed_hit_banks_her_face_but_not_a_bystanders(personas, victim_details, hopper_jpg, astronaut):
+    from kesu.cases import references
+    from kesu.cases import services as cases
+
+    case = cases.create_case(OPERATOR, "ncii", details=victim_details, consent=["search"])
+    references.add_file(OPERATOR, case, "face.jpg", hopper_jpg, kind_hint="face")
+    # Her face (grace_hopper) beside a stranger's (astronaut, in no bank).
+    hopper = Image.open(io.BytesIO(hopper_jpg)).convert("RGB").crop((90, 40, 420, 420)).resize((300, 345))
+    stranger = astronaut.convert("RGB").crop((130, 30, 330, 250)).resize((300, 330))
+    photo = Image.new("RGB", (700, 400), (120, 130, 140))
+    photo.paste(hopper, (20, 20))
+    photo.paste(stranger, (380, 30))
+    data = encode(photo, quality=90)
+    result = services.match(data)
+    [hit] = services.record_hits(result, data)
+    services.confirm_hit(OPERATOR, hit)
+    banked = [s.meta["box"] for s in Signal.objects.filter(hit=hit, kind="face")]
+    assert banked and all(box[0] < 350 for box in banked)  # only the face on the left: hers

@@ -52,3 +52,13 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_match_thresholds_are_read_per_bank_and_checked(monkeypatch):
+    limits, defaults = {"pdq": 64, "face": 1.2}, {"pdq": 31, "face": 0.6}
+    monkeypatch.setenv("X_THRESHOLDS", "face=0.5")
+    assert env.env_thresholds("X_THRESHOLDS", defaults, limits) == {"pdq": 31, "face": 0.5}
+    for bad, message in (("fce=0.5", "unknown kind"), ("face=x", "not kind=number"), ("pdq=90", "at most 64")):
+        monkeypatch.setenv("X_THRESHOLDS", bad)
+        with pytest.raises(ImproperlyConfigured, match=message):
+            env.env_thresholds("X_THRESHOLDS", defaults, limits)

@@ -7,6 +7,7 @@ from django.conf import settings
 from ..cases import services as cases
 from ..lib.errors import UserError
 from ..matching import bank, media, services
+from ..matching.calibration import PINK
 from ..matching.signals import Medium, compute_all
 from .output import emit_json, read_file
 
@@ -17,8 +18,8 @@ def register(commands) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.set_defaults(handler=hash_files)
 
-    p = commands.add_parser("match", help="search a file in one case's bank (or every case you can see)")
-    p.add_argument("file", metavar="FILE")
+    p = commands.add_parser("match", help="search files in one case's bank (or every case you can see)")
+    p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--case", dest="case_id", metavar="ID", help="only this case")
     p.add_argument("--record", action="store_true", help="store the hits for review")
     p.add_argument("--url", default="", help="where the file was found (with --record)")
@@ -59,44 +60,54 @@ def describe(data: bytes) -> dict:
     return out
 
 
-def hash_files(args) -> int:
+def each_file(paths: list[str], as_json: bool, work, show) -> int:
+    """Run `work` on each file's bytes; a bad file costs one line and the batch goes on."""
     failed = 0
-    for path in args.files:
+    for path in paths:
         try:
-            result = {"file": path, **describe(read_file(path, _limit()))}
+            result = work(read_file(path, _limit()))
         except UserError as exc:
             failed += 1
             print(f"kesu: error: {path}: {exc}", file=sys.stderr)
-            if args.json:
+            if as_json:
                 emit_json({"file": path, "error": str(exc)})
             continue
-        if args.json:
-            emit_json(result)
+        if as_json:
+            emit_json({"file": path, **result})
         else:
-            faces = sum(1 for f in result["faces"] if f.get("ok"))
-            print(f"{path}: {result['kind']} sha256={result['sha256'][:16]}… signals={len(result['signals'])} "
-                  f"faces={faces} nudity={result.get('nudity', 0):.2f}")  # fmt: skip
+            show(path, result)
     return 1 if failed else 0
 
 
+def hash_files(args) -> int:
+    def show(path, result):
+        faces = sum(1 for f in result["faces"] if f.get("ok"))
+        print(f"{path}: {result['kind']} sha256={result['sha256'][:16]}… signals={len(result['signals'])} "
+              f"faces={faces} nudity={result.get('nudity', 0):.2f}")  # fmt: skip
+
+    return each_file(args.files, args.json, describe, show)
+
+
 def match_file(args) -> int:
-    data = read_file(args.file, _limit())
-    case_ids = None
     if args.case_id:
         case_ids = [cases.case_for(args.principal, args.case_id).pk]
     else:
         case_ids = list(cases.visible_cases(args.principal).values_list("pk", flat=True))
-    result = services.match(data, case_ids)
-    recorded = services.record_hits(result, data, args.url) if args.record else []
-    if args.json:
-        emit_json({"file": args.file, **result.as_dict(), "recorded": [h.pk for h in recorded]})
-        return 0
-    if not result.candidates:
-        print(f"{args.file}: no match")
-    for candidate in result.candidates:
-        mark = " PINK" if candidate.probability >= 0.95 else ""
-        print(f"{args.file}: case #{candidate.case_id} {candidate.signal} p={candidate.probability:.3f}{mark}")
-    return 0
+
+    def work(data: bytes) -> dict:
+        result = services.match(data, case_ids)
+        recorded = services.record_hits(result, data, args.url) if args.record else []
+        return {**result.as_dict(), "recorded": [h.pk for h in recorded]}
+
+    return each_file(args.files, args.json, work, _print_hits)
+
+
+def _print_hits(path: str, result: dict) -> None:
+    if not result["hits"]:
+        print(f"{path}: no match")
+    for hit in result["hits"]:
+        mark = " PINK" if hit["probability"] >= PINK else ""
+        print(f"{path}: case #{hit['case']} {hit['signal']} p={hit['probability']:.3f}{mark}")
 
 
 def rebuild(args) -> int:

@@ -54,6 +54,24 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+def env_thresholds(name: str, defaults: dict[str, float], limits: dict[str, float]) -> dict[str, float]:
+    """``kind=value`` pairs, e.g. ``pdq=28,face=0.55``; kinds not given keep their default."""
+    out = dict(defaults)
+    for item in env_list(name):
+        kind, _, value = item.partition("=")
+        kind = kind.strip()
+        if kind not in limits:
+            raise ImproperlyConfigured(f"{name}: unknown kind {kind!r} (use {', '.join(limits)})")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not kind=number") from None
+        if not 0 < number <= limits[kind]:
+            raise ImproperlyConfigured(f"{name}: {kind} must be above 0 and at most {limits[kind]:g}")
+        out[kind] = number
+    return out
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env_str(name, default)
     if value not in choices:

@@ -21,7 +21,9 @@ from PIL import Image
 
 PDQ_SIDE = 512  # PDQ works on 64x64 internally; larger input only costs time
 ORB_SIDE = 640
+ORB_MIN_SIDE = 480  # smaller pictures are enlarged first: ORB finds too few corners in a thumbnail
 ORB_FEATURES = 500
+MIN_INLIERS = 10  # fewer points agreeing on a transform happen by chance between unrelated pictures
 # Sub-regions hashed for each reference: (scale, x anchor, y anchor), anchors
 # as a share of the free room. PDQ tolerates a shift of a few per cent only,
 # so regions catch light crops; bench/matching.py measured a 3x3 grid at 90 %
@@ -178,15 +180,38 @@ def query_hashes(image: Image.Image) -> list[PdqHash]:
 
 
 def local_features(image: Image.Image, mirror: bool = False) -> LocalFeatures:
+    if max(image.size) < ORB_MIN_SIDE:
+        scale = ORB_MIN_SIDE / max(image.size)
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BICUBIC)
     grey = cv2.cvtColor(rgb_array(image, ORB_SIDE), cv2.COLOR_RGB2GRAY)
     if mirror:
         grey = np.ascontiguousarray(grey[:, ::-1])
-    orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10)
-    keypoints, descriptors = orb.detectAndCompute(grey, None)
+    keypoints, descriptors = _spread_keypoints(grey)
     if descriptors is None:
         return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), (grey.shape[1], grey.shape[0]))
     points = np.array([kp.pt for kp in keypoints], dtype=np.float32)
     return LocalFeatures(points, descriptors, (grey.shape[1], grey.shape[0]))
+
+
+def _spread_keypoints(grey: np.ndarray, grid: int = 4):
+    """ORB keypoints spread over the picture: the strongest few per cell of a
+    grid, then the strongest of the rest. ORB alone keeps the strongest
+    corners anywhere, and a caption or logo pasted on a copy is all corners:
+    it would take the whole budget and leave the picture itself unseen."""
+    for threshold in (10, 4):  # smooth pictures (gradients, skin, flat artwork) need a lower corner threshold
+        orb = cv2.ORB_create(nfeatures=ORB_FEATURES * 4, fastThreshold=threshold)
+        found = orb.detect(grey, None)
+        if len(found) >= ORB_FEATURES // 2:
+            break
+    height, width = grey.shape
+    cells: dict[tuple[int, int], list] = {}
+    for kp in sorted(found, key=lambda k: -k.response):
+        cells.setdefault((int(kp.pt[0] * grid / width), int(kp.pt[1] * grid / height)), []).append(kp)
+    share = ORB_FEATURES // (grid * grid)
+    kept = [kp for cell in cells.values() for kp in cell[:share]]
+    rest = sorted((kp for cell in cells.values() for kp in cell[share:]), key=lambda k: -k.response)
+    kept += rest[: ORB_FEATURES - len(kept)]
+    return orb.compute(grey, kept)
 
 
 @dataclass(frozen=True)
@@ -197,7 +222,9 @@ class Verification:
     coverage: float  # share of the reference's area the found copy shows (0-1)
 
 
-def verify(query: LocalFeatures, reference: LocalFeatures, pairs: np.ndarray) -> Verification:
+def verify(
+    query: LocalFeatures, reference: LocalFeatures, pairs: np.ndarray, min_inliers: int = MIN_INLIERS
+) -> Verification:
     """RANSAC: do the matched points agree on one perspective transform?
 
     `pairs` holds (query index, reference index) rows of descriptor matches.
@@ -212,6 +239,8 @@ def verify(query: LocalFeatures, reference: LocalFeatures, pairs: np.ndarray) ->
     if matrix is None or not _plausible(matrix, reference.size, query.size):
         return Verification(0, len(pairs), 0.0, 0.0)
     inliers = int(mask.sum())
+    if inliers < min_inliers:
+        return Verification(0, len(pairs), 0.0, 0.0)
     return Verification(inliers, len(pairs), inliers / len(pairs), _coverage(matrix, reference.size, query.size))
 
 

@@ -219,15 +219,22 @@ class DescriptorIndex(_Persistent):
         self.row = np.concatenate([self.row, *rows])
         self._pending = []
 
-    def vote(self, descriptors: np.ndarray) -> dict[int, np.ndarray]:
-        """Owner -> (query row, owner row) pairs that passed the ratio test."""
+    def vote(self, descriptors: np.ndarray, k: int = 4) -> dict[int, np.ndarray]:
+        """Owner -> (query row, owner row) pairs that passed the ratio test.
+
+        The ratio is taken against the nearest descriptor of *another*
+        owner: a picture's own repeated texture must not veto its matches,
+        and in a crowded bank the runner-up is usually someone else's.
+        """
         self._flush()
         if not len(self) or not len(descriptors):
             return {}
-        distances, neighbours = self.flat.search(np.ascontiguousarray(descriptors), 2)
-        best, second = distances[:, 0].astype(float), distances[:, 1].astype(float)
-        second[neighbours[:, 1] < 0] = 256
-        good = (best <= self.MAX_DISTANCE) & (best < self.RATIO * second) & (neighbours[:, 0] >= 0)
+        distances, neighbours = self.flat.search(np.ascontiguousarray(descriptors), min(k, len(self.owner)))
+        owners = np.where(neighbours >= 0, self.owner[neighbours], -(2**62))
+        other = owners != owners[:, :1]
+        runner_up = np.where(other, distances, 256).min(axis=1).astype(float)
+        best = distances[:, 0].astype(float)
+        good = (neighbours[:, 0] >= 0) & (best <= self.MAX_DISTANCE) & (best < self.RATIO * runner_up)
         pairs: dict[int, list] = {}
         for query_row, hit in zip(np.nonzero(good)[0], neighbours[good, 0], strict=True):
             pairs.setdefault(int(self.owner[hit]), []).append((query_row, self.row[hit]))

@@ -27,9 +27,9 @@ def medium_of(data: bytes, info: media.MediaInfo | None = None, reference: bool 
     return Medium(data, info.kind, info.image, reference=reference)
 
 
-def _signal_rows(case, medium: Medium, **owner) -> list[Signal]:
+def _signal_rows(case, medium: Medium, values=None, **owner) -> list[Signal]:
     rows = []
-    for value in compute_all(medium):
+    for value in compute_all(medium) if values is None else values:
         sealed = vault.seal_bytes(case.data_key, value.secret, f"signal.{value.kind}") if value.secret else None
         rows.append(
             Signal(
@@ -172,9 +172,31 @@ def confirm_hit(actor, hit: Hit, data: bytes | None = None) -> Hit:
     with transaction.atomic():
         hit.status, hit.decided_by, hit.decided_at = Hit.Status.CONFIRMED, _user(actor), timezone.now()
         hit.save(update_fields=["status", "decided_by", "decided_at"])
-        signals = _signal_rows(hit.case, medium_of(data, reference=True), source=Signal.Source.HIT, hit=hit)
+        medium = medium_of(data, reference=True)
+        values = _without_bystanders(hit.case, compute_all(medium))
+        signals = _signal_rows(hit.case, medium, values, source=Signal.Source.HIT, hit=hit)
         log_action(actor, "hit.confirm", hit, case_id=hit.case_id, signals=len(signals))
     return hit
+
+
+def _without_bystanders(case, values: list) -> list:
+    """A confirmed hit may show other people: only faces that already match
+    her bank join it, so the bank never learns a stranger's face."""
+    import numpy as np
+
+    from .signals import threshold
+
+    known = [
+        np.frombuffer(vault.open_bytes(case.data_key, s.sealed, "signal.face"), dtype="<f4")
+        for s in Signal.objects.filter(case=case, kind="face")
+    ]
+    limit = threshold("face")
+
+    def hers(value) -> bool:
+        vector = np.frombuffer(value.secret, dtype="<f4")
+        return any(float(np.linalg.norm(vector - k)) <= limit for k in known)
+
+    return [v for v in values if v.kind != "face" or hers(v)]
 
 
 def reject_hit(actor, hit: Hit) -> Hit:

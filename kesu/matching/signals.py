@@ -26,7 +26,6 @@ VIDEO_FACE_FPS = 0.2  # at most one every 5 s
 # any found frame sampled at 1 fps, whatever the phase of the two samplings.
 REFERENCE_FPS = 4.0
 FOUND_FPS = 1.0
-FACE_RADIUS = 0.6  # dlib ResNet: the same person at L2 <= 0.6
 MIN_QUALITY = 50  # Meta: PDQ hashes of quality < 50 match too easily to trust
 VERIFY_TOP = 3  # references per query that get the geometric check
 MIN_VOTES = 8  # descriptor matches a reference needs before it is checked
@@ -99,6 +98,13 @@ class Medium:
     @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
+
+
+def threshold(kind: str) -> float:
+    """The bank's match threshold for a kind (KESU_MATCH_THRESHOLDS)."""
+    from django.conf import settings
+
+    return settings.KESU_MATCH_THRESHOLDS[kind]
 
 
 class SignalType:
@@ -176,7 +182,8 @@ class Pdq(SignalType):
 
     def search(self, bank, medium, found):
         usable = [h for h in medium.query_hashes if h.quality >= MIN_QUALITY]
-        for hit in bank.indexes[self.kind].search(indexes.hex_to_codes([h.hex for h in usable])):
+        codes = indexes.hex_to_codes([h.hex for h in usable])
+        for hit in bank.indexes[self.kind].search(codes, int(threshold(self.kind))):
             owner, meta = bank.entries[hit.id]
             query = usable[hit.query]
             found[owner].consider_pdq(int(hit.distance), query.variant, query.region, meta.get("region", "full"))
@@ -243,7 +250,7 @@ class VideoFrames(SignalType):
     def _still(self, index, medium, found):
         """A still (a thumbnail, a screenshot) taken from a reference video."""
         usable = [h for h in medium.query_hashes if h.quality >= MIN_QUALITY]
-        for hit in index.hashes.search(indexes.hex_to_codes([h.hex for h in usable])):
+        for hit in index.hashes.search(indexes.hex_to_codes([h.hex for h in usable]), int(threshold(self.kind))):
             owner, t = index.frame_of(hit.id)
             found[owner].consider_pdq(int(hit.distance), usable[hit.query].variant, f"frame@{t:g}s", "video")
 
@@ -253,11 +260,10 @@ class VideoFrames(SignalType):
         query = [h for h in medium.video_hashes.hashes if h.usable]
         if not query:
             return
-        touched = {
-            index.frame_of(h.id)[0] for h in index.hashes.search(indexes.hex_to_codes([q.pdq_hex for q in query]))
-        }
-        for owner in touched:
-            segments = match_segments(query, index.frames_of(owner))
+        radius = int(threshold(self.kind))
+        found_frames = index.hashes.search(indexes.hex_to_codes([q.pdq_hex for q in query]), radius)
+        for owner in {index.frame_of(h.id)[0] for h in found_frames}:
+            segments = match_segments(query, index.frames_of(owner), max_distance=radius)
             if segments:
                 found[owner].segments = segments
 
@@ -287,7 +293,7 @@ class Face(SignalType):
             return
         for t, analysis in medium.analyses():
             for face in analysis.usable_faces:
-                for hit in index.search(np.asarray(face.embedding, np.float32), FACE_RADIUS):
+                for hit in index.search(np.asarray(face.embedding, np.float32), threshold(self.kind)):
                     found[bank.entries[hit.id][0]].consider_face(hit.distance, t)
 
 
