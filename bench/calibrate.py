@@ -49,18 +49,19 @@ def image_pairs(sources, distractors) -> list[dict]:
     ref_hashes = [features.pdq(p) for _, p in refs]
     ref_codes = hex_to_codes([h for h, _ in ref_hashes])
     # the bank refuses hashes of quality < 50: they are no one's nearest wrong match
-    ref_source = [n.split("#", 1)[0] if q >= 50 else None for (n, _), (_, q) in zip(refs, ref_hashes, strict=True)]
+    names = [n.split("#", 1)[0] for n, _ in refs]
+    ref_source = [n if q >= 50 else None for n, (_, q) in zip(names, ref_hashes, strict=True)]
     rows = []
     for name, picture in sources:
         for transform in pictures.TRANSFORMS:
             copy = pictures.transformed(name, picture, transform)
             for item in search(bank, copy):
-                label = int(ref_source[item.owner] == name)
+                label = int(names[item.owner] == name)
                 rows.append(_row(name, transform, "candidate", label, item))
                 if not label and item.probability >= 0.5:
                     print(f"\n  wrong: {name} [{transform}] -> {refs[item.owner][0]} {item.as_dict()}")
             rows += _nearest_wrong(name, transform, copy, ref_codes, ref_source)
-            rows += _local_wrong(bank, name, transform, copy, [n.split("#", 1)[0] for n, _ in refs])
+            rows += _local_wrong(bank, name, transform, copy, names)
         print(f"  {name}", end="\r", flush=True)
     print()
     return rows
@@ -100,7 +101,7 @@ def _local_wrong(bank, name, transform, copy, ref_source, top: int = 3) -> list[
         local = features.local_features(copy, mirror=mirrored)
         votes = [(o, p) for o, p in index.vote(local.descriptors).items() if ref_source[o] != name]
         for owner, pairs in sorted(votes, key=lambda kv: -len(kv[1]))[:top]:
-            result = features.verify(local, index.features[owner], pairs, min_inliers=0)
+            result = features.verify(local, index.features[owner], pairs, raw=True)
             rows.append({"half": half(name), "transform": transform, "kind": "local-wrong", "label": 0,
                          "pdq_distance": "", "inliers": result.inliers, "matches": max(result.matches, 1)})  # fmt: skip
     return rows

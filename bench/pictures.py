@@ -58,6 +58,8 @@ def wallpaper_files() -> list[Path]:
                 key = path.parent.parent
             elif path.stem.endswith(("-l", "-d")):
                 key = path.with_name(path.stem[:-2])
+            elif "-Cold-" in path.stem or "-Warm-" in path.stem:  # MATE: one artwork in two colour schemes
+                key = path.with_name(path.stem.replace("-Cold-", "-").replace("-Warm-", "-"))
             elif re.search(r"_\d+x\d+$", path.stem):  # MATE ships Elephants.jpg and Elephants_3840x2160.jpg
                 key = path.with_name(re.sub(r"_\d+x\d+$", "", path.stem))
             if key in seen:

@@ -24,6 +24,7 @@ ORB_SIDE = 640
 ORB_MIN_SIDE = 480  # smaller pictures are enlarged first: ORB finds too few corners in a thumbnail
 ORB_FEATURES = 500
 MIN_INLIERS = 10  # fewer points agreeing on a transform happen by chance between unrelated pictures
+MIN_COVERAGE = 0.1  # a "copy" showing under a tenth of the reference is a degenerate transform, not a copy
 # Sub-regions hashed for each reference: (scale, x anchor, y anchor), anchors
 # as a share of the free room. PDQ tolerates a shift of a few per cent only,
 # so regions catch light crops; bench/matching.py measured a 3x3 grid at 90 %
@@ -222,12 +223,12 @@ class Verification:
     coverage: float  # share of the reference's area the found copy shows (0-1)
 
 
-def verify(
-    query: LocalFeatures, reference: LocalFeatures, pairs: np.ndarray, min_inliers: int = MIN_INLIERS
-) -> Verification:
+def verify(query: LocalFeatures, reference: LocalFeatures, pairs: np.ndarray, raw: bool = False) -> Verification:
     """RANSAC: do the matched points agree on one perspective transform?
 
     `pairs` holds (query index, reference index) rows of descriptor matches.
+    `raw` skips the floors on inliers and coverage (calibration looks at
+    what chance agreement gives below them).
     Unrelated pictures give a handful of scattered inliers; a copy gives
     dozens that agree.
     """
@@ -239,9 +240,10 @@ def verify(
     if matrix is None or not _plausible(matrix, reference.size, query.size):
         return Verification(0, len(pairs), 0.0, 0.0)
     inliers = int(mask.sum())
-    if inliers < min_inliers:
+    coverage = _coverage(matrix, reference.size, query.size)
+    if not raw and (inliers < MIN_INLIERS or coverage < MIN_COVERAGE):
         return Verification(0, len(pairs), 0.0, 0.0)
-    return Verification(inliers, len(pairs), inliers / len(pairs), _coverage(matrix, reference.size, query.size))
+    return Verification(inliers, len(pairs), inliers / len(pairs), coverage)
 
 
 def _plausible(matrix: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int, int]) -> bool:
