@@ -121,6 +121,8 @@ def test_confirmed_hit_joins_the_bank_and_catches_reuploads(case, astronaut, cof
     result = services.match(data)
     [hit] = services.record_hits(result, data, "https://forum.example/t/1")
     assert services.record_hits(result, data, "https://forum.example/t/1") == [hit]  # idempotent
+    assert services.source_url(hit) == "https://forum.example/t/1"
+    assert b"forum.example" not in bytes(Hit.objects.get(pk=hit.pk).source_url_sealed)  # sealed, like her data
     services.confirm_hit(OPERATOR, hit)
     banked = Signal.objects.filter(hit=hit, source="hit")
     assert banked.filter(kind="pdq").exists() and banked.filter(kind="orb").exists()

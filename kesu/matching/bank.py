@@ -13,7 +13,7 @@ import threading
 from collections import defaultdict
 
 from django.conf import settings
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 
 from ..lib.datadir import ensure_dir, write_private
 from ..vault import services as vault
@@ -82,9 +82,11 @@ def _live_signals():
     return Signal.objects.exclude(case__status="closed")
 
 
-def _state() -> tuple[int, int]:
-    row = _live_signals().aggregate(n=Count("id"), top=Max("id"))
-    return row["n"], row["top"] or 0
+def _fresh() -> Bank:
+    bank = Bank()
+    _add_rows(bank, _live_signals())
+    _save(bank)
+    return bank
 
 
 def _add_rows(bank: Bank, rows) -> None:
@@ -95,11 +97,8 @@ def _add_rows(bank: Bank, rows) -> None:
 def rebuild() -> Bank:
     global _bank
     with _lock:
-        bank = Bank()
-        _add_rows(bank, _live_signals())
-        _save(bank)
-        _bank = bank
-        return bank
+        _bank = _fresh()
+        return _bank
 
 
 def current() -> Bank:
@@ -107,16 +106,15 @@ def current() -> Bank:
     global _bank
     with _lock:
         bank = _bank or _load()
-        count, top = _state()
-        if bank is None or _live_signals().filter(id__lte=bank.max_id).count() != bank.count:
-            bank = None  # something was deleted or closed: start over
         if bank is None:
-            bank = Bank()
-            _add_rows(bank, _live_signals())
-            _save(bank)
-        elif top > bank.max_id:
-            _add_rows(bank, _live_signals().filter(id__gt=bank.max_id))
-            _save(bank)
+            bank = _fresh()
+        else:
+            state = _live_signals().aggregate(top=Max("id"), known=Count("id", filter=Q(id__lte=bank.max_id)))
+            if state["known"] != bank.count:
+                bank = _fresh()  # something was deleted or closed: start over
+            elif (state["top"] or 0) > bank.max_id:
+                _add_rows(bank, _live_signals().filter(id__gt=bank.max_id))
+                _save(bank)
         _bank = bank
         return bank
 

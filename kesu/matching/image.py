@@ -219,7 +219,6 @@ def _spread_keypoints(grey: np.ndarray, grid: int = 4):
 class Verification:
     inliers: int
     matches: int
-    ratio: float  # inliers / matches
     coverage: float  # share of the reference's area the found copy shows (0-1)
 
 
@@ -233,17 +232,17 @@ def verify(query: LocalFeatures, reference: LocalFeatures, pairs: np.ndarray, ra
     dozens that agree.
     """
     if len(pairs) < 6:
-        return Verification(0, len(pairs), 0.0, 0.0)
+        return Verification(0, len(pairs), 0.0)
     src = reference.points[pairs[:, 1]]
     dst = query.points[pairs[:, 0]]
     matrix, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 5.0, maxIters=2000, confidence=0.999)
     if matrix is None or not _plausible(matrix, reference.size, query.size):
-        return Verification(0, len(pairs), 0.0, 0.0)
+        return Verification(0, len(pairs), 0.0)
     inliers = int(mask.sum())
     coverage = _coverage(matrix, reference.size, query.size)
     if not raw and (inliers < MIN_INLIERS or coverage < MIN_COVERAGE):
-        return Verification(0, len(pairs), 0.0, 0.0)
-    return Verification(inliers, len(pairs), inliers / len(pairs), coverage)
+        return Verification(0, len(pairs), 0.0)
+    return Verification(inliers, len(pairs), coverage)
 
 
 def _plausible(matrix: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int, int]) -> bool:

@@ -50,7 +50,7 @@ class Hit(models.Model):
     sha256 = models.CharField(max_length=64)
     media_type = models.CharField(max_length=64, blank=True)
     blob = models.ForeignKey("vault.VaultBlob", on_delete=models.SET_NULL, null=True, related_name="+")
-    source_url = models.TextField(blank=True)
+    source_url_sealed = models.BinaryField(null=True, help_text="where it was found (sealed: it leads to her images)")
     signal = models.CharField(max_length=32)
     probability = models.FloatField()
     nudity = models.FloatField(null=True)

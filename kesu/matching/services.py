@@ -1,8 +1,8 @@
 """Matching services used by references, the CLI, the review UI and the patrol.
 
-- `bank_reference` / `bank_hit`: put a medium's signals into its case's bank;
+- `bank_reference`: put a reference's signals into its case's bank;
 - `match`: search a found medium against every open case (or some);
-- `record_hits`, `confirm_hit`, `reject_hit`: what staff act on.
+- `record_hits`, `confirm_hit` (the hit's signals join the bank), `reject_hit`: what staff act on.
 """
 
 from dataclasses import dataclass, field
@@ -18,8 +18,6 @@ from . import calibration, media
 from .evidence import Evidence
 from .models import Hit, Signal
 from .signals import Medium, compute_all
-
-SEALED_KINDS = {"orb", "face"}
 
 
 def medium_of(data: bytes, info: media.MediaInfo | None = None, reference: bool = False) -> Medium:
@@ -150,7 +148,7 @@ def _record_hit(case, candidate: Candidate, result: MatchResult, data: bytes, so
             sha256=result.sha256,
             media_type=result.mime,
             blob=vault.store_blob(case.data_key, data) if case.keeps_media else None,
-            source_url=source_url,
+            source_url_sealed=vault.seal_text(case.data_key, source_url, "hit.source_url") if source_url else None,
             signal=candidate.signal,
             probability=candidate.probability,
             nudity=result.nudity,
@@ -158,6 +156,11 @@ def _record_hit(case, candidate: Candidate, result: MatchResult, data: bytes, so
         )
         log_action(None, "hit.create", hit, case_id=case.pk, signal=hit.signal, probability=round(hit.probability, 4))
     return hit
+
+
+def source_url(hit: Hit) -> str:
+    """Where the hit was found (opened from the vault)."""
+    return vault.open_text(hit.case.data_key, hit.source_url_sealed, "hit.source_url")
 
 
 def confirm_hit(actor, hit: Hit, data: bytes | None = None) -> Hit:

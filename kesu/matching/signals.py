@@ -99,6 +99,10 @@ class Medium:
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
+    @cached_property
+    def md5(self) -> str:
+        return hashlib.md5(self.data, usedforsecurity=False).hexdigest()
+
 
 def threshold(kind: str) -> float:
     """The bank's match threshold for a kind (KESU_MATCH_THRESHOLDS)."""
@@ -130,17 +134,17 @@ class SignalType:
 class Exact(SignalType):
     index_class = indexes.ExactIndex
 
-    def digest(self, data: bytes) -> str:
+    def digest(self, medium: Medium) -> str:
         raise NotImplementedError
 
     def compute(self, medium):
-        return [SignalValue(self.kind, self.digest(medium.data))]
+        return [SignalValue(self.kind, self.digest(medium))]
 
     def add(self, index, signal_id, owner, value):
         index.add(signal_id, value.value)
 
     def search(self, bank, medium, found):
-        for signal_id in bank.indexes[self.kind].search(self.digest(medium.data)):
+        for signal_id in bank.indexes[self.kind].search(self.digest(medium)):
             item = found[bank.entries[signal_id][0]]
             item.exact = item.exact or self.kind
 
@@ -148,8 +152,8 @@ class Exact(SignalType):
 class Sha256(Exact):
     kind = "sha256"
 
-    def digest(self, data):
-        return hashlib.sha256(data).hexdigest()
+    def digest(self, medium):
+        return medium.sha256
 
 
 class Md5(Exact):
@@ -157,8 +161,8 @@ class Md5(Exact):
 
     kind = "md5"
 
-    def digest(self, data):
-        return hashlib.md5(data, usedforsecurity=False).hexdigest()
+    def digest(self, medium):
+        return medium.md5
 
 
 class Pdq(SignalType):

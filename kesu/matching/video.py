@@ -115,33 +115,30 @@ class _Progress:
     capped: bool = False
 
 
-def decode_frames(
-    data: bytes,
-    *,
-    fps: float = 1.0,
-    max_side: int | None = 512,
-    max_frames: int = DEFAULT_MAX_FRAMES,
-    max_seconds: float = DEFAULT_MAX_SECONDS,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    keyframes: bool | None = False,
-) -> VideoFrames:
+def decode_frames(data: bytes, **limits) -> VideoFrames:
     """Sample about ``fps`` frames a second, scaled so the longer side is at most ``max_side``
     (``None``: the video's own size, which is what vPDQ hashes).
 
-    ``max_frames`` caps the sampled frames (the result is then flagged ``capped``);
-    ``max_seconds`` is a wall-clock budget (flagged ``timed_out``). ``keyframes``: True
+    Keyword limits (see :func:`_limits` for the defaults): ``max_frames`` caps the sampled
+    frames (the result is then flagged ``capped``); ``max_seconds`` is a wall-clock budget
+    (flagged ``timed_out``); ``max_pixels`` refuses huge frames. ``keyframes``: True
     decodes only self-contained (intra) frames, much faster but only as dense as the
     encoder placed them; None takes that path when they come at least ``fps`` a second.
     Holds every sampled frame in memory (~440 kB each at 512 px): to hash long videos
     use :func:`hash_video`, which keeps none.
     """
     frames: list[Frame] = []
-    limits = _limits(fps, max_side, max_frames, max_seconds, max_pixels, keyframes)
-    return VideoFrames(**_decode(data, limits, frames.append), frames=tuple(frames))
+    return VideoFrames(**_decode(data, _limits(**limits), frames.append), frames=tuple(frames))
 
 
-def hash_video(
-    data: bytes,
+def hash_video(data: bytes, **limits) -> VideoHashes:
+    """:func:`decode_frames` then :func:`hash_frames`, without keeping the pixels (same limits)."""
+    hashes: list[FrameHash] = []
+    meta = _decode(data, _limits(**limits), lambda frame: hashes.append(hash_frame(frame)))
+    return VideoHashes(**meta, hashes=tuple(hashes))
+
+
+def _limits(
     *,
     fps: float = 1.0,
     max_side: int | None = 512,
@@ -149,15 +146,7 @@ def hash_video(
     max_seconds: float = DEFAULT_MAX_SECONDS,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     keyframes: bool | None = False,
-) -> VideoHashes:
-    """:func:`decode_frames` then :func:`hash_frames`, without keeping the pixels."""
-    hashes: list[FrameHash] = []
-    limits = _limits(fps, max_side, max_frames, max_seconds, max_pixels, keyframes)
-    meta = _decode(data, limits, lambda frame: hashes.append(hash_frame(frame)))
-    return VideoHashes(**meta, hashes=tuple(hashes))
-
-
-def _limits(fps, max_side, max_frames, max_seconds, max_pixels, keyframes) -> _Limits:
+) -> _Limits:
     if fps <= 0 or max_frames < 1 or (max_side is not None and max_side < 8):
         raise ValueError("fps must be > 0, max_frames >= 1 and max_side >= 8")
     return _Limits(fps, max_side, max_frames, max_pixels, time.monotonic() + max_seconds, keyframes)

@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('sha256', models.CharField(max_length=64)),
                 ('media_type', models.CharField(blank=True, max_length=64)),
-                ('source_url', models.TextField(blank=True)),
+                ('source_url_sealed', models.BinaryField(help_text='where it was found (sealed: it leads to her images)', null=True)),
                 ('signal', models.CharField(max_length=32)),
                 ('probability', models.FloatField()),
                 ('nudity', models.FloatField(null=True)),
