@@ -7,9 +7,15 @@ from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kesu.settings")
 
+# Captures run a browser: a queue of their own, so they can go to machines set
+# up for it (kesu worker --queues capture) without holding up the rest.
+QUEUES = ("celery", "capture")
+
 app = Celery("kesu")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["kesu.capture"], related_name="tasks")
+app.conf.task_routes = {"evidence.*": {"queue": "capture"}}
 app.conf.beat_schedule = {
     "continuation-due-daily": {
         "task": "kesu.cases.tasks.flag_due_continuations",

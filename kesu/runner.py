@@ -12,6 +12,8 @@ import time
 
 
 def _commands(host: str, port: int, web_workers: int, with_worker: bool) -> dict[str, list[str]]:
+    from .celery import QUEUES
+
     py = sys.executable
     commands = {
         "web": [
@@ -21,7 +23,20 @@ def _commands(host: str, port: int, web_workers: int, with_worker: bool) -> dict
         ],
     }  # fmt: skip
     if with_worker:
-        commands["worker"] = [py, "-m", "celery", "-A", "kesu", "worker", "--loglevel", "INFO", "--concurrency", "2"]
+        commands["worker"] = [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "kesu",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "2",
+            "--queues",
+            ",".join(QUEUES),
+        ]
         commands["beat"] = [py, "-m", "celery", "-A", "kesu", "beat", "--loglevel", "INFO"]
     return commands
 

@@ -10,6 +10,7 @@ from .lib.env import (
     env_int,
     env_key,
     env_list,
+    env_parsed,
     env_path,
     env_secret,
     env_str,
@@ -41,6 +42,23 @@ KESU_MATCH_THRESHOLDS = env_thresholds(
 # --- web capture / patrol -------------------------------------------------
 KESU_ALLOW_LOOPBACK = env_bool("KESU_ALLOW_LOOPBACK", False)
 
+# Capture (kesu.capture): what the crawler may reach and how long it may take.
+from .capture.policy import DEFAULT_DENY, parse_networks, parse_proxy_rules  # noqa: E402
+
+KESU_CAPTURE_DENY = env_parsed("KESU_CAPTURE_DENY", ",".join(DEFAULT_DENY), parse_networks)
+KESU_CAPTURE_ALLOW = env_parsed("KESU_CAPTURE_ALLOW", "", parse_networks)
+KESU_CAPTURE_PROXIES = env_parsed("KESU_CAPTURE_PROXIES", "", parse_proxy_rules)  # host-pattern=proxy-url,...
+KESU_CAPTURE_PAGE_SECONDS = env_int("KESU_CAPTURE_PAGE_SECONDS", 60, minimum=5, maximum=3600)
+KESU_CAPTURE_BODY_SECONDS = env_int("KESU_CAPTURE_BODY_SECONDS", 30, minimum=1, maximum=3600)
+KESU_CAPTURE_BODY_MB = env_int("KESU_CAPTURE_BODY_MB", 200, minimum=1, maximum=16384)
+KESU_CAPTURE_PAGE_MB = env_int("KESU_CAPTURE_PAGE_MB", 1024, minimum=1, maximum=65536)
+KESU_CAPTURE_HOST_CONNECTIONS = env_int("KESU_CAPTURE_HOST_CONNECTIONS", 6, minimum=1, maximum=64)
+KESU_CAPTURE_WARM_CONTEXTS = env_int("KESU_CAPTURE_WARM_CONTEXTS", 2, minimum=0, maximum=16)
+KESU_CHROMIUM = env_str("KESU_CHROMIUM", "/usr/bin/chromium")
+# RFC 3161 timestamps on evidence bundles: off unless an authority is named.
+KESU_TSA_URL = env_str("KESU_TSA_URL")
+KESU_TSA_CA_FILE = env_str("KESU_TSA_CA_FILE")
+
 INSTALLED_APPS = [
     "kesu.accounts.admin_site.KesuAdminConfig",
     "django.contrib.auth",
@@ -57,6 +75,7 @@ INSTALLED_APPS = [
     "kesu.vault",
     "kesu.cases",
     "kesu.matching",
+    "kesu.evidence",
 ]
 
 MIDDLEWARE = [

@@ -5,5 +5,6 @@ urlpatterns = [
     path("accounts/", include("kesu.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("", include("kesu.evidence.urls")),
     path("", include("kesu.cases.urls")),
 ]

@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ..audit.services import log_action
+from ..evidence.services import evidence_rows
+from ..evidence.views import PreserveForm
 from ..lib.errors import NotFound, UserError
 from . import references, services
 from .forms import CaseCreateForm, CaseEditForm, ContactForm, ReferenceTextForm, VictimForm
@@ -87,6 +89,8 @@ def case_detail(request, case_id):
         "history": services.case_history(case)[:50],
         "continuation_due": case.continuation_is_due(timezone.localdate()),
         "max_upload_mb": settings.KESU_MAX_UPLOAD_MB,
+        "evidence": evidence_rows(case),
+        "preserve_form": PreserveForm(),
     }
     return render(request, "cases/detail.html", context)
 

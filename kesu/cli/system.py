@@ -97,11 +97,10 @@ def run(args):
 
 
 def worker(args):
-    from ..celery import app
+    from ..celery import QUEUES, app
 
     argv = ["worker", "--loglevel", "INFO", "--concurrency", str(args.concurrency)]
-    if args.queues:
-        argv += ["--queues", args.queues]
+    argv += ["--queues", args.queues or ",".join(QUEUES)]
     app.worker_main(argv)
 
 

@@ -148,3 +148,12 @@ def sqlite_database(path: Path) -> dict:
             "timeout": 30,
         },
     }
+
+
+def env_parsed(name: str, default: str, parse):
+    """A comma-separated list read by ``parse(items, name)``, which raises ValueError-like errors naming the fault."""
+    items = env_list(name, default)
+    try:
+        return parse(items, name)
+    except Exception as error:  # the parser's message already names the variable and the value
+        raise ImproperlyConfigured(str(error)) from None

@@ -15,6 +15,7 @@ class DataKey(models.Model):
         VICTIM = "victim"
         AUDIT = "audit"
         INDEX = "index"  # the search bank saved on disk
+        SIGNING = "signing"  # the installation's evidence signing key
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     purpose = models.CharField(max_length=16, choices=Purpose.choices)

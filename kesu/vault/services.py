@@ -22,6 +22,7 @@ from .crypto import VaultIntegrityError  # noqa: F401  (re-exported for callers)
 from .models import DataKey, VaultBlob
 
 AUDIT_KEY_ID = uuid.UUID(int=1)
+SIGNING_KEY_ID = uuid.UUID(int=2)
 
 
 def _wrap_aad(key_id: uuid.UUID) -> bytes:
@@ -35,16 +36,25 @@ def new_data_key(purpose: str) -> DataKey:
     return DataKey.objects.create(id=key_id, purpose=purpose, kid=kid, wrapped=wrapped)
 
 
-def audit_key() -> bytes:
-    """The key that MACs the audit chain; one per installation."""
-    data_key = DataKey.objects.filter(pk=AUDIT_KEY_ID).first()
+def _installation_key(key_id: uuid.UUID, purpose: str) -> bytes:
+    data_key = DataKey.objects.filter(pk=key_id).first()
     if data_key is None:
         kid, master = keyring.current()
-        wrapped = crypto.seal(master, crypto.new_key(), _wrap_aad(AUDIT_KEY_ID))
+        wrapped = crypto.seal(master, crypto.new_key(), _wrap_aad(key_id))
         data_key, _ = DataKey.objects.get_or_create(
-            pk=AUDIT_KEY_ID, defaults={"purpose": DataKey.Purpose.AUDIT, "kid": kid, "wrapped": wrapped}
+            pk=key_id, defaults={"purpose": purpose, "kid": kid, "wrapped": wrapped}
         )
     return unwrap(data_key)
+
+
+def audit_key() -> bytes:
+    """The key that MACs the audit chain; one per installation."""
+    return _installation_key(AUDIT_KEY_ID, DataKey.Purpose.AUDIT)
+
+
+def signing_key() -> bytes:
+    """The 32-byte Ed25519 seed that signs evidence bundles; one per installation, wrapped like any data key."""
+    return _installation_key(SIGNING_KEY_ID, DataKey.Purpose.SIGNING)
 
 
 def unwrap(data_key: DataKey) -> bytes:

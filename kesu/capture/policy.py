@@ -1,0 +1,119 @@
+"""Which addresses the crawler may reach, and through which egress proxy.
+
+The browser never connects anywhere itself: every connection goes through the
+guard proxy (proxy.py), which resolves the host once, checks the address here
+and connects to exactly that address, so a DNS answer cannot change between
+the check and the connection.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from kesu.lib.errors import UserError
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Private, loopback, link-local, carrier-grade NAT, multicast, reserved and the
+# like: a capture must never be a way into the desk's own network.
+DEFAULT_DENY = (
+    "0.0.0.0/8 10.0.0.0/8 100.64.0.0/10 127.0.0.0/8 169.254.0.0/16 172.16.0.0/12 192.0.0.0/24 "
+    "192.0.2.0/24 192.168.0.0/16 198.18.0.0/15 198.51.100.0/24 203.0.113.0/24 224.0.0.0/4 240.0.0.0/4 "
+    "::/128 ::1/128 ::ffff:0:0/96 64:ff9b::/96 100::/64 fc00::/7 fe80::/10 ff00::/8 2001:db8::/32"
+).split()
+LOOPBACK = "127.0.0.0/8"
+
+
+class AddressRefused(UserError):
+    """The target's address is outside what the policy allows."""
+
+
+def parse_networks(values: list[str], name: str) -> list[Network]:
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise UserError(f"{name}: {value!r} is not an address range (e.g. 10.0.0.0/8)") from None
+    return networks
+
+
+@dataclass(frozen=True)
+class EgressProxy:
+    """An upstream proxy: http://host:port or socks5://host:port (optionally user:password@)."""
+
+    scheme: str
+    host: str
+    port: int
+    username: str = ""
+    password: str = ""
+
+    @classmethod
+    def parse(cls, value: str, name: str = "proxy") -> EgressProxy:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "socks5", "socks5h") or not parts.hostname or not parts.port:
+            raise UserError(f"{name}: {value!r} is not a proxy URL (http://host:port or socks5://host:port)")
+        return cls(parts.scheme, parts.hostname, parts.port, parts.username or "", parts.password or "")
+
+    @property
+    def label(self) -> str:
+        """For the manifest: never the credentials."""
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    deny: tuple[Network, ...] = field(default_factory=lambda: tuple(parse_networks(DEFAULT_DENY, "default")))
+    allow: tuple[Network, ...] = ()  # wins over deny
+    proxies: tuple[tuple[str, EgressProxy], ...] = field(default=())  # (host pattern, proxy), first match wins
+
+    def permits(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if any(ip in network for network in self.allow):
+            return True
+        return not any(ip in network for network in self.deny)
+
+    def proxy_for(self, host: str) -> EgressProxy | None:
+        host = host.lower().rstrip(".")
+        return next((proxy for pattern, proxy in self.proxies if fnmatch.fnmatch(host, pattern)), None)
+
+
+def policy_from_settings() -> AddressPolicy:
+    from django.conf import settings
+
+    allow = list(settings.KESU_CAPTURE_ALLOW)
+    if settings.KESU_ALLOW_LOOPBACK:
+        allow.append(ipaddress.ip_network(LOOPBACK))
+    return AddressPolicy(
+        deny=tuple(settings.KESU_CAPTURE_DENY), allow=tuple(allow), proxies=tuple(settings.KESU_CAPTURE_PROXIES)
+    )
+
+
+def parse_proxy_rules(values: list[str], name: str) -> list[tuple[str, EgressProxy]]:
+    """'pattern=proxy' items, e.g. '*.jp=socks5://10.1.2.3:1080'."""
+    rules = []
+    for value in values:
+        pattern, sep, proxy = value.partition("=")
+        if not sep or not pattern.strip():
+            raise UserError(f"{name}: {value!r} is not host-pattern=proxy-url")
+        rules.append((pattern.strip().lower(), EgressProxy.parse(proxy, name)))
+    return rules
+
+
+def check_url(url: str) -> str:
+    """The URL if it is one a capture may start from; a UserError naming the fault if not."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        raise UserError(f"not an http(s) URL: {url[:200]!r}")
+    if not parts.hostname:
+        raise UserError(f"URL has no host: {url[:200]!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise UserError(f"URL has a bad port: {url[:200]!r}") from None
+    return url.strip()

@@ -1,0 +1,142 @@
+"""An evidence bundle: the files of one capture, a manifest of their hashes, signed.
+
+A bundle is a flat set of named files (kept as a dict of bytes, so nothing
+touches the disk until someone exports it):
+
+    capture.warc.gz   every request and response (WARC/1.1), bodies as received
+    capture.wacz      the same WARC packaged for replay (WACZ 1.1.1)
+    screenshot.png    the full page as the browser showed it
+    page.mhtml        the page with its resources in one file
+    dom.html          the main frame's DOM after scripts ran
+    frame-NN.html     each frame's DOM
+    media/NN-*.ext    videos joined from HLS/DASH segments (the segments are in the WARC)
+    summary.html      a readable account for a lawyer
+    manifest.json     what was captured, when, from where, by whom, and the SHA-256 of every file above
+    manifest.sig      Ed25519 signature of manifest.json by the installation's key
+    signer.pem        that public key
+    manifest.tsr      RFC 3161 timestamp token over SHA-256(manifest.json), when an authority is configured
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+SIGNER = "signer.pem"
+TIMESTAMP = "manifest.tsr"
+SEALS = (SIGNATURE, SIGNER, TIMESTAMP)  # files that vouch for the manifest rather than being listed in it
+FORMAT = "kesu-evidence-bundle/1"
+MAX_BUNDLE_FILES = 10_000
+
+
+class BundleError(Exception):
+    """A bundle that cannot be read at all (not a directory or zip, no manifest)."""
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_table(files: dict[str, bytes]) -> dict[str, dict]:
+    return {name: {"sha256": sha256(data), "size": len(data)} for name, data in sorted(files.items())}
+
+
+def canonical(manifest: dict) -> bytes:
+    return json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8") + b"\n"
+
+
+def public_pem(seed: bytes) -> bytes:
+    return (
+        Ed25519PrivateKey.from_private_bytes(seed)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+def fingerprint(pem: bytes) -> str:
+    """SHA-256 of the raw public key, as shown to people comparing keys."""
+    key = serialization.load_pem_public_key(pem)
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return sha256(raw)
+
+
+def seal(files: dict[str, bytes], manifest: dict, seed: bytes, timestamp=None) -> dict[str, bytes]:
+    """Add the manifest (with every file's hash), its signature and, if given, its timestamp.
+
+    ``timestamp`` is a callable taking the manifest's SHA-256 digest and
+    returning a token (or raising); its failure is recorded, not fatal.
+    """
+    manifest = {**manifest, "format": FORMAT, "integrity": {"algorithm": "sha256", "files": file_table(files)}}
+    body = canonical(manifest)
+    sealed = dict(files)
+    sealed[MANIFEST] = body
+    sealed[SIGNATURE] = Ed25519PrivateKey.from_private_bytes(seed).sign(body)
+    sealed[SIGNER] = public_pem(seed)
+    if timestamp is not None:
+        sealed[TIMESTAMP] = timestamp(hashlib.sha256(body).digest())
+    return sealed
+
+
+def signature_valid(files: dict[str, bytes]) -> bool:
+    try:
+        key = serialization.load_pem_public_key(files[SIGNER])
+        if not isinstance(key, Ed25519PublicKey):
+            return False
+        pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if pem != files[SIGNER]:
+            return False  # the PEM reader forgives stray bytes; a bundle's key file must be exact
+        key.verify(files[SIGNATURE], files[MANIFEST])
+        return True
+    except Exception:  # any malformed part is simply "not valid"
+        return False
+
+
+def to_zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in sorted(files.items()):
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    return buffer.getvalue()
+
+
+def from_zip(data: bytes) -> dict[str, bytes]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if len(archive.infolist()) > MAX_BUNDLE_FILES:
+                raise BundleError("too many files for an evidence bundle")
+            return {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as error:
+        raise BundleError(f"not a readable bundle archive ({error})") from None
+
+
+def to_directory(files: dict[str, bytes], directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def from_path(path: Path) -> dict[str, bytes]:
+    """A bundle exported as a directory, or as a .zip of one."""
+    if path.is_file():
+        return from_zip(path.read_bytes())
+    if not path.is_dir():
+        raise BundleError(f"{path}: no such bundle (a directory or a .zip)")
+    files = {}
+    for item in sorted(path.rglob("*")):
+        if item.is_file():
+            files[item.relative_to(path).as_posix()] = item.read_bytes()
+            if len(files) > MAX_BUNDLE_FILES:
+                raise BundleError("too many files for an evidence bundle")
+    if MANIFEST not in files:
+        raise BundleError(f"{path}: no {MANIFEST}, so not an evidence bundle")
+    return files

@@ -1,0 +1,285 @@
+"""Preserving evidence: capture a URL, build and sign the bundle, keep it sealed; export and verify.
+
+``preserve`` is what notices call before anything is sent. Staff ask for it
+from the case page (a Celery task) and operators from ``kesu capture``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from datetime import datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from kesu.audit.services import Actor, log_action
+from kesu.capture import services as capturing
+from kesu.capture.policy import check_url
+from kesu.capture.record import Capture
+from kesu.lib.errors import UserError
+from kesu.vault import services as vault
+
+from . import build, bundle, verify
+from .models import EvidenceBundle
+from .timestamp import TimestampError, request_timestamp
+
+log = logging.getLogger(__name__)
+SOFTWARE = f"Kesu {version('kesu')}"
+
+
+def signer_pem() -> bytes:
+    return bundle.public_pem(vault.signing_key())
+
+
+def _tsa_ca() -> bytes | None:
+    if not settings.KESU_TSA_CA_FILE:
+        return None
+    try:
+        return Path(settings.KESU_TSA_CA_FILE).read_bytes()
+    except OSError as error:
+        raise UserError(f"KESU_TSA_CA_FILE: cannot read {settings.KESU_TSA_CA_FILE} ({error.strerror})") from None
+
+
+def _timestamper(errors: list[str]):
+    if not settings.KESU_TSA_URL:
+        return None
+
+    def stamp(digest: bytes) -> bytes:
+        return request_timestamp(digest, settings.KESU_TSA_URL, ca_pem=_tsa_ca())
+
+    def safe(digest: bytes):
+        try:
+            return stamp(digest)
+        except (TimestampError, UserError, OSError) as error:
+            errors.append(f"no timestamp: {error}")
+            return None
+
+    return safe
+
+
+def seal_capture(
+    capture: Capture, *, bundle_id: str, case: dict | None, reason: str, collector: str, withhold_media: bool
+) -> tuple[dict[str, bytes], list[str]]:
+    """The bundle's files for a capture, signed (and timestamped when an authority is set)."""
+    files = build.files_of(capture, software=SOFTWARE, operator="", withhold_media=withhold_media)
+    manifest = build.manifest_of(
+        capture,
+        bundle_id=bundle_id,
+        case=case,
+        reason=reason,
+        collector=collector,
+        software=SOFTWARE,
+        withhold_media=withhold_media,
+    )
+    files["summary.html"] = summary(manifest, bundle.file_table(files), signer_pem()).encode("utf-8")
+    errors: list[str] = []
+    stamper = _timestamper(errors)
+    sealed = bundle.seal(files, manifest, vault.signing_key(), timestamp=stamper)
+    if sealed.get(bundle.TIMESTAMP) is None:
+        sealed.pop(bundle.TIMESTAMP, None)
+    return sealed, errors
+
+
+def summary(manifest: dict, files: dict, signer: bytes) -> str:
+    hosts: dict[str, set] = {}
+    for exchange in manifest["network"]:
+        host = exchange["url"].split("/")[2] if "://" in exchange["url"] else ""
+        if host and exchange["remote_ip"]:
+            hosts.setdefault(host, set()).add(exchange["remote_ip"])
+    return render_to_string(
+        "evidence/summary.html",
+        {
+            "m": manifest,
+            "files": files,
+            "fingerprint": bundle.fingerprint(signer),
+            "hosts": sorted((h, sorted(ips)) for h, ips in hosts.items()),
+            "complete_count": sum(1 for e in manifest["network"] if e["complete"]),
+        },
+    )
+
+
+# --- bundles kept for a case ----------------------------------------------------------------------
+
+
+def request_preservation(actor, case, url: str, reason: str = EvidenceBundle.Reason.STAFF) -> EvidenceBundle:
+    """Record the request and queue the capture (a Celery task, after the transaction commits)."""
+    from . import tasks
+
+    item = _new_bundle(actor, case, url, reason)
+    transaction.on_commit(lambda: tasks.preserve_bundle.delay(str(item.pk)))
+    return item
+
+
+def preserve(url: str, case, reason: str, *, actor=None) -> EvidenceBundle:
+    """Capture url now and keep the signed bundle with the case; returns it done or failed.
+
+    Notices call this before anything is sent: a notice goes out only with
+    the page preserved as it was.
+    """
+    item = _new_bundle(actor or "system:preserve", case, url, reason)
+    return run_preservation(item.pk)
+
+
+def _new_bundle(actor, case, url: str, reason: str) -> EvidenceBundle:
+    url = check_url(url)
+    with transaction.atomic():
+        item = EvidenceBundle.objects.create(
+            case=case,
+            reason=reason,
+            url_sealed=vault.seal_text(case.data_key, url, "evidence.url"),
+            requested_by=Actor.of(actor).label,
+        )
+        log_action(actor, "evidence.request", item, case_id=case.pk, reason=reason)
+    return item
+
+
+def run_preservation(bundle_id) -> EvidenceBundle:
+    """Capture and seal one requested bundle; safe to run twice (a done bundle is left alone)."""
+    item = EvidenceBundle.objects.select_related("case", "case__data_key").get(pk=bundle_id)
+    if item.status != EvidenceBundle.Status.PENDING:
+        return item
+    case = item.case
+    url = vault.open_text(case.data_key, item.url_sealed, "evidence.url")
+    captured = capturing.capture(url)
+    files, errors = seal_capture(
+        captured,
+        bundle_id=str(item.pk),
+        case={"id": case.pk, "type": case.case_type},
+        reason=item.reason,
+        collector=item.requested_by,
+        withhold_media=not case.keeps_media,
+    )
+    _store(item, captured, files, errors)
+    return item
+
+
+def _store(item: EvidenceBundle, captured: Capture, files: dict[str, bytes], errors: list[str]) -> None:
+    case = item.case
+    errors = captured.errors + errors
+    archive = bundle.to_zip(files)
+    with transaction.atomic():
+        item.blob = vault.store_blob(case.data_key, archive)
+        item.status = EvidenceBundle.Status.FAILED if captured.outcome == "failed" else EvidenceBundle.Status.DONE
+        item.outcome = captured.outcome
+        item.errors_sealed = vault.seal_json(case.data_key, errors, "evidence.errors")
+        item.manifest_sha256 = hashlib.sha256(files[bundle.MANIFEST]).hexdigest()
+        item.signer = bundle.fingerprint(files[bundle.SIGNER])
+        item.timestamped_at = timezone.now() if bundle.TIMESTAMP in files else None
+        item.media_count = len(captured.media)
+        item.size = len(archive)
+        item.finished_at = timezone.now()
+        item.save()
+        log_action(
+            "system:capture",
+            "evidence.preserve",
+            item,
+            case_id=case.pk,
+            outcome=item.outcome,
+            media=item.media_count,
+            errors=len(errors),
+        )
+
+
+def url_of(item: EvidenceBundle) -> str:
+    return vault.open_text(item.case.data_key, item.url_sealed, "evidence.url")
+
+
+def errors_of(item: EvidenceBundle) -> list[str]:
+    return vault.open_json(item.case.data_key, item.errors_sealed, "evidence.errors", default=[])
+
+
+def files_of(actor, item: EvidenceBundle) -> dict[str, bytes]:
+    """The bundle's files, opened from the vault: a view of sensitive media, so audited."""
+    if item.blob is None:
+        raise bundle.BundleError("this bundle holds no files (the capture failed before anything was kept)")
+    log_action(actor, "evidence.open", item, case_id=item.case_id)
+    return bundle.from_zip(vault.read_blob(item.blob))
+
+
+def export(actor, item: EvidenceBundle, directory: Path) -> Path:
+    """Write the bundle as plain files a lawyer can hand over (the operator chose to leave the vault)."""
+    files = files_of(actor, item)
+    bundle.to_directory(files, directory)
+    log_action(actor, "evidence.export", item, case_id=item.case_id, files=len(files))
+    return directory
+
+
+def verify_files(files: dict[str, bytes], directory: Path | None = None) -> verify.Report:
+    return verify.verify(files, trusted_keys=[signer_pem()], tsa_ca=_tsa_ca(), directory=directory)
+
+
+def verify_stored(actor, item: EvidenceBundle) -> verify.Report:
+    report = verify_files(files_of(actor, item))
+    log_action(actor, "evidence.verify", item, case_id=item.case_id, ok=report.ok)
+    return report
+
+
+def capture_to_directory(
+    url: str, directory: Path, *, actor="system:cli"
+) -> tuple[Capture, dict[str, bytes], list[str]]:
+    """``kesu capture URL --out DIR`` without a case: the bundle goes only to DIR."""
+    captured = capturing.capture(url)
+    files, errors = seal_capture(
+        captured,
+        bundle_id=str(uuid.uuid4()),
+        case=None,
+        reason="cli",
+        collector=Actor.of(actor).label,
+        withhold_media=False,
+    )
+    bundle.to_directory(files, directory)
+    log_action(actor, "evidence.capture", None, outcome=captured.outcome, files=len(files))
+    return captured, files, errors
+
+
+def describe(item: EvidenceBundle) -> dict:
+    """For lists and --json: ids, counts and times; the URL only for who may see the case."""
+    return {
+        "id": str(item.pk),
+        "case": item.case_id,
+        "status": item.status,
+        "outcome": item.outcome,
+        "reason": item.reason,
+        "media": item.media_count,
+        "size": item.size,
+        "manifest_sha256": item.manifest_sha256,
+        "signer": item.signer,
+        "timestamped": item.timestamped_at is not None,
+        "requested_at": _iso(item.requested_at),
+        "finished_at": _iso(item.finished_at),
+    }
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def manifest_of(files: dict[str, bytes]) -> dict:
+    return json.loads(files[bundle.MANIFEST])
+
+
+def bundle_for(actor, bundle_id: str) -> EvidenceBundle:
+    """A bundle of a case this actor may see; NotFound otherwise (whether or not it exists)."""
+    from kesu.cases.services import visible_cases
+    from kesu.lib.errors import NotFound
+
+    try:
+        key = uuid.UUID(str(bundle_id))
+    except ValueError:
+        raise NotFound(f"no evidence bundle {str(bundle_id)[:40]!r}") from None
+    item = EvidenceBundle.objects.filter(pk=key, case__in=visible_cases(actor)).select_related("case").first()
+    if item is None:
+        raise NotFound(f"no evidence bundle {bundle_id}")
+    return item
+
+
+def evidence_rows(case) -> list[tuple[EvidenceBundle, str, list[str]]]:
+    """The case page's list: each bundle with its URL and errors opened (the page view is audited)."""
+    return [(item, url_of(item), errors_of(item)) for item in case.evidence.select_related("case__data_key")]
