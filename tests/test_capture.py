@@ -330,6 +330,12 @@ def test_ytdlp_is_wanted_only_when_a_video_lacks_its_bytes():
     cut = MediaItem(kind="video", url="http://x/v.mp4", source="video", complete=False)
     assert not ytdlp.wanted([whole], [{"kind": "video", "url": "http://x/v.mp4"}])
     assert ytdlp.wanted([cut], [])
+    refused = MediaItem(kind="video", url="http://x/v.mp4", source="video", incomplete_reason="x: address 10.0.0.1 "
+                        "is refused by the capture policy")  # fmt: skip
+    limited = MediaItem(
+        kind="video", url="http://x/v.mp4", source="video", incomplete_reason="body larger than the 8 MB limit"
+    )
+    assert not ytdlp.wanted([refused, limited], [])
     assert ytdlp.wanted([], [{"kind": "video", "url": "blob:http://x/1"}])
 
 
@@ -348,3 +354,40 @@ def test_worker_engine_keeps_a_pool_of_fresh_contexts(site):
         assert engine.ready == 2  # the used context was thrown away and replaced
     finally:
         engine.close()
+
+
+def test_guard_proxy_limits_connections_per_host():
+    import asyncio
+
+    from kesu.capture.proxy import GuardProxy
+
+    async def run():
+        open_now, most = 0, 0
+
+        async def hold(reader, writer):
+            nonlocal open_now, most
+            open_now += 1
+            most = max(most, open_now)
+            await asyncio.sleep(0.3)
+            open_now -= 1
+            writer.close()
+
+        server = await asyncio.start_server(hold, "127.0.0.3", 0)
+        port = server.sockets[0].getsockname()[1]
+        proxy = await GuardProxy(AddressPolicy(allow=LOOPBACK), host_connections=2).start()
+
+        async def tunnel():
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+            writer.write(f"CONNECT 127.0.0.3:{port} HTTP/1.1\r\n\r\n".encode())
+            await writer.drain()
+            await reader.read()
+            writer.close()
+
+        await asyncio.gather(*(tunnel() for _ in range(6)))
+        await proxy.close()
+        server.close()
+        return most, proxy.traffic
+
+    most, traffic = asyncio.run(run())
+    assert most == 2
+    assert len(traffic.connections) == 6 and traffic.address_of("127.0.0.3", traffic.connections[0].port)

@@ -74,10 +74,14 @@ def whole(exchange: Exchange | None) -> bool:
 
 def cut_by_limit(exchange: Exchange | None) -> bool:
     """Stopped by a limit or the address policy: fetching it again would only be stopped again."""
-    if exchange is None:
-        return False
-    refused = "refused by the capture policy" in exchange.error
-    return refused or exchange.incomplete_reason.startswith(("body larger than", "body not complete after", "capture"))
+    return exchange is not None and stopped(exchange.error or exchange.incomplete_reason)
+
+
+def stopped(reason: str) -> bool:
+    """A reason that says a limit or the address policy ended it (not a loss worth another try)."""
+    return "refused by the capture policy" in reason or reason.startswith(
+        ("body larger than", "body not complete after", "capture passed")
+    )
 
 
 async def extract(capture: Capture, findings: list[dict], refetcher: Refetcher) -> None:

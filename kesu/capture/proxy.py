@@ -22,8 +22,9 @@ from .policy import AddressPolicy, AddressRefused, EgressProxy
 HEAD_LIMIT = 64 * 1024
 CHUNK = 256 * 1024
 # Connections per host across every capture of this worker process: politeness
-# towards the sites, and no host can swallow the whole pool.
-_host_slots: dict[str, asyncio.Semaphore] = {}
+# towards the sites, and no host can swallow the whole pool. Keyed by event loop
+# too, since a semaphore belongs to the loop that uses it.
+_host_slots: dict[tuple[int, str], asyncio.Semaphore] = {}
 
 
 class ProxyError(Exception):
@@ -124,7 +125,8 @@ class GuardProxy:
             forward = _origin_request(method, parts, rest)
         connection = Connection(host, port)
         self.traffic.connections.append(connection)
-        slot = _host_slots.setdefault(host, asyncio.Semaphore(self.host_connections))
+        key = (id(asyncio.get_running_loop()), host)
+        slot = _host_slots.setdefault(key, asyncio.Semaphore(self.host_connections))
         await asyncio.wait_for(slot.acquire(), self.timeout * 4)
         try:
             try:

@@ -108,6 +108,8 @@ class NetworkRecorder:
             self._attach_body(exchange)
             if exchange.status is not None and exchange.body is None and not exchange.incomplete_reason:
                 exchange.incomplete_reason = "the page ended before the body arrived"
+            if exchange.status is None and not exchange.error:
+                exchange.error = self._refusal(exchange.url) or "no answer before the capture ended"
         return sorted(exchanges, key=lambda e: e.started_at or _now())
 
     # -- Network domain: metadata
@@ -182,10 +184,8 @@ class NetworkRecorder:
     def _attach_body(self, exchange: Exchange) -> None:
         rid = exchange.id.rsplit(".", 1)[0]
         if rid in self._refused:
-            host = urlsplit(exchange.url).hostname or ""
-            refusal = next((r for r in self.traffic.refusals if r.startswith(f"{host}:")), "")
             exchange.status, exchange.response_headers = None, []
-            exchange.error = refusal or "connection refused by the capture policy"
+            exchange.error = self._refusal(exchange.url) or "connection refused by the capture policy"
             return
         if exchange.status is None and rid in self._heads:
             # Failed by us (a limit) before the page saw a response: the status and headers did arrive.
@@ -196,6 +196,10 @@ class NetworkRecorder:
         if exchange.body is not None or rid not in self._bodies or (300 <= (exchange.status or 0) < 400):
             return
         exchange.body, exchange.complete, exchange.incomplete_reason = self._bodies[rid]
+
+    def _refusal(self, url: str) -> str:
+        host = urlsplit(url).hostname or ""
+        return next((r for r in self.traffic.refusals if r.startswith(f"{host}:")), "")
 
     # -- Fetch domain: bodies
 

@@ -14,17 +14,19 @@ import json
 import sys
 from datetime import UTC, datetime
 
+from .media import stopped
 from .record import Exchange, MediaItem
 
 BASE = [sys.executable, "-m", "yt_dlp", "--ignore-config", "--no-cache-dir", "--no-playlist", "--quiet",
-        "--no-warnings", "--no-progress", "--socket-timeout", "20"]  # fmt: skip
+        "--no-warnings", "--no-progress", "--socket-timeout", "20", "--retries", "1",
+        "--fragment-retries", "1"]  # fmt: skip
 
 
 def wanted(media: list[MediaItem], findings: list[dict]) -> bool:
     """A video element showed something the record has no whole bytes for."""
     have_stream = any(item.source in ("hls", "dash") and item.body for item in media)
     blob_video = any(f["kind"] == "video" and f["url"].startswith("blob:") for f in findings)
-    partial = any(item.kind == "video" and not item.complete for item in media)
+    partial = any(item.kind == "video" and not item.complete and not stopped(item.incomplete_reason) for item in media)
     return partial or (blob_video and not have_stream)
 
 

@@ -192,7 +192,7 @@ def _parse_token(token: bytes) -> _Token:
             raise TimestampError("timestamp token must have exactly one signer")
         signer_info = signed_data["signer_infos"][0]
         certificates = [c.chosen for c in signed_data["certificates"] or () if c.name == "certificate"]
-    except (ValueError, TypeError, KeyError, IndexError) as e:
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:  # asn1crypto raises all of these
         raise TimestampError(f"malformed timestamp token: {_one_line(e)}") from None
     return _Token(tst_info, tst_der, signer_info, certificates)
 
@@ -210,12 +210,21 @@ def _signer_certificate(parsed: _Token) -> asn1_x509.Certificate:
     """The certificate named by the SignerIdentifier; certReq=True makes TSAs include it."""
     sid = parsed.signer_info["sid"]
     for cert in parsed.certificates:
-        if sid.name == "issuer_and_serial_number":
-            if cert.issuer == sid.chosen["issuer"] and cert.serial_number == sid.chosen["serial_number"].native:
-                return cert
-        elif cert.key_identifier == sid.chosen.native:
+        if _identifies(sid, cert):
             return cert
     raise TimestampError("timestamp token does not include the TSA's certificate")
+
+
+def _identifies(sid: cms.SignerIdentifier, cert: asn1_x509.Certificate) -> bool:
+    if sid.name == "subject_key_identifier":
+        return cert.key_identifier == sid.chosen.native
+    if cert.serial_number != sid.chosen["serial_number"].native:
+        return False
+    issuer = sid.chosen["issuer"]
+    try:
+        return cert.issuer.dump() == issuer.dump() or cert.issuer == issuer  # `==` normalises per RFC 5280...
+    except ValueError:  # ...and raises on strings it cannot normalise
+        return False
 
 
 def _check_eku(cert: x509.Certificate) -> None:
@@ -333,7 +342,7 @@ def _load_certificate(cert: asn1_x509.Certificate) -> x509.Certificate:
     try:
         loaded = x509.load_der_x509_certificate(cert.dump())
         loaded.extensions, loaded.public_key()  # parsed lazily; make bad ones fail here
-    except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as e:
+    except (ValueError, x509.InvalidVersion, x509.DuplicateExtension, UnsupportedAlgorithm) as e:
         raise TimestampError(f"bad certificate in timestamp token: {_one_line(e)}") from None
     return loaded
 
