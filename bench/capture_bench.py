@@ -68,7 +68,7 @@ async def _baseline(url: str, expected: set[str], runs: int) -> tuple[float, int
             context = await browser.new_context()
             page = await context.new_page()
             responses = []
-            page.on("response", lambda response: responses.append(response))
+            page.on("response", lambda response, seen=responses: seen.append(response))
             await page.goto(url, wait_until="load")
             bodies = set()
             for response in responses:

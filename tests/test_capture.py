@@ -391,3 +391,77 @@ def test_guard_proxy_limits_connections_per_host():
     most, traffic = asyncio.run(run())
     assert most == 2
     assert len(traffic.connections) == 6 and traffic.address_of("127.0.0.3", traffic.connections[0].port)
+
+
+def test_playlists_that_would_trip_the_parsers():
+    with_bom = streams.parse_hls("\ufeff#EXTM3U\n#EXTINF:2,\na.ts\n", "https://v.example/p.m3u8")
+    assert with_bom.segments == ["https://v.example/a.ts"]
+    ranged = streams.parse_hls("#EXTM3U\n#EXTINF:2,\n#EXT-X-BYTERANGE:100@0\nall.ts\n#EXTINF:2,\n"
+                               "#EXT-X-BYTERANGE:100@100\nall.ts\n", "https://v.example/p.m3u8")  # fmt: skip
+    assert ranged.segments == ["https://v.example/all.ts"]
+    zero = ('<MPD><Period><AdaptationSet><Representation id="a"><SegmentTemplate media="$Number$" '
+            'duration="2" timescale="0"/></Representation></AdaptationSet></Period></MPD>')  # fmt: skip
+    for broken in (zero, "<MPD", ""):
+        assert streams.parse_dash(broken, "https://v.example/m.mpd") is None
+    period_level = """<MPD mediaPresentationDuration="PT6S"><Period><SegmentTemplate media="s-$Number$.m4s"
+      initialization="i.mp4" duration="2" timescale="1"/><AdaptationSet><Representation id="v"/></AdaptationSet>
+      </Period></MPD>"""
+    (stream,) = streams.parse_dash(period_level, "https://v.example/m.mpd")
+    assert stream.init.endswith("/i.mp4") and len(stream.segments) == 3
+    until_end = """<MPD mediaPresentationDuration="PT10S"><Period><AdaptationSet><Representation id="v">
+      <SegmentTemplate media="t-$Time$.m4s" timescale="1"><SegmentTimeline><S t="0" d="2" r="-1"/></SegmentTimeline>
+      </SegmentTemplate></Representation></AdaptationSet></Period></MPD>"""
+    (stream,) = streams.parse_dash(until_end, "https://v.example/m.mpd")
+    assert len(stream.segments) == 5
+
+
+def test_webrtc_cannot_go_around_the_guard():
+    from kesu.capture.browser import LAUNCH_ARGS
+
+    assert "--webrtc-ip-handling-policy=disable_non_proxied_udp" in LAUNCH_ARGS
+    assert "--force-webrtc-ip-handling-policy" in LAUNCH_ARGS
+
+
+def test_refetch_never_leaves_the_guard(monkeypatch):
+    """no_proxy in the environment and non-http(s) URLs cannot make a re-fetch connect directly."""
+    import asyncio
+    import http.server
+    import threading
+
+    from kesu.capture.fetch import fetch
+    from kesu.capture.proxy import GuardProxy
+
+    hits = []
+
+    class Internal(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(302 if self.path == "/to-ftp" else 200)
+            self.send_header("Location", "ftp://127.0.0.1/secret")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.4", 0), Internal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    internal = f"http://127.0.0.4:{server.server_address[1]}"
+    monkeypatch.setenv("no_proxy", "127.0.0.4,localhost")
+
+    async def run():
+        proxy = await GuardProxy(AddressPolicy()).start()  # the default policy: loopback refused
+        try:
+            kwargs = dict(proxy_url=proxy.url, user_agent="t", referer="", limit=1 << 20, seconds=5, ident="r",
+                          refusal_token=proxy.token)  # fmt: skip
+            refused = await asyncio.to_thread(fetch, f"{internal}/secret", **kwargs)
+            not_web = await asyncio.to_thread(fetch, "file:///etc/passwd", **kwargs)
+            return refused, not_web
+        finally:
+            await proxy.close()
+
+    try:
+        refused, not_web = asyncio.run(run())
+    finally:
+        server.shutdown()
+    assert hits == [] and refused.error == "re-fetch refused by the capture policy" and refused.body is None
+    assert not_web.error == "re-fetch refused: not an http(s) URL"

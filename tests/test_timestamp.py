@@ -130,8 +130,9 @@ def test_changed_signature_fails(tsa, token):
 
 
 def test_other_ca_fails(tsa, token):
+    impostor = unrelated_ca_pem(tsa.key_type)  # same name and key type as the real CA: only the signature differs
     with pytest.raises(TimestampError, match="does not chain to a trusted CA"):
-        verify_timestamp(token, DIGEST, unrelated_ca_pem())
+        verify_timestamp(token, DIGEST, impostor)
 
 
 def test_without_ca_untrusted_but_signature_checked(tsa, token):

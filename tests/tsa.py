@@ -98,10 +98,10 @@ def make_ca(directory: Path, key_type: str = "ec", name: str = "Kesu Test CA") -
     return directory / "ca.pem"
 
 
-def unrelated_ca_pem(key_type: str = "ec") -> bytes:
-    """The PEM of a fresh CA that has issued nothing we know."""
+def unrelated_ca_pem(key_type: str = "ec", name: str = "Kesu Test CA") -> bytes:
+    """The PEM of a fresh CA that has issued nothing we know; by default it even has our CA's name."""
     with tempfile.TemporaryDirectory(prefix="kesu-other-ca-") as tmp:
-        return make_ca(Path(tmp), key_type, "Unrelated CA").read_bytes()
+        return make_ca(Path(tmp), key_type, name).read_bytes()
 
 
 class LocalTSA:
@@ -191,7 +191,12 @@ class LocalTSA:
 def _handler_for(tsa: LocalTSA) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            query = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            try:
+                self._answer(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            except subprocess.CalledProcessError as e:
+                self._send(500, e.stderr)
+
+        def _answer(self, query: bytes) -> None:
             if self.path == "/":
                 self._send(200, tsa.reply(query, "tsa_granting"))
             elif self.path == "/reject":

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from playwright.async_api import async_playwright
 
 from . import media, session, ytdlp
+from .children import child_env
 from .policy import AddressPolicy, AddressRefused
 from .proxy import GuardProxy
 from .record import Capture
@@ -29,7 +30,6 @@ CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
-    "--disable-dev-shm-usage",
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",
@@ -40,6 +40,9 @@ LAUNCH_ARGS = [
     "--disable-features=IsolateOrigins,site-per-process,MediaRouter,OptimizationHints",
     "--disable-site-isolation-trials",
     "--autoplay-policy=no-user-gesture-required",
+    # WebRTC would send UDP around the guard proxy (to private addresses, revealing the desk's own IP).
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--force-webrtc-ip-handling-policy",
 ]
 
 
@@ -107,11 +110,17 @@ class Engine:
             capture, findings = await session.run(warm.context, warm.proxy, url, self.limits)
             capture.environment = self._environment(warm)
             referer = capture.final_url or url
-            refetcher = media.Refetcher(warm.proxy.url, capture.environment["user_agent"], referer, self.limits)
+            # The page is closed: its idle keep-alive tunnels would only hold the per-host slots.
+            await warm.proxy.drop_connections()
+            agent = capture.environment["user_agent"]
+            refetcher = media.Refetcher(warm.proxy.url, agent, referer, self.limits, warm.proxy.token)
             try:
                 await asyncio.wait_for(media.extract(capture, findings, refetcher), self.limits.page_seconds)
             except TimeoutError:
                 capture.errors.append(f"fetching media again did not finish within {self.limits.page_seconds:g} s")
+            finally:
+                known = {e.id for e in capture.exchanges}
+                capture.exchanges.extend(e for e in refetcher.made.values() if e.id not in known)
             if ytdlp.wanted(capture.media, findings):
                 await self._second_route(capture, url, warm)
             capture.environment["egress"] = warm.proxy.traffic.egress
@@ -154,7 +163,9 @@ class Engine:
     async def _start(self) -> None:
         if self._browser is None or not self._browser.is_connected():
             self._playwright = self._playwright or await async_playwright().start()
-            self._browser = await self._playwright.chromium.launch(executable_path=self.executable, args=LAUNCH_ARGS)
+            self._browser = await self._playwright.chromium.launch(
+                executable_path=self.executable, args=LAUNCH_ARGS, env=child_env()
+            )
             self.version = self._browser.version
             self._warm = []
 

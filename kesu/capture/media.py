@@ -32,6 +32,7 @@ class Refetcher:
     user_agent: str
     referer: str
     limits: Limits
+    refusal_token: str = ""
     made: dict[str, Exchange] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -40,6 +41,8 @@ class Refetcher:
     async def get(self, url: str) -> Exchange | None:
         if url in self.made:
             return self.made[url]
+        if not url.startswith(("http://", "https://")):
+            return None  # a playlist or page may name ftp:, file: or data: URLs; only the web goes through the guard
         if len(self.made) >= self.limits.refetches:
             return None
         async with self._slots:
@@ -53,6 +56,7 @@ class Refetcher:
                     limit=self.limits.body_bytes,
                     seconds=self.limits.body_seconds,
                     ident=f"refetch.{len(self.made)}",
+                    refusal_token=self.refusal_token,
                 )
         return self.made[url]
 
@@ -108,7 +112,6 @@ async def extract(capture: Capture, findings: list[dict], refetcher: Refetcher) 
         if medium is not None:
             capture.media.append(medium)
     _network_only(capture, by_url, seen)
-    capture.exchanges.extend(refetcher.made.values())
 
 
 def _describe(item: dict, **values) -> MediaItem:
@@ -201,17 +204,18 @@ async def _streams(capture: Capture, by_url: dict[str, Exchange], refetcher: Ref
     """A media item per HLS/DASH stream, segments joined; returns every URL the streams used."""
     used: set[str] = set()
     for url, exchange in list(by_url.items()):
-        if not whole(exchange):
+        hls, dash = streams.is_hls(url, exchange.mime_type), streams.is_dash(url, exchange.mime_type)
+        if url in used or not (hls or dash) or not whole(exchange):
             continue
         text = exchange.body.decode("utf-8", "replace")
         found: list[streams.Stream] = []
-        if streams.is_hls(url, exchange.mime_type):
+        if hls:
             parsed = streams.parse_hls(text, url)
             if isinstance(parsed, streams.Master):
                 used.add(url)
                 parsed = await _best_variant(parsed, by_url, refetcher)
             found = [parsed] if parsed else []
-        elif streams.is_dash(url, exchange.mime_type):
+        else:
             every = streams.parse_dash(text, url, refetcher.limits.segments) or []
             used.update(u for s in every for u in s.urls)
             found = _best_per_type(every, by_url)

@@ -71,16 +71,26 @@ class AddressPolicy:
     proxies: tuple[tuple[str, EgressProxy], ...] = field(default=())  # (host pattern, proxy), first match wins
 
     def permits(self, address: str) -> bool:
+        """Allowed ranges first; then anything not globally routable, or in the deny list, is refused.
+
+        IPv6 addresses that carry an IPv4 address (mapped, 6to4, Teredo) are judged by both.
+        """
         ip = ipaddress.ip_address(address)
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        if any(ip in network for network in self.allow):
+        candidates = [ip, *_embedded_ipv4(ip)]
+        if any(c in network for c in candidates for network in self.allow):
             return True
-        return not any(ip in network for network in self.deny)
+        return all(c.is_global and not any(c in network for network in self.deny) for c in candidates)
 
     def proxy_for(self, host: str) -> EgressProxy | None:
         host = host.lower().rstrip(".")
         return next((proxy for pattern, proxy in self.proxies if fnmatch.fnmatch(host, pattern)), None)
+
+
+def _embedded_ipv4(ip) -> list[ipaddress.IPv4Address]:
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    found = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+    return [address for address in found if address is not None]
 
 
 def policy_from_settings() -> AddressPolicy:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import secrets
 import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -68,6 +69,8 @@ class GuardProxy:
         self.byte_limit = byte_limit  # 0: none
         self.timeout = timeout
         self.traffic = CaptureTraffic()
+        # Marks the proxy's own refusals; a site cannot forge it to pass its answers off as ours.
+        self.token = secrets.token_hex(12)
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task] = set()
         self.port = 0
@@ -133,7 +136,8 @@ class GuardProxy:
                 up_reader, up_writer = await self._open(connection)
             except (TimeoutError, AddressRefused, ProxyError, OSError) as error:
                 connection.error = connection.error or f"{host}: {_reason(error)}"
-                writer.write(b"HTTP/1.1 502 Bad Gateway\r\nX-Kesu-Refused: 1\r\nConnection: close\r\n\r\n")
+                refusal = f"HTTP/1.1 502 Bad Gateway\r\nX-Kesu-Refused: {self.token}\r\nConnection: close\r\n\r\n"
+                writer.write(refusal.encode())
                 return
             if forward:
                 up_writer.write(forward)

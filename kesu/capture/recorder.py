@@ -63,8 +63,9 @@ def _decode(result: dict) -> bytes:
 
 
 class NetworkRecorder:
-    def __init__(self, cdp, limits: Limits, traffic: CaptureTraffic):
+    def __init__(self, cdp, limits: Limits, traffic: CaptureTraffic, token: str = ""):
         self.cdp = cdp
+        self.token = token  # the guard proxy's refusal mark
         self.limits = limits
         self.traffic = traffic
         self._open: dict[str, Exchange] = {}  # Network requestId -> current exchange
@@ -213,7 +214,7 @@ class NetworkRecorder:
         status = event.get("responseStatusCode")
         headers = event.get("responseHeaders") or []
         key = event.get("networkId") or rid
-        if status == 502 and _header(headers, "x-kesu-refused"):
+        if status == 502 and _header(headers, "x-kesu-refused") == self.token:
             # The guard refused the address: to the page this is a network error, not a server's answer.
             self._refused.add(key)
             await self._send("Fetch.failRequest", {"requestId": rid, "errorReason": "AccessDenied"})

@@ -38,7 +38,7 @@ async def run(context, proxy: GuardProxy, url: str, limits: Limits) -> tuple[Cap
     context.on("page", lambda popup: _close_popup(capture, popup))
     page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.dismiss()))
     cdp = await context.new_cdp_session(page)
-    recorder = NetworkRecorder(cdp, limits, proxy.traffic)
+    recorder = NetworkRecorder(cdp, limits, proxy.traffic, proxy.token)
     await recorder.start()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limits.page_seconds
@@ -102,14 +102,38 @@ async def _findings(page) -> list[dict]:
             items = await frame.evaluate(script("findings"))
         except PlaywrightError:
             continue
-        for item in items:
+        # The script runs in the page's own world, which the page can tamper with: take only well-formed items.
+        for item in filter(None, map(_well_formed, items if isinstance(items, list) else [])):
             item["frame_url"] = frame.url
             if item["url"].startswith("blob:") and item["kind"] == "image":
-                blob = await _quietly(frame.evaluate(script("blob"), item["url"]))
-                if blob:
-                    item["data"], item["type"] = base64.b64decode(blob["data"]), blob["type"]
+                blob = await _bounded(frame.evaluate(script("blob"), item["url"]), None, 5)
+                try:
+                    item["data"], item["type"] = base64.b64decode(blob["data"]), str(blob["type"])[:100]
+                except (TypeError, KeyError, ValueError):
+                    pass
             found.append(item)
     return found
+
+
+def _well_formed(item) -> dict | None:
+    if not isinstance(item, dict) or item.get("kind") not in ("image", "video"):
+        return None
+    box = item.get("box")
+    good_box = isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box)
+    clean = {
+        "kind": item["kind"],
+        "url": str(item.get("url") or "")[:1_000_000],
+        "source": str(item.get("source", ""))[:20],
+        "selector": str(item.get("selector", ""))[:500],
+        "box": [float(v) for v in box] if good_box else None,
+    }
+    for key in ("data", "error"):
+        if isinstance(item.get(key), str):
+            clean[key] = item[key]
+    for key in ("width", "height"):
+        if isinstance(item.get(key), int):
+            clean[key] = item[key]
+    return clean
 
 
 async def _snapshot(page, cdp, capture: Capture) -> None:

@@ -48,7 +48,7 @@ def is_dash(url: str, mime: str) -> bool:
 
 
 def parse_hls(text: str, url: str) -> Stream | Master | None:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for line in text.lstrip("\ufeff").splitlines() if line.strip()]
     if not lines or lines[0] != "#EXTM3U":
         return None
     if any(line.startswith("#EXT-X-STREAM-INF") for line in lines):
@@ -64,7 +64,10 @@ def parse_hls(text: str, url: str) -> Stream | Master | None:
         elif line.startswith("#EXTINF"):
             expect_uri = True
         elif not line.startswith("#") and expect_uri:
-            stream.segments.append(urljoin(url, line))
+            segment = urljoin(url, line)
+            # With EXT-X-BYTERANGE, segments are slices of one file: keep the file once.
+            if not stream.segments or stream.segments[-1] != segment:
+                stream.segments.append(segment)
             expect_uri = False
     return stream
 
@@ -109,12 +112,15 @@ def _fill(template: str, rep_id: str, bandwidth: int, number: int | None = None,
     return re.sub(r"\$(RepresentationID|Bandwidth|Number|Time)(%0\d+d)?\$", value, template).replace("$$", "$")
 
 
-def parse_dash(text: str, url: str, max_segments: int = 2000) -> list[Stream]:
-    """Each Representation as a Stream (SegmentTemplate, SegmentList or a single BaseURL)."""
+def parse_dash(text: str, url: str, max_segments: int = 2000) -> list[Stream] | None:
+    """Each Representation as a Stream (SegmentTemplate, SegmentList or a single BaseURL); None if unreadable."""
     try:
-        root = ET.fromstring(text)
-    except ET.ParseError:
+        return _parse_dash(ET.fromstring(text), url, max_segments)
+    except (ET.ParseError, ValueError, TypeError, ZeroDivisionError, OverflowError):
         return None
+
+
+def _parse_dash(root, url: str, max_segments: int) -> list[Stream]:
     total = _seconds(root.get("mediaPresentationDuration", ""))
     streams = []
     for period in _children(root, "Period"):
@@ -123,7 +129,7 @@ def parse_dash(text: str, url: str, max_segments: int = 2000) -> list[Stream]:
         for adaptation in _children(period, "AdaptationSet"):
             adaptation_base = _base(adaptation, base)
             for rep in _children(adaptation, "Representation"):
-                template = (_children(rep, "SegmentTemplate") or _children(adaptation, "SegmentTemplate") or [None])[0]
+                template = _template(rep, adaptation, period)
                 stream = Stream("dash", url, rep.get("id", ""), int(rep.get("bandwidth", "0") or 0))
                 rep_base = _base(rep, adaptation_base)
                 if template is not None:
@@ -139,6 +145,19 @@ def parse_dash(text: str, url: str, max_segments: int = 2000) -> list[Stream]:
     return streams
 
 
+def _template(*levels):
+    """The SegmentTemplate in force: attributes of the innermost level win over outer ones."""
+    found = [t for level in levels for t in _children(level, "SegmentTemplate")]
+    if not found:
+        return None
+    merged = ET.Element("SegmentTemplate")
+    for template in reversed(found):
+        merged.attrib.update(template.attrib)
+    timeline = next((_children(t, "SegmentTimeline") for t in found if _children(t, "SegmentTimeline")), [])
+    merged.extend(timeline)
+    return merged
+
+
 def _base(element, parent: str) -> str:
     found = _children(element, "BaseURL")
     return urljoin(parent, found[0].text.strip()) if found and found[0].text else parent
@@ -152,17 +171,19 @@ def _from_template(stream: Stream, template, base: str, length: float, max_segme
     number = int(template.get("startNumber", "1"))
     timeline = _children(template, "SegmentTimeline")
     if timeline:
-        time = 0
+        time, end = 0, length * int(template.get("timescale", "1"))
         for s in _children(timeline[0], "S"):
-            time = int(s.get("t", time))
-            for _ in range(int(s.get("r", "0")) + 1):
+            time, step, repeat = int(s.get("t", time)), int(s.get("d")), int(s.get("r", "0"))
+            if repeat < 0:  # "until the end of the period"
+                repeat = max(0, int(-(-(end - time) // step)) - 1) if end else 0
+            for _ in range(repeat + 1):
                 stream.segments.append(urljoin(base, _fill(media, rep_id, bandwidth, number, time)))
-                time += int(s.get("d"))
+                time += step
                 number += 1
                 if len(stream.segments) >= max_segments:
                     return
         return
-    duration = int(template.get("duration", "0")) / int(template.get("timescale", "1"))
+    duration = float(template.get("duration", "0")) / int(template.get("timescale", "1"))
     count = min(max_segments, int(-(-length // duration))) if duration and length else 0
     stream.segments = [urljoin(base, _fill(media, rep_id, bandwidth, number + i)) for i in range(count)]
 

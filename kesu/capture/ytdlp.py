@@ -14,6 +14,7 @@ import json
 import sys
 from datetime import UTC, datetime
 
+from .children import child_env, scratch
 from .media import stopped
 from .record import Exchange, MediaItem
 
@@ -31,8 +32,18 @@ def wanted(media: list[MediaItem], findings: list[dict]) -> bool:
 
 
 async def _run(args: list[str], limit: int, seconds: float) -> tuple[int | None, bytes, str]:
+    with scratch() as folder:
+        return await _run_in(args, limit, seconds, folder)
+
+
+async def _run_in(args: list[str], limit: int, seconds: float, folder: str) -> tuple[int | None, bytes, str]:
     process = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+        cwd=folder,
+        env=child_env(home=folder),
     )
     chunks, size = [], 0
 

@@ -54,6 +54,10 @@ def capture(args):
             failures += 1
             print(f"kesu: error: {url[:200]}: {error}", file=sys.stderr)
             continue
+        except Exception as error:  # noqa: BLE001 - one URL's failure must not stop the batch
+            failures += 1
+            print(f"kesu: error: {url[:200]}: capture failed ({type(error).__name__})", file=sys.stderr)
+            continue
         failures += result["outcome"] == "failed"
         if args.json:
             emit_json(result)

@@ -6,6 +6,7 @@ import copy
 import mimetypes
 import os
 import platform
+import re
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,12 @@ from kesu.capture.record import Capture
 from . import wacz, warc
 
 WITHHELD = "withheld: child sexual abuse material is never stored, only its hash"
-MEDIA_TYPES = ("image/", "video/", "audio/")
+# For CSAM cases only bodies of these types are kept, and only when their bytes
+# do not look like a picture or a video whatever the label says.
+TEXT_TYPES = ("text/html", "text/css", "application/javascript", "text/javascript", "application/json",
+              "application/xhtml+xml", "application/x-javascript")  # fmt: skip
+MEDIA_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF", b"\x1aE\xdf\xa3", b"BM", b"\x00\x00\x00")
+DATA_URI = re.compile(r"data:(?!text/)[\w.+-]+/[\w.+-]+(?:;[\w=.+-]+)*,[A-Za-z0-9+/=%_.~-]{64,}")
 
 
 def iso(when: datetime | None) -> str | None:
@@ -35,15 +41,21 @@ def withheld(capture: Capture) -> Capture:
     bare = copy.copy(capture)
     bare.exchanges = [copy.copy(e) for e in capture.exchanges]
     for exchange in bare.exchanges:
-        if exchange.body is not None and (
-            exchange.mime_type.lower().startswith(MEDIA_TYPES) or exchange.route == "page"
-        ):
+        if exchange.body is not None and not _plainly_text(exchange):
             exchange.body, exchange.complete, exchange.incomplete_reason = None, False, WITHHELD
     bare.media = [copy.copy(m) for m in capture.media]
     for item in bare.media:
         item.body = None
     bare.screenshot = bare.mhtml = None
+    bare.dom = DATA_URI.sub("data:withheld", bare.dom)
+    bare.frame_doms = {url: DATA_URI.sub("data:withheld", dom) for url, dom in capture.frame_doms.items()}
     return bare
+
+
+def _plainly_text(exchange) -> bool:
+    mime = exchange.mime_type.lower().split(";")[0].strip()
+    body = exchange.body or b""
+    return exchange.route != "page" and mime in TEXT_TYPES and not body.lstrip()[:4].startswith(MEDIA_MAGIC)
 
 
 def files_of(capture: Capture, *, software: str, operator: str, withhold_media: bool) -> dict[str, bytes]:

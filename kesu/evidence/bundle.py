@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -110,19 +111,27 @@ def to_zip(files: dict[str, bytes]) -> bytes:
 def from_zip(data: bytes) -> dict[str, bytes]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if len(archive.infolist()) > MAX_BUNDLE_FILES:
+            names = [info.filename for info in archive.infolist()]
+            if len(names) > MAX_BUNDLE_FILES:
                 raise BundleError("too many files for an evidence bundle")
+            if len(set(names)) != len(names):
+                # Tools disagree on which copy of a name they show: such an archive is not a bundle.
+                raise BundleError("the archive holds two files of the same name")
             return {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as error:
         raise BundleError(f"not a readable bundle archive ({error})") from None
 
 
 def to_directory(files: dict[str, bytes], directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+    """Plain files for whoever exports them: readable by the operator only."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
     for name, data in files.items():
         path = directory / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
 
 
 def from_path(path: Path) -> dict[str, bytes]:

@@ -147,17 +147,30 @@ def run_preservation(bundle_id) -> EvidenceBundle:
         return item
     case = item.case
     url = vault.open_text(case.data_key, item.url_sealed, "evidence.url")
-    captured = capturing.capture(url)
-    files, errors = seal_capture(
-        captured,
-        bundle_id=str(item.pk),
-        case={"id": case.pk, "type": case.case_type},
-        reason=item.reason,
-        collector=item.requested_by,
-        withhold_media=not case.keeps_media,
-    )
+    try:
+        captured = capturing.capture(url)
+        files, errors = seal_capture(
+            captured,
+            bundle_id=str(item.pk),
+            case={"id": case.pk, "type": case.case_type},
+            reason=item.reason,
+            collector=item.requested_by,
+            withhold_media=not case.keeps_media,
+        )
+    except Exception as error:  # a request must never stay "waiting" for ever; say what broke, no URL
+        log.error("evidence bundle %s: capture failed (%s)", item.pk, type(error).__name__)
+        _fail(item, f"capture failed ({type(error).__name__}); nothing was kept")
+        return item
     _store(item, captured, files, errors)
     return item
+
+
+def _fail(item: EvidenceBundle, reason: str) -> None:
+    with transaction.atomic():
+        item.status, item.outcome, item.finished_at = EvidenceBundle.Status.FAILED, "failed", timezone.now()
+        item.errors_sealed = vault.seal_json(item.case.data_key, [reason], "evidence.errors")
+        item.save()
+        log_action("system:capture", "evidence.preserve", item, case_id=item.case_id, outcome="failed", errors=1)
 
 
 def _store(item: EvidenceBundle, captured: Capture, files: dict[str, bytes], errors: list[str]) -> None:

@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from asn1crypto import cms, parser, tsp
+from asn1crypto import algos, cms, parser, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -134,8 +134,8 @@ def _token_from_response(reply: bytes) -> bytes:
     try:
         response = _TimeStampResp.load(reply, strict=True)
         status = response["status"].native
-        token = response["time_stamp_token"]
-    except (ValueError, TypeError, KeyError) as e:
+        token = response["time_stamp_token"].dump()  # b"" when absent; parsed (and checked) by _parse_token
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise TimestampError(f"malformed TSA response: {_one_line(e)}") from None
     if status["status"] not in ("granted", "granted_with_mods"):
         reasons = ", ".join(sorted(map(str, status["fail_info"] or ()))) or "no reason given"
@@ -143,7 +143,7 @@ def _token_from_response(reply: bytes) -> bytes:
         raise TimestampError(f"TSA refused the request: {status['status']} ({reasons}){': ' + text if text else ''}")
     if not token:
         raise TimestampError("TSA granted the request but sent no token")
-    return token.dump()
+    return token
 
 
 # Verifying
@@ -281,7 +281,7 @@ def _check_signature(signer_info: cms.SignerInfo, cert: x509.Certificate, tst_de
         raise TimestampError("bad timestamp signature") from None
 
 
-def _signature_kind(algorithm) -> str:
+def _signature_kind(algorithm: algos.SignedDigestAlgorithm) -> str:
     try:
         return algorithm.signature_algo  # "rsassa_pkcs1v15", "ecdsa", ...
     except ValueError:
