@@ -278,3 +278,26 @@ def test_capture_task_runs_on_a_real_worker_with_redis(site, tmp_path):
         log = worker.communicate(timeout=60)[0]
     assert rows and rows[0]["status"] == "done" and rows[0]["media"] >= 2, log[-2000:]
     assert "Traceback" not in log and site.url("/simple.html") not in log  # no victim URL in the worker's log
+
+
+def test_csam_withholding_does_not_trust_labels():
+    """A picture sent as octet-stream or text/plain, or inline in the DOM, is withheld all the same."""
+    from datetime import UTC, datetime
+
+    from kesu.capture.record import Capture, Exchange
+    from kesu.evidence.build import withheld
+
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 200
+    inline = "data:image/png;base64," + "iVBORw0KGgo" * 20
+    capture = Capture(url="http://x/", started_at=datetime.now(UTC), dom=f'<img src="{inline}">')
+    capture.exchanges = [
+        Exchange(id="1", url="http://x/", mime_type="text/html", body=b"<html>", complete=True),
+        Exchange(id="2", url="http://x/a", mime_type="application/octet-stream", body=jpeg, complete=True),
+        Exchange(id="3", url="http://x/b", mime_type="text/plain", body=jpeg, complete=True),
+        Exchange(id="4", url="http://x/c.js", mime_type="text/javascript", body=jpeg, complete=True),
+    ]
+    bare = withheld(capture)
+    assert bare.exchanges[0].body == b"<html>"
+    assert all(e.body is None and "withheld" in e.incomplete_reason for e in bare.exchanges[1:])
+    assert inline not in bare.dom and "data:withheld" in bare.dom
+    assert capture.exchanges[1].body == jpeg  # the capture itself is left as it was
