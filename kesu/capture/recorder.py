@@ -20,7 +20,10 @@ from .proxy import CaptureTraffic
 from .record import Exchange
 
 READ_WHOLE = 8 * 1024 * 1024  # bodies announced below this are read in one call
-IO_CHUNK = 1024 * 1024
+# IO.read waits until it can fill the size asked for, and a read cut off by the
+# time limit loses what it had: start small (a stalled page keeps nearly all it
+# sent) and grow while the body flows.
+IO_FIRST_CHUNK, IO_CHUNK = 4 * 1024, 1024 * 1024
 # Headers that describe the wire form of a body we hand back decoded and whole.
 WIRE_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
 
@@ -252,7 +255,7 @@ class NetworkRecorder:
     async def _stream(self, rid: str, key: str, status: int, status_text: str, headers: list[dict]) -> None:
         handle = (await self.cdp.send("Fetch.takeResponseBodyAsStream", {"requestId": rid}))["stream"]
         chunks: list[bytes] = []
-        size, reason, timed_out = 0, "", False
+        size, reason, timed_out, chunk = 0, "", False, IO_FIRST_CHUNK
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.body_seconds
         try:
@@ -263,11 +266,12 @@ class NetworkRecorder:
                     break
                 try:
                     result = await asyncio.wait_for(
-                        self.cdp.send("IO.read", {"handle": handle, "size": IO_CHUNK}), remaining
+                        self.cdp.send("IO.read", {"handle": handle, "size": chunk}), remaining
                     )
                 except TimeoutError:
-                    reason = f"body not complete after {self.limits.body_seconds:g} s"
+                    reason, timed_out = f"body not complete after {self.limits.body_seconds:g} s", True
                     break
+                chunk = min(chunk * 2, IO_CHUNK)
                 data = _decode(result)
                 size += len(data)
                 self._touch()
