@@ -311,7 +311,13 @@ def test_any_changed_byte_is_reported(warc):
         positions |= {start + 40, (start + end) // 2}  # WARC headers, body (both compressed)
         positions |= set(range(end - 8, end))  # gzip trailer: CRC-32 and length
     for position in sorted(positions):
-        assert check_warc(flipped(warc, position)), f"byte {position} changed unnoticed"
+        changed = flipped(warc, position)
+        if check_warc(changed):
+            continue
+        # Deflate can hold bits that do not change what they decode to (code lengths of symbols a
+        # block never uses): then the WARC says exactly what it said, and only the bundle's SHA-256
+        # of the file can notice. Anything that changes the content must be reported.
+        assert gzip.decompress(changed) == gzip.decompress(warc), f"byte {position} changed unnoticed"
 
 
 def test_damaged_warcs_are_reported_not_raised(warc):
