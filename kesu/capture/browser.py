@@ -10,17 +10,17 @@ of time so a capture does not wait for one.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from playwright.async_api import async_playwright
 
 from . import media, session, ytdlp
 from .children import child_env
 from .policy import AddressPolicy, AddressRefused
-from .proxy import GuardProxy
+from .proxy import GuardProxy, ProxyError, resolve
 from .record import Capture
 from .recorder import Limits
 
@@ -102,13 +102,13 @@ class Engine:
                 started_at=datetime.now(UTC),
                 finished_at=datetime.now(UTC),
                 errors=[refused],
-                environment=self._environment(None),
+                environment=self._environment(),
             )
         warm = await self._take()
         try:
             warm.proxy.reset(byte_limit=self.limits.page_bytes)
             capture, findings = await session.run(warm.context, warm.proxy, url, self.limits)
-            capture.environment = self._environment(warm)
+            capture.environment = self._environment()
             referer = capture.final_url or url
             # The page is closed: its idle keep-alive tunnels would only hold the per-host slots.
             await warm.proxy.drop_connections()
@@ -146,18 +146,11 @@ class Engine:
 
     async def _refused(self, url: str) -> str:
         """Refuse a forbidden target before the browser sees it (the proxy checks every later hop)."""
-        from urllib.parse import urlsplit
-
         parts = urlsplit(url)
         try:
-            infos = await asyncio.wait_for(
-                self._loop.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM), 15
-            )
-        except (TimeoutError, OSError):
-            return f"{parts.hostname}: name does not resolve"
-        addresses = [info[4][0] for info in infos]
-        if not any(self.policy.permits(address) for address in addresses):
-            return str(AddressRefused(f"{parts.hostname}: address {addresses[0]} is refused by the capture policy"))
+            await resolve(self.policy, parts.hostname, parts.port or 443, 15)
+        except (AddressRefused, ProxyError) as error:
+            return f"{parts.hostname}: {error}"
         return ""
 
     async def _start(self) -> None:
@@ -219,7 +212,7 @@ class Engine:
             await self._playwright.stop()
         self._browser = self._playwright = None
 
-    def _environment(self, warm: Warm | None) -> dict:
+    def _environment(self) -> dict:
         return {
             "browser": f"Chromium {self.version}" if self.version else "",
             "user_agent": self._user_agent(),

@@ -149,26 +149,13 @@ class GuardProxy:
 
     async def _open(self, connection: Connection):
         host, port = connection.host, connection.port
-        address = await self._resolve(host, port)
+        address = await resolve(self.policy, host, port, self.timeout)
         connection.address = address
         egress = self.policy.proxy_for(host)
         if egress is None:
             return await asyncio.wait_for(asyncio.open_connection(address, port, limit=HEAD_LIMIT), self.timeout)
         connection.via = egress.label
         return await asyncio.wait_for(_through(egress, address, port), self.timeout)
-
-    async def _resolve(self, host: str, port: int) -> str:
-        try:
-            infos = await asyncio.wait_for(
-                asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM), self.timeout
-            )
-        except socket.gaierror:
-            raise ProxyError("name does not resolve") from None
-        addresses = [info[4][0] for info in infos]
-        allowed = [address for address in addresses if self.policy.permits(address)]
-        if not allowed:
-            raise AddressRefused(f"address {addresses[0]} is refused by the capture policy")
-        return allowed[0]
 
     async def _pipe(self, reader, writer, up_reader, up_writer) -> None:
         async def copy(source, sink, inbound: bool):
@@ -202,6 +189,21 @@ class GuardProxy:
             for task in tasks:
                 task.cancel()
             up_writer.close()
+
+
+async def resolve(policy: AddressPolicy, host: str, port: int, timeout: float) -> str:
+    """The first address of host that the policy permits; ProxyError or AddressRefused otherwise."""
+    try:
+        infos = await asyncio.wait_for(
+            asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
+        )
+    except (TimeoutError, OSError):
+        raise ProxyError("name does not resolve") from None
+    addresses = [info[4][0] for info in infos]
+    allowed = [address for address in addresses if policy.permits(address)]
+    if not allowed:
+        raise AddressRefused(f"address {addresses[0]} is refused by the capture policy")
+    return allowed[0]
 
 
 def _host_port(target: str, default: int) -> tuple[str, int]:

@@ -6,13 +6,12 @@ from the case page (a Celery task) and operators from ``kesu capture``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import uuid
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -90,7 +89,7 @@ def seal_capture(
 def summary(manifest: dict, files: dict, signer: bytes) -> str:
     hosts: dict[str, set] = {}
     for exchange in manifest["network"]:
-        host = exchange["url"].split("/")[2] if "://" in exchange["url"] else ""
+        host = urlsplit(exchange["url"]).hostname or ""
         if host and exchange["remote_ip"]:
             hosts.setdefault(host, set()).add(exchange["remote_ip"])
     return render_to_string(
@@ -182,7 +181,7 @@ def _store(item: EvidenceBundle, captured: Capture, files: dict[str, bytes], err
         item.status = EvidenceBundle.Status.FAILED if captured.outcome == "failed" else EvidenceBundle.Status.DONE
         item.outcome = captured.outcome
         item.errors_sealed = vault.seal_json(case.data_key, errors, "evidence.errors")
-        item.manifest_sha256 = hashlib.sha256(files[bundle.MANIFEST]).hexdigest()
+        item.manifest_sha256 = bundle.sha256(files[bundle.MANIFEST])
         item.signer = bundle.fingerprint(files[bundle.SIGNER])
         item.timestamped_at = timezone.now() if bundle.TIMESTAMP in files else None
         item.media_count = len(captured.media)
@@ -272,10 +271,6 @@ def describe(item: EvidenceBundle) -> dict:
 
 def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when else None
-
-
-def manifest_of(files: dict[str, bytes]) -> dict:
-    return json.loads(files[bundle.MANIFEST])
 
 
 def bundle_for(actor, bundle_id: str) -> EvidenceBundle:
