@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "kesu.cases",
     "kesu.matching",
     "kesu.evidence",
+    "kesu.sites",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,214 @@
+"""The domain knowledge base: sites, who can remove from them, and what every request did.
+
+Nothing here is personal data about a victim: sites, organisations and their
+public contacts, and the bare history of requests (case type, recipient,
+dates, outcome). Requests made for a case point to the case only by id, so
+shredding a case keeps the compliance history of the site.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ..cases.models import CaseType
+
+
+class Role(models.TextChoices):
+    """Who can act on a copy, in the order the escalation ladder usually tries them."""
+
+    OPERATOR = "operator", _("Site operator")
+    HOST = "host", _("Hosting provider")
+    CDN = "cdn", _("CDN")
+    REGISTRAR = "registrar", _("Registrar")
+    SEARCH_ENGINE = "search_engine", _("Search engine")
+    HOTLINE = "hotline", _("Hotline")
+    LAWYER = "lawyer", _("Lawyer")
+    PLATFORM = "platform", _("Platform")
+
+
+class Source(models.TextChoices):
+    STAFF = "staff", _("Staff")
+    IMPORT = "import", _("Import")
+    RDAP = "rdap", _("RDAP")
+    WHOIS = "whois", _("WHOIS")
+    KNOWLEDGE = "knowledge", _("Knowledge base")
+    SYNTHETIC = "synthetic", _("Synthetic (demo and tests)")
+    NOTICE = "notice", _("Notice sent by Kesu")
+
+
+class Organisation(models.Model):
+    """Anyone a request can go to: an operator, a host, a CDN, a registrar, a search engine, a hotline, a lawyer.
+
+    ``key`` identifies it within its role across imports and lookups: a slug for
+    known organisations ("cloudflare", "google"), ``as13335`` for a network,
+    ``iana:292`` for a registrar.
+    """
+
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    key = models.CharField(_("key"), max_length=120)
+    name = models.CharField(_("name"), max_length=200)
+    country = models.CharField(_("country"), max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2"))
+    asn = models.PositiveBigIntegerField(_("AS number"), null=True, blank=True)
+    languages = models.JSONField(_("languages it answers in"), default=list, blank=True)
+    website = models.URLField(_("website"), max_length=500, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.STAFF)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["role", "key"], name="sites_organisation_role_key")]
+        ordering = ["role", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Contact(models.Model):
+    """One way to reach an organisation. Routing uses the first one that has not bounced."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        FORM = "form", _("Web form")
+        API = "api", _("API")
+        POSTAL = "postal", _("Postal address")
+        PHONE = "phone", _("Phone")
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="contacts")
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    address = models.CharField(_("address"), max_length=500, help_text=_("e-mail address, form URL or API URL"))
+    languages = models.JSONField(_("languages"), default=list, blank=True)
+    priority = models.PositiveSmallIntegerField(_("priority"), default=100, help_text=_("lower is tried first"))
+    bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.STAFF)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "channel", "address"], name="sites_contact_unique")
+        ]
+        ordering = ["priority", "pk"]
+
+    def __str__(self):
+        return f"{self.get_channel_display()}: {self.address}"
+
+
+class Site(models.Model):
+    """One registrable domain (Public Suffix List, ICANN section), stored in its ASCII (punycode) form.
+
+    Mirrors and aliases are sites of their own grouped under one operator, so
+    a request to the operator covers all of them.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Online")
+        DEAD = "dead", _("No longer resolves")
+        UNKNOWN = "unknown", _("Not checked yet")
+
+    class Relation(models.TextChoices):
+        MAIN = "main", _("Main site")
+        MIRROR = "mirror", _("Mirror")
+        ALIAS = "alias", _("Alias (redirects to the main site)")
+
+    domain = models.CharField(_("domain"), max_length=253, unique=True)
+    operator = models.ForeignKey(
+        Organisation, on_delete=models.SET_NULL, null=True, blank=True, related_name="sites", verbose_name=_("operator")
+    )
+    relation = models.CharField(_("relation"), max_length=8, choices=Relation.choices, default=Relation.MAIN)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.UNKNOWN)
+    jurisdiction = models.CharField(
+        _("jurisdiction"), max_length=2, blank=True, help_text=_("country whose law binds the operator (ISO code)")
+    )
+    host = models.ForeignKey(
+        Organisation, on_delete=models.SET_NULL, null=True, blank=True, related_name="hosted_sites"
+    )
+    server_country = models.CharField(_("server country"), max_length=2, blank=True)
+    cdn = models.ForeignKey(Organisation, on_delete=models.SET_NULL, null=True, blank=True, related_name="cdn_sites")
+    registrar = models.ForeignKey(
+        Organisation, on_delete=models.SET_NULL, null=True, blank=True, related_name="registered_sites"
+    )
+    addresses = models.JSONField(_("addresses"), default=list, blank=True, help_text=_("last resolved IPs"))
+    notes = models.TextField(_("notes"), blank=True)
+    extra = models.JSONField(default=dict, blank=True, help_text=_("imported columns Kesu does not use, kept for export"))
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self):
+        return self.domain
+
+    @property
+    def unicode_domain(self) -> str:
+        from .domains import to_unicode
+
+        return to_unicode(self.domain)
+
+
+class Outcome(models.TextChoices):
+    """The organisation's published categories."""
+
+    DELETED = "deleted", _("Deleted")
+    PARTLY_DELETED = "partly_deleted", _("Partly deleted")
+    STILL_ONLINE = "still_online", _("Still online")
+    ON_HOLD = "on_hold", _("On hold")
+    ONGOING = "ongoing", _("Ongoing")
+
+
+REMOVED = (Outcome.DELETED, Outcome.PARTLY_DELETED)
+SETTLED = (Outcome.DELETED, Outcome.PARTLY_DELETED, Outcome.STILL_ONLINE)
+
+
+class TakedownRequest(models.Model):
+    """One request to one recipient about copies on one site, and what became of it.
+
+    Imported history, requests Kesu sends (notices) and the synthetic history
+    of the demo all land here; ``reference`` makes re-imports idempotent.
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="requests")
+    recipient = models.ForeignKey(
+        Organisation, on_delete=models.SET_NULL, null=True, blank=True, related_name="requests"
+    )
+    role = models.CharField(_("recipient role"), max_length=16, choices=Role.choices, default=Role.OPERATOR)
+    channel = models.CharField(_("channel"), max_length=8, choices=Contact.Channel.choices, blank=True)
+    case_type = models.CharField(_("case type"), max_length=16, choices=CaseType.choices)
+    case_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    legal_basis = models.CharField(_("legal basis"), max_length=32, blank=True)
+    url_count = models.PositiveIntegerField(_("URLs"), default=1)
+    sent_at = models.DateTimeField(_("sent at"), db_index=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.ONGOING)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.NOTICE)
+    reference = models.CharField(max_length=120, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-pk"]
+        indexes = [models.Index(fields=["recipient", "case_type", "sent_at"])]
+
+    @property
+    def removed(self) -> bool:
+        return self.outcome in REMOVED
+
+    @property
+    def days_to_resolution(self) -> float | None:
+        if self.resolved_at is None:
+            return None
+        return (self.resolved_at - self.sent_at).total_seconds() / 86400
+
+
+class Lookup(models.Model):
+    """A cached answer of a resolver (DNS, RDAP, WHOIS, headers), good or bad, until it expires."""
+
+    kind = models.CharField(max_length=24)
+    key = models.CharField(max_length=300)
+    ok = models.BooleanField(default=True)
+    error = models.CharField(max_length=300, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    fetched_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="sites_lookup_kind_key")]
