@@ -64,7 +64,7 @@ def _ascii(host: str, original: str) -> str:
 
 
 def registrable(text: str) -> str:
-    """The registrable domain (eTLD+1) of a URL or host, in ASCII: ``https://m.Example.co.jp/x`` -> ``example.co.jp``."""
+    """The registrable domain (eTLD+1) in ASCII: ``https://m.Example.co.jp/x`` -> ``example.co.jp``."""
     host = host_of(text)
     domain = _psl().privatesuffix(host)
     if not domain:

@@ -128,7 +128,7 @@ class Site(models.Model):
     )
     addresses = models.JSONField(_("addresses"), default=list, blank=True, help_text=_("last resolved IPs"))
     notes = models.TextField(_("notes"), blank=True)
-    extra = models.JSONField(default=dict, blank=True, help_text=_("imported columns Kesu does not use, kept for export"))
+    extra = models.JSONField(default=dict, blank=True, help_text=_("imported columns Kesu does not use"))
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
