@@ -1,0 +1,187 @@
+"""kesu site ...: the domain knowledge base (import/export the desk's list, look up, route)."""
+
+from pathlib import Path
+
+from ..lib.errors import UserError
+from ..sites import services
+from ..sites.models import Contact
+from .output import emit_json, read_file, table
+
+MAX_IMPORT = 200 << 20
+
+
+def register(commands) -> None:
+    site = commands.add_parser("site", help="the domain knowledge base: import, export, show, route")
+    sub = site.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+
+    p = sub.add_parser(
+        "import", help="import a site list or request history (CSV/XLSX); --dry-run shows what would change"
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+    p.add_argument("--details", action="store_true", help="list every created/updated site and every problem")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=import_file)
+
+    p = sub.add_parser("export", help="write the site list (or --requests, the request history) as CSV or XLSX")
+    p.add_argument("--out", metavar="FILE", required=True)
+    p.add_argument("--format", choices=("csv", "xlsx"), help="default: from the file name")
+    p.add_argument("--lang", choices=("ja", "en"), default="ja", help="header language (default ja)")
+    p.add_argument("--requests", action="store_true")
+    p.set_defaults(handler=export)
+
+    p = sub.add_parser("list", help="sites, searched by domain, operator, host or notes")
+    p.add_argument("query", nargs="?", default="")
+    p.add_argument("--status", choices=("active", "dead", "unknown"))
+    p.add_argument("--country", metavar="CC")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=list_sites)
+
+    p = sub.add_parser("show", help="one site: who runs, hosts, fronts and registered it, contacts, history")
+    p.add_argument("domain", metavar="DOMAIN_OR_URL")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=show)
+
+    p = sub.add_parser("contact", help="add a contact to a site's operator, or mark one bounced")
+    p.add_argument("domain", metavar="DOMAIN_OR_URL")
+    p.add_argument("--email")
+    p.add_argument("--form", metavar="URL")
+    p.add_argument("--lang", default="", help="languages it answers in, e.g. ja,en")
+    p.add_argument("--bounced", metavar="ADDRESS", help="mark this address as bounced")
+    p.set_defaults(handler=contact)
+
+
+def import_file(args):
+    data = read_file(args.file, MAX_IMPORT)
+    report = services.import_file(args.principal, data, Path(args.file).name, dry_run=args.dry_run)
+    if args.json:
+        emit_json(report.as_dict() if args.details else report.summary())
+        return 0
+    print(("DRY RUN: nothing written. " if report.dry_run else "") + _summary_line(report))
+    for problem in report.problems if args.details else report.problems[:20]:
+        print(f"  error {problem}")
+    if not args.details and len(report.problems) > 20:
+        print(f"  ... {len(report.problems) - 20} more errors (--details lists them all)")
+    if args.details:
+        for line in report.conflicts:
+            print(f"  conflict {line}")
+        for domain, changes in report.updated.items():
+            print(f"  update {domain}: " + "; ".join(changes))
+        for domain in report.created:
+            print(f"  create {domain}")
+    return 0
+
+
+def _summary_line(report) -> str:
+    s = report.summary()
+    return (
+        f"{s['rows']} rows, {s['errors']} with errors; {s['domains']} sites "
+        f"({s['duplicate_rows_merged']} duplicate rows merged, {s['subdomains_folded']} subdomains folded, "
+        f"{s['conflicts']} conflicting cells); sites: {s['sites_created']} new, {s['sites_updated']} changed, "
+        f"{s['sites_unchanged']} unchanged; {s['organisations_created']} new organisations, "
+        f"{s['contacts_created']} new contacts; requests: {s['requests_created']} new, "
+        f"{s['requests_updated']} changed, {s['requests_unchanged']} unchanged"
+    )
+
+
+def export(args):
+    out = Path(args.out)
+    fmt = args.format or ("xlsx" if out.suffix.lower() == ".xlsx" else "csv")
+    data = services.export_file(args.principal, fmt, args.lang, requests=args.requests)
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror}") from None
+    print(f"wrote {out} ({len(data)} bytes)")
+    return 0
+
+
+def _row(site) -> dict:
+    rate = f"{site.removed_count}/{site.request_count}" if getattr(site, "request_count", 0) else ""
+    return {
+        "domain": site.unicode_domain,
+        "status": site.status,
+        "operator": site.operator.name if site.operator_id else "",
+        "host": site.host.name if site.host_id else "",
+        "country": site.server_country or site.jurisdiction,
+        "cdn": site.cdn.name if site.cdn_id else "",
+        "removed": rate,
+    }
+
+
+def list_sites(args):
+    sites = services.find_sites(args.query, args.status or "", args.country or "")[: max(1, args.limit)]
+    rows = [_row(site) for site in sites]
+    if args.json:
+        for row in rows:
+            emit_json(row)
+    else:
+        table(rows, ["domain", "status", "operator", "host", "country", "cdn", "removed"])
+    return 0
+
+
+def _org(org) -> dict | None:
+    if org is None:
+        return None
+    contacts = [
+        {"channel": c.channel, "address": c.address, "bounced": bool(c.bounced_at), "languages": c.languages}
+        for c in org.contacts.all()
+    ]
+    return {"name": org.name, "key": org.key, "country": org.country, "languages": org.languages, "contacts": contacts}
+
+
+def show(args):
+    site = services.site_for(args.domain)
+    data = {
+        "domain": site.domain,
+        "unicode": site.unicode_domain,
+        "status": site.status,
+        "relation": site.relation,
+        "jurisdiction": site.jurisdiction,
+        "server_country": site.server_country,
+        "addresses": site.addresses,
+        "operator": _org(site.operator),
+        "host": _org(site.host),
+        "cdn": _org(site.cdn),
+        "registrar": _org(site.registrar),
+        "group": [other.domain for other in services.group_of(site)],
+        "history": [{**line.__dict__, "removal_rate": line.removal_rate} for line in services.history_summary(site)],
+        "notes": site.notes,
+    }
+    if args.json:
+        emit_json(data)
+        return 0
+    print(f"{data['unicode']} ({site.domain})  {site.get_status_display()}, {site.get_relation_display()}")
+    for role in ("operator", "host", "cdn", "registrar"):
+        org = data[role]
+        if org:
+            print(f"  {role}: {org['name']} {org['country']}")
+            for c in org["contacts"]:
+                print(f"    {c['channel']}: {c['address']}{' (bounced)' if c['bounced'] else ''}")
+    if data["group"]:
+        print("  same operator: " + ", ".join(data["group"]))
+    for line in data["history"]:
+        rate = f"{line['removal_rate']:.0%}" if line["removal_rate"] is not None else "-"
+        print(f"  {line['case_type']} to {line['role']}: {line['requests']} requests, removed {rate}")
+    return 0
+
+
+def contact(args):
+    site = services.site_for(args.domain)
+    if args.bounced:
+        match = Contact.objects.filter(organisation_id=site.operator_id, address=args.bounced).first()
+        if match is None:
+            raise UserError(f"{args.bounced!r} is not a contact of {site.domain}")
+        services.set_bounced(args.principal, match)
+        print(f"marked {args.bounced} bounced")
+        return 0
+    if not (args.email or args.form):
+        raise UserError("give --email ADDRESS, --form URL or --bounced ADDRESS")
+    languages = [code.strip() for code in args.lang.split(",") if code.strip()]
+    for channel, address in ((Contact.Channel.EMAIL, args.email), (Contact.Channel.FORM, args.form)):
+        if address:
+            services.add_contact(args.principal, site, channel, address, languages)
+            print(f"added {channel} {address} to {site.domain}")
+    return 0
