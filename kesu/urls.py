@@ -6,5 +6,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("", include("kesu.evidence.urls")),
+    path("", include("kesu.sites.urls")),
     path("", include("kesu.cases.urls")),
 ]

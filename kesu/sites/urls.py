@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "sites"
+urlpatterns = [
+    path("sites/", views.site_list, name="list"),
+    path("sites/import/", views.import_list, name="import"),
+    path("sites/export/", views.export_list, name="export"),
+    path("sites/<str:domain>/", views.site_detail, name="detail"),
+    path("sites/<str:domain>/contacts/", views.contact_add, name="contact_add"),
+    path("sites/<str:domain>/contacts/<int:contact_id>/bounced/", views.contact_bounced, name="contact_bounced"),
+]

@@ -1,0 +1,167 @@
+"""Staff pages for the domain knowledge base. Views parse and render; the services do the work."""
+
+import secrets
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from ..lib.datadir import ensure_dir, write_private
+from ..lib.errors import NotFound, UserError
+from . import services
+from .forms import ContactForm, ExportForm, ImportForm, SiteEditForm
+from .models import Contact, Site
+
+MAX_IMPORT = 200 << 20
+PENDING_SECONDS = 3600
+
+
+def _site(domain: str) -> Site:
+    try:
+        return services.site_for(domain)
+    except NotFound:
+        raise Http404 from None
+
+
+@login_required
+def site_list(request):
+    q, status, country = request.GET.get("q", ""), request.GET.get("status", ""), request.GET.get("country", "")
+    page = Paginator(services.find_sites(q, status, country), 50).get_page(request.GET.get("page"))
+    context = {"page": page, "q": q, "status": status, "country": country, "statuses": Site.Status.choices}
+    return render(request, "sites/list.html", context)
+
+
+@login_required
+def site_detail(request, domain):
+    site = _site(domain)
+    form = SiteEditForm(request.POST or None, instance=site)
+    if request.method == "POST" and form.is_valid():
+        changed = services.update_site(request.user, Site.objects.get(pk=site.pk), form.cleaned_data)
+        messages.success(request, _("Saved.") if changed else _("Nothing changed."))
+        return redirect("sites:detail", domain=site.domain)
+    context = {
+        "site": site,
+        "form": form,
+        "contact_form": ContactForm(),
+        "group": services.group_of(site),
+        "history": services.history_summary(site),
+        "requests": site.requests.select_related("recipient")[:50],
+        "organisations": [(label, org) for label, org in _organisations(site) if org],
+    }
+    context.update(_extras(site))
+    return render(request, "sites/detail.html", context)
+
+
+def _organisations(site: Site):
+    return [
+        (_("Operator"), site.operator),
+        (_("Hosting provider"), site.host),
+        (_("CDN"), site.cdn),
+        (_("Registrar"), site.registrar),
+    ]
+
+
+def _extras(site: Site) -> dict:
+    """Routing and predictions, once those parts of the package are present."""
+    return {}
+
+
+@login_required
+@require_POST
+def contact_add(request, domain):
+    site = _site(domain)
+    form = ContactForm(request.POST)
+    if form.is_valid():
+        try:
+            services.add_contact(request.user, site, **form.cleaned_data)
+            messages.success(request, _("Contact added."))
+        except UserError as error:
+            messages.error(request, str(error))
+    else:
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("sites:detail", domain=site.domain)
+
+
+@login_required
+@require_POST
+def contact_bounced(request, domain, contact_id):
+    site = _site(domain)
+    contact = Contact.objects.filter(pk=contact_id, organisation__in=[o for _l, o in _organisations(site) if o]).first()
+    if contact is None:
+        raise Http404
+    services.set_bounced(request.user, contact, bounced=request.POST.get("bounced") == "1")
+    return redirect("sites:detail", domain=site.domain)
+
+
+def _pending_dir() -> Path:
+    return ensure_dir(Path(settings.DATA_DIR) / "imports")
+
+
+def _keep_upload(data: bytes) -> str:
+    """The checked file waits in the data directory (private) until staff confirm or an hour passes."""
+    for old in _pending_dir().glob("*.upload"):
+        if old.stat().st_mtime < time.time() - PENDING_SECONDS:
+            old.unlink(missing_ok=True)
+    token = secrets.token_urlsafe(16)
+    write_private(_pending_dir() / f"{token}.upload", data)
+    return token
+
+
+def _pending(request) -> tuple[bytes, str] | None:
+    token, name = request.session.get("sites_import_token"), request.session.get("sites_import_name", "")
+    path = _pending_dir() / f"{token}.upload" if token and token.replace("-", "").replace("_", "").isalnum() else None
+    if path is None or not path.exists():
+        return None
+    return path.read_bytes(), name
+
+
+@login_required
+def import_list(request):
+    form, report = ImportForm(), None
+    if request.method == "POST" and request.POST.get("confirm"):
+        pending = _pending(request)
+        if pending is None:
+            messages.error(request, _("The checked file has expired; upload it again."))
+            return redirect("sites:import")
+        try:
+            report = services.import_file(request.user, pending[0], pending[1], dry_run=False)
+        except UserError as error:
+            messages.error(request, str(error))
+            return redirect("sites:import")
+        (_pending_dir() / f"{request.session.pop('sites_import_token')}.upload").unlink(missing_ok=True)
+    elif request.method == "POST":
+        form = ImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            if upload.size > MAX_IMPORT:
+                messages.error(request, _("The file is larger than 200 MB."))
+            else:
+                data = upload.read()
+                try:
+                    report = services.import_file(request.user, data, upload.name, dry_run=True)
+                    request.session["sites_import_token"] = _keep_upload(data)
+                    request.session["sites_import_name"] = upload.name[-120:]
+                except UserError as error:
+                    messages.error(request, f"{upload.name[-80:]}: {error}")
+    context = {"form": form, "report": report, "export_form": ExportForm(), "can_apply": request.user.sees_all_cases}
+    return render(request, "sites/import.html", context)
+
+
+@login_required
+def export_list(request):
+    form = ExportForm(request.GET)
+    if not form.is_valid():
+        raise Http404
+    data = form.cleaned_data
+    body = services.export_file(request.user, data["format"], data["language"], requests=data["what"] == "requests")
+    kinds = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv"}
+    response = HttpResponse(body, content_type=kinds[data["format"]])
+    response["Content-Disposition"] = f'attachment; filename="kesu-{data["what"]}.{data["format"]}"'
+    return response
