@@ -74,6 +74,7 @@ def test_import_page_checks_first_and_only_a_supervisor_confirms(clients):
     upload = io.BytesIO(to_csv(table))
     upload.name = "sites.csv"
     staff = clients["on_case"]
+    staff.cookies["django_language"] = "en"
     page = staff.post("/sites/import/", {"file": upload}).content.decode()
     assert f"<td>{len(truth.domains)}</td>" in page and "A supervisor must confirm" in page
     assert Site.objects.count() == 0
@@ -82,6 +83,7 @@ def test_import_page_checks_first_and_only_a_supervisor_confirms(clients):
 
     upload.seek(0)
     supervisor = clients["supervisor"]
+    supervisor.cookies["django_language"] = "en"
     supervisor.post("/sites/import/", {"file": upload})
     assert Site.objects.count() == 0
     supervisor.post("/sites/import/", {"confirm": "1"})
@@ -93,6 +95,7 @@ def test_import_page_checks_first_and_only_a_supervisor_confirms(clients):
 def test_a_broken_upload_gives_one_line_and_no_traceback(clients):
     upload = io.BytesIO(b"hello,world\r\n1,2\r\n")
     upload.name = "notes.csv"
+    clients["supervisor"].cookies["django_language"] = "en"
     page = clients["supervisor"].post("/sites/import/", {"file": upload}, follow=True).content.decode()
     assert "notes.csv: no header row with a domain or URL column" in page
 
