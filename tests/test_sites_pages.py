@@ -135,3 +135,28 @@ def test_kesu_site_import_show_export_and_contact(cli, tmp_path):
     assert code == 1 and err.strip() == "kesu: error: nowhere.example is not in the knowledge base"
     code, out, err = cli("site", "import", str(tmp_path / "missing.csv"))
     assert code == 1 and "no such file" in err and "Traceback" not in err
+
+
+def test_the_site_page_predicts_from_the_history_and_says_when_it_is_synthetic(clients):
+    from kesu.sites import synthetic
+
+    synthetic.write(3000, seed=3)
+    site = Site.objects.filter(requests__isnull=False, host__isnull=False).first()
+    client = clients["on_case"]
+    client.cookies["django_language"] = "en"
+    page = client.get(f"/sites/{site.domain}/").content.decode()
+    assert "Will they remove it?" in page and "SYNTHETIC demo history" in page
+    assert page.count(" %") >= 12, "a probability per case type for the operator and the host"
+
+
+def test_the_route_page_lists_every_step_with_its_reason(clients, site):
+    from kesu.sites import knowledge
+
+    knowledge.sync()
+    client = clients["on_case"]
+    client.cookies["django_language"] = "en"
+    page = client.get("/sites/route/", {"url": "https://m.tube.example/v/1", "case_type": "ncii"}).content.decode()
+    assert "abuse@tube.example" in page and "Google Search" in page
+    assert page.count('<p class="reason">') >= 7
+    bad = client.get("/sites/route/", {"url": "not a url", "case_type": "ncii"}).content.decode()
+    assert "is not a valid domain name" in bad

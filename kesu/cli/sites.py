@@ -44,6 +44,32 @@ def register(commands) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=show)
 
+    p = sub.add_parser("route", help="the escalation ladder for a URL: who to ask, how, under which law, by when")
+    p.add_argument("url", metavar="URL")
+    p.add_argument(
+        "--type", dest="case_type", required=True, help="case type: ncii csam av voyeurism sextortion deepfake"
+    )
+    p.add_argument(
+        "--copyright", action="store_true", help="the victim holds the copyright (allows DMCA, with its risks)"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=route)
+
+    p = sub.add_parser("predict", help="how likely a request to this site's operator (or --role) ends in deletion")
+    p.add_argument("domain", metavar="DOMAIN_OR_URL")
+    p.add_argument("--type", dest="case_type", required=True)
+    p.add_argument("--role", default="operator", choices=("operator", "host", "cdn", "registrar"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=predict)
+
+    p = sub.add_parser("knowledge", help="load the shipped knowledge base (search engines, CDNs, hotlines, platforms)")
+    p.set_defaults(handler=knowledge_sync)
+
+    p = sub.add_parser("synthetic", help="write the SYNTHETIC request history used by the demo (never for real use)")
+    p.add_argument("--requests", type=int, default=20000)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(handler=synthetic_history)
+
     p = sub.add_parser("contact", help="add a contact to a site's operator, or mark one bounced")
     p.add_argument("domain", metavar="DOMAIN_OR_URL")
     p.add_argument("--email")
@@ -184,4 +210,61 @@ def contact(args):
         if address:
             services.add_contact(args.principal, site, channel, address, languages)
             print(f"added {channel} {address} to {site.domain}")
+    return 0
+
+
+def route(args):
+    from ..sites.routing import route as ladder_for
+
+    ladder = ladder_for(args.url, args.case_type, victim_holds_copyright=args.copyright)
+    if args.json:
+        emit_json(ladder.as_dict())
+    else:
+        print(ladder.text())
+    return 0
+
+
+def predict(args):
+    from ..sites.prediction import predict_for
+
+    site = services.site_for(args.domain)
+    result = predict_for(site, args.role, args.case_type)
+    data = {
+        "domain": site.domain,
+        "role": args.role,
+        "case_type": args.case_type,
+        "probability": round(result.probability, 3),
+        "expected_days": None if result.expected_days is None else round(result.expected_days, 1),
+        "based_on": result.level,
+        "requests": result.evidence_count,
+        "synthetic": result.synthetic,
+    }
+    if args.json:
+        emit_json(data)
+        return 0
+    days = f", about {data['expected_days']} days" if data["expected_days"] is not None else ""
+    note = " (learnt from the SYNTHETIC history: no real history yet)" if result.synthetic else ""
+    print(f"{site.domain} {args.role} {args.case_type}: {data['probability']:.0%} deletion{days}; {result.level}{note}")
+    return 0
+
+
+def knowledge_sync(args):
+    from ..sites import knowledge
+
+    report = knowledge.sync(args.principal)
+    print(
+        f"knowledge base: {len(report.created)} organisations created, {len(report.updated)} updated, "
+        f"{report.unchanged} unchanged; {report.contacts_created} contacts created, "
+        f"{report.contacts_updated} updated, {report.contacts_retired} retired"
+    )
+    return 0
+
+
+def synthetic_history(args):
+    from ..sites import synthetic
+
+    if not 1 <= args.requests <= 1_000_000:
+        raise UserError("--requests must be between 1 and 1,000,000")
+    created = synthetic.write(args.requests, args.seed, actor=args.principal)
+    print(f"wrote {created} SYNTHETIC requests (seed {args.seed}); real history replaces them in predictions")
     return 0

@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from ..cases.models import CaseType
 from .models import Contact, Site
 from .names import BadName, country_code, language_codes
 
@@ -48,3 +49,9 @@ class ExportForm(forms.Form):
     what = forms.ChoiceField(label=_("What"), choices=[("sites", _("Sites")), ("requests", _("Request history"))])
     format = forms.ChoiceField(label=_("Format"), choices=[("xlsx", "XLSX"), ("csv", "CSV")])
     language = forms.ChoiceField(label=_("Headers"), choices=[("ja", "日本語"), ("en", "English")])
+
+
+class RouteForm(forms.Form):
+    url = forms.CharField(label=_("URL"), max_length=2000)
+    case_type = forms.ChoiceField(label=_("Case type"), choices=CaseType.choices)
+    copyright = forms.BooleanField(label=_("The victim holds the copyright (allows a DMCA notice)"), required=False)

@@ -330,7 +330,9 @@ def fit(rows: Iterable[RequestRow], now: datetime | None = None) -> "ComplianceM
     Raises UserError when there is no settled request to learn from.
     """
     rows = list(rows)
-    if now is None and rows:
+    if not rows:
+        raise UserError("no request in the history: nothing to predict from")
+    if now is None:
         now = max(max(r.sent_at, r.resolved_at or r.sent_at) for r in rows)
     young = now - timedelta(days=settle_lag(rows))
     settled = sorted((r for r in rows if r.settled and r.sent_at <= young), key=lambda r: r.sent_at)

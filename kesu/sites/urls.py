@@ -7,6 +7,7 @@ urlpatterns = [
     path("sites/", views.site_list, name="list"),
     path("sites/import/", views.import_list, name="import"),
     path("sites/export/", views.export_list, name="export"),
+    path("sites/route/", views.route_view, name="route"),
     path("sites/<str:domain>/", views.site_detail, name="detail"),
     path("sites/<str:domain>/contacts/", views.contact_add, name="contact_add"),
     path("sites/<str:domain>/contacts/<int:contact_id>/bounced/", views.contact_bounced, name="contact_bounced"),

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from ..lib.datadir import ensure_dir, write_private
 from ..lib.errors import NotFound, UserError
 from . import services
-from .forms import ContactForm, ExportForm, ImportForm, SiteEditForm
+from .forms import ContactForm, ExportForm, ImportForm, RouteForm, SiteEditForm
 from .models import Contact, Site
 
 MAX_IMPORT = 200 << 20
@@ -69,8 +69,54 @@ def _organisations(site: Site):
 
 
 def _extras(site: Site) -> dict:
-    """Routing and predictions, once those parts of the package are present."""
-    return {}
+    """What a request would likely do here: per case type and recipient role, from the history."""
+    from ..cases.models import CaseType
+    from .prediction import predict_for
+
+    roles = [role for role, org in (("operator", site.operator), ("host", site.host), ("cdn", site.cdn),
+                                    ("registrar", site.registrar)) if org]  # fmt: skip
+    rows, synthetic = [], False
+    try:
+        for case_type, label in CaseType.choices:
+            cells = []
+            for role in roles:
+                prediction = predict_for(site, role, case_type)
+                synthetic = synthetic or prediction.synthetic
+                cells.append(prediction)
+            rows.append((label, cells))
+    except UserError:
+        return {"prediction_roles": [], "prediction_rows": []}  # no settled history to learn from yet
+    labels = dict(_role_labels())
+    return {
+        "prediction_roles": [labels[r] for r in roles],
+        "prediction_rows": rows,
+        "prediction_synthetic": synthetic,
+        "route_form": RouteForm(initial={"url": f"https://{site.domain}/"}),
+    }
+
+
+def _role_labels():
+    from .models import Role
+
+    return Role.choices
+
+
+@login_required
+def route_view(request):
+    """The escalation ladder for a URL (any URL: unknown sites get a ladder that says what is missing)."""
+    from .routing import route
+
+    form, ladder = RouteForm(request.GET or None), None
+    if form.is_bound and form.is_valid():
+        try:
+            ladder = route(
+                form.cleaned_data["url"],
+                form.cleaned_data["case_type"],
+                victim_holds_copyright=form.cleaned_data["copyright"],
+            )
+        except UserError as error:
+            form.add_error("url", str(error))
+    return render(request, "sites/route.html", {"form": form, "ladder": ladder})
 
 
 @login_required
