@@ -58,7 +58,19 @@ def load() -> dict:
         users[username] = user
     if not Case.objects.exists():
         _demo_cases(users)
+    _demo_sites()
     return users
+
+
+def _demo_sites() -> None:
+    """The shipped knowledge base, and a SYNTHETIC request history so that predictions have something to learn
+    from until the desk imports its real one (``kesu site import``)."""
+    from .sites import knowledge, synthetic
+    from .sites.models import Source, TakedownRequest
+
+    knowledge.sync(ACTOR)
+    if not TakedownRequest.objects.filter(source=Source.SYNTHETIC).exists():
+        synthetic.write(20000, seed=7, actor=ACTOR)
 
 
 @transaction.atomic

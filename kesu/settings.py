@@ -59,6 +59,18 @@ KESU_CHROMIUM = env_str("KESU_CHROMIUM", "/usr/bin/chromium")
 KESU_TSA_URL = env_str("KESU_TSA_URL")
 KESU_TSA_CA_FILE = env_str("KESU_TSA_CA_FILE")
 
+# Site resolution (kesu.sites.resolvers): DNS, RDAP, WHOIS, ASN, CDN. Answers are
+# cached in the database; failures for a shorter time so they are retried soon.
+from .sites.resolvers.config import parse_bootstrap_file, parse_dns_servers, parse_whois_servers  # noqa: E402
+
+KESU_DNS_SERVERS = env_parsed("KESU_DNS_SERVERS", "", parse_dns_servers)  # ip[:port],...; empty: /etc/resolv.conf
+KESU_DNS_TIMEOUT = env_int("KESU_DNS_TIMEOUT", 5, minimum=1, maximum=60)  # seconds per query
+KESU_RDAP_BOOTSTRAP_FILE = env_parsed("KESU_RDAP_BOOTSTRAP_FILE", "", parse_bootstrap_file)  # "": the shipped one
+KESU_WHOIS_SERVERS = env_parsed("KESU_WHOIS_SERVERS", "", parse_whois_servers)  # tld=host[:port],...
+KESU_RESOLVE_SECONDS = env_int("KESU_RESOLVE_SECONDS", 15, minimum=1, maximum=300)  # per RDAP/WHOIS/HTTP exchange
+KESU_RESOLVE_TTL_HOURS = env_int("KESU_RESOLVE_TTL_HOURS", 72, minimum=1, maximum=24 * 365)
+KESU_RESOLVE_NEGATIVE_TTL_HOURS = env_int("KESU_RESOLVE_NEGATIVE_TTL_HOURS", 6, minimum=1, maximum=24 * 30)
+
 INSTALLED_APPS = [
     "kesu.accounts.admin_site.KesuAdminConfig",
     "django.contrib.auth",

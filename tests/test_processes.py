@@ -77,6 +77,10 @@ def test_kesu_run_serves_the_demo_and_stops_cleanly(tmp_path):
         assert status == 200 and url.rstrip("/") == base
         assert re.search(r"V-[A-Z0-9]{4}-[A-Z0-9]{4}", page)  # the demo case, in the case list
         assert fetch(opener, f"{base}/static/kesu/kesu.css")[0] == 200
+        sites = fetch(opener, f"{base}/sites/?q=synthetic")[2]
+        assert "(synthetic)" in sites  # the demo's synthetic request history, for predictions
+        ladder = fetch(opener, f"{base}/sites/route/?url=https%3A%2F%2Fx.com%2Fa%2Fstatus%2F1&case_type=ncii")[2]
+        assert "X (formerly Twitter)" in ladder and "Google Search" in ladder  # the shipped knowledge base
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         output = process.communicate(timeout=60)[0]

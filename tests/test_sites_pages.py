@@ -130,7 +130,7 @@ def test_kesu_site_import_show_export_and_contact(cli, tmp_path):
     assert Contact.objects.get(address="legal@ops.example").bounced_at is not None
     code, out, err = cli("site", "export", "--out", str(tmp_path / "out.xlsx"))
     code, out, err = cli("site", "import", str(tmp_path / "out.xlsx"), "--dry-run", "--json")
-    assert code == 0 and '"sites_unchanged": %d' % len(truth.domains) in out
+    assert code == 0 and f'"sites_unchanged": {len(truth.domains)}' in out
     code, out, err = cli("site", "show", "nowhere.example")
     assert code == 1 and err.strip() == "kesu: error: nowhere.example is not in the knowledge base"
     code, out, err = cli("site", "import", str(tmp_path / "missing.csv"))

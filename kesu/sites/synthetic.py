@@ -346,7 +346,30 @@ def _write_orgs(specs: list[OrgSpec]) -> dict[str, int]:
     )
     wanted = {(o.role, o.key) for o in specs}
     found = Organisation.objects.filter(key__in={k for _, k in wanted}).values_list("role", "key", "pk")
-    return {f"{role}:{key}": pk for role, key, pk in found if (role, key) in wanted}
+    pks = {f"{role}:{key}": pk for role, key, pk in found if (role, key) in wanted}
+    _write_contacts(specs, pks)
+    return pks
+
+
+def _write_contacts(specs: list[OrgSpec], pks: dict[str, int]) -> None:
+    """An abuse address per organisation (under .example, which never resolves), so demo ladders have someone
+    to write to."""
+    from .models import Contact, Source
+
+    Contact.objects.bulk_create(
+        [
+            Contact(
+                organisation_id=pks[f"{o.role}:{o.key}"],
+                channel=Contact.Channel.EMAIL,
+                address=f"abuse@{o.key}.example",
+                source=Source.SYNTHETIC,
+            )
+            for o in specs
+            if f"{o.role}:{o.key}" in pks and o.role in ("operator", "host", "registrar")
+        ],
+        ignore_conflicts=True,
+        batch_size=_BATCH,
+    )
 
 
 def _write_sites(specs: list[SiteSpec], orgs: dict[str, int]) -> dict[str, int]:
