@@ -388,3 +388,21 @@ def test_resolver_settings_are_checked(monkeypatch, tmp_path):
     result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], capture_output=True,
                             text=True, env=environment, timeout=120)  # fmt: skip
     assert result.returncode != 0 and "KESU_DNS_TIMEOUT='soon' is not a whole number" in result.stderr
+
+
+def test_the_site_page_button_and_the_cli_resolve(
+    resolving, clients, cli, settings, django_capture_on_commit_callbacks
+):
+    site = Site.objects.create(domain="ura-doga.com")
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    with django_capture_on_commit_callbacks(execute=True):
+        response = clients["on_case"].post("/sites/ura-doga.com/resolve/")
+    assert response.status_code == 302
+    site.refresh_from_db()
+    assert site.status == Site.Status.ACTIVE and site.host.country == "NL" and site.registrar is not None
+    assert AuditEntry.objects.filter(action="sites.resolve_request").count() == 1
+    assert clients["on_case"].get("/sites/ura-doga.com/resolve/").status_code == 405
+
+    code, out, err = cli("site", "resolve", "https://www.ura-doga.com/x", "nowhere.example")
+    assert code == 1 and out.startswith("ura-doga.com: active;") and "NL" in out
+    assert "kesu: error: nowhere.example: nowhere.example is not in the knowledge base" in err.splitlines()

@@ -1,5 +1,6 @@
 """kesu site ...: the domain knowledge base (import/export the desk's list, look up, route)."""
 
+import sys
 from pathlib import Path
 
 from ..lib.errors import UserError
@@ -43,6 +44,13 @@ def register(commands) -> None:
     p.add_argument("domain", metavar="DOMAIN_OR_URL")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=show)
+
+    p = sub.add_parser("resolve", help="look a site up now: DNS, RDAP/WHOIS, hosting provider, CDN, registrar")
+    p.add_argument("domains", nargs="*", metavar="DOMAIN_OR_URL")
+    p.add_argument("--force", action="store_true", help="ask again even when a cached answer is still fresh")
+    p.add_argument("--unresolved", action="store_true", help="queue every site never resolved (runs on the workers)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=resolve)
 
     p = sub.add_parser("route", help="the escalation ladder for a URL: who to ask, how, under which law, by when")
     p.add_argument("url", metavar="URL")
@@ -268,3 +276,31 @@ def synthetic_history(args):
     created = synthetic.write(args.requests, args.seed, actor=args.principal)
     print(f"wrote {created} SYNTHETIC requests (seed {args.seed}); real history replaces them in predictions")
     return 0
+
+
+def resolve(args):
+    from ..sites.models import Site
+    from ..sites.resolution import queue_resolution, resolve_site
+
+    if args.unresolved:
+        ids = list(Site.objects.filter(resolved_at__isnull=True).values_list("pk", flat=True))
+        print(f"queued {queue_resolution(ids, force=args.force)} sites for resolution")
+        return 0
+    if not args.domains:
+        raise UserError("give one or more domains or URLs, or --unresolved")
+    failures = 0
+    for text in args.domains:
+        try:
+            found = resolve_site(services.site_for(text), force=args.force)
+        except UserError as error:
+            failures += 1
+            print(f"kesu: error: {text[:200]}: {error}", file=sys.stderr)
+            continue
+        if args.json:
+            emit_json(found.as_dict())
+            continue
+        parties = [f"{p.role} {p.name} {p.country}".strip() for p in (found.host, found.cdn, found.registrar) if p]
+        print(f"{found.domain}: {found.status or 'no verdict'}; " + ("; ".join(parties) or "nobody found"))
+        for line in found.errors:
+            print(f"  error {line}")
+    return 1 if failures else 0

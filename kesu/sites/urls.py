@@ -9,6 +9,7 @@ urlpatterns = [
     path("sites/export/", views.export_list, name="export"),
     path("sites/route/", views.route_view, name="route"),
     path("sites/<str:domain>/", views.site_detail, name="detail"),
+    path("sites/<str:domain>/resolve/", views.resolve, name="resolve"),
     path("sites/<str:domain>/contacts/", views.contact_add, name="contact_add"),
     path("sites/<str:domain>/contacts/<int:contact_id>/bounced/", views.contact_bounced, name="contact_bounced"),
 ]

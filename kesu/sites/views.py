@@ -146,6 +146,20 @@ def contact_bounced(request, domain, contact_id):
     return redirect("sites:detail", domain=site.domain)
 
 
+@login_required
+@require_POST
+def resolve(request, domain):
+    """Look the site up again (DNS, RDAP, WHOIS, CDN) on the workers."""
+    from ..audit.services import log_action
+    from .resolution import queue_resolution
+
+    site = _site(domain)
+    queue_resolution([site.pk], force=True)
+    log_action(request.user, "sites.resolve_request", site, domain=site.domain)
+    messages.success(request, _("Lookup queued: the page shows the result once a worker has run it."))
+    return redirect("sites:detail", domain=site.domain)
+
+
 def _pending_dir() -> Path:
     return ensure_dir(Path(settings.DATA_DIR) / "imports")
 
