@@ -160,3 +160,15 @@ def test_the_route_page_lists_every_step_with_its_reason(clients, site):
     assert page.count('<p class="reason">') >= 7
     bad = client.get("/sites/route/", {"url": "not a url", "case_type": "ncii"}).content.decode()
     assert "is not a valid domain name" in bad
+
+
+def test_addresses_from_sites_and_imports_are_never_active_links(clients, site):
+    operator = site.operator
+    Contact.objects.create(organisation=operator, channel="form", address="javascript:alert(document.cookie)")
+    Contact.objects.create(organisation=operator, channel="form", address="https://tube.example/dmca?a=<b>")
+    operator.name = "<script>alert(1)</script>"
+    operator.save()
+    page = clients["on_case"].get(f"/sites/{site.domain}/").content.decode()
+    assert 'href="javascript:' not in page and "<script>alert(1)" not in page
+    assert '<a href="https://tube.example/dmca?a=&lt;b&gt;"' in page
+    assert "javascript:alert(document.cookie)" in page, "shown as text, for staff to see what the site gave"
