@@ -21,6 +21,10 @@ app.conf.beat_schedule = {
         "task": "kesu.cases.tasks.flag_due_continuations",
         "schedule": crontab(hour=6, minute=0),
     },
+    "sites-refresh-daily": {
+        "task": "sites.refresh_stale",
+        "schedule": crontab(hour=4, minute=15),
+    },
     "audit-verify-daily": {
         "task": "kesu.audit.tasks.verify_chain",
         "schedule": crontab(hour=3, minute=30),

@@ -406,3 +406,14 @@ def test_the_site_page_button_and_the_cli_resolve(
     code, out, err = cli("site", "resolve", "https://www.ura-doga.com/x", "nowhere.example")
     assert code == 1 and out.startswith("ura-doga.com: active;") and "NL" in out
     assert "kesu: error: nowhere.example: nowhere.example is not in the knowledge base" in err.splitlines()
+
+
+def test_the_daily_refresh_takes_the_oldest_lookups_first_and_never_demo_sites(resolving, settings):
+    now = timezone.now()
+    ages = {"never.com": None, "old.com": 400, "older.com": 900, "fresh.com": 1, "demo-s7.example": None}
+    for domain, hours in ages.items():
+        Site.objects.create(domain=domain, resolved_at=None if hours is None else now - timedelta(hours=hours))
+    settings.KESU_RESOLVE_TTL_HOURS = 72
+    order = [Site.objects.get(pk=pk).domain for pk in tasks.resolution.stale_sites(10, now=now)]
+    assert order == ["never.com", "older.com", "old.com"]
+    assert [Site.objects.get(pk=pk).domain for pk in tasks.resolution.stale_sites(2, now=now)] == order[:2]

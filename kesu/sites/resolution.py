@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..audit.services import log_action
@@ -300,3 +301,18 @@ def queue_resolution(site_ids: Iterable[int], *, force: bool = False) -> int:
     ids = list(dict.fromkeys(int(site_id) for site_id in site_ids))
     transaction.on_commit(lambda: [tasks.resolve_site.delay(site_id, force) for site_id in ids])
     return len(ids)
+
+
+def stale_sites(limit: int, now=None) -> list[int]:
+    """Ids of the sites to look up again: never resolved first, then the longest ago past the cache's lifetime.
+
+    Synthetic demo sites (``.example``) are never looked up: the name is reserved and never resolves."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import F
+
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.KESU_RESOLVE_TTL_HOURS)
+    sites = Site.objects.exclude(domain__endswith=".example")
+    sites = sites.filter(Q(resolved_at__isnull=True) | Q(resolved_at__lt=cutoff))
+    return list(sites.order_by(F("resolved_at").asc(nulls_first=True), "pk").values_list("pk", flat=True)[:limit])
