@@ -154,3 +154,13 @@ def test_a_file_that_is_not_a_site_list_gives_one_clear_line_and_changes_nothing
     assert "\n" not in str(error.value)
     assert list(Site.objects.values_list("domain", flat=True)) == ["kept.com"]
     assert Contact.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_file_with_too_many_rows_is_refused_before_anything_is_planned(monkeypatch):
+    from kesu.sites import table
+
+    monkeypatch.setattr(table, "MAX_ROWS", 50)
+    data, _truth = build(200, seed=1)
+    with pytest.raises(UserError, match="more than 50 rows: split the file"):
+        importer.run(to_csv(data), "big.csv", ACTOR, dry_run=True)

@@ -19,6 +19,11 @@ class BadTable(UserError):
     pass
 
 
+# The desk's list has ~17,000 rows; a file with far more is a mistake or a decompression bomb (XLSX is zipped XML).
+MAX_ROWS = 500_000
+MAX_COLUMNS = 200
+
+
 # field -> header names it is known by (normalised when compared).
 SITE_COLUMNS = {
     "domain": ("domain", "domainname", "ドメイン", "ドメイン名", "url", "siteurl", "サイトurl", "アドレス", "対象url"),
@@ -160,7 +165,7 @@ def read_csv(data: bytes, name: str = "csv") -> list[Sheet]:
     first = text.split("\n", 1)[0]
     delimiter = max((",", "\t", ";"), key=first.count)
     dialect = csv.excel_tab if delimiter == "\t" else csv.excel
-    rows = list(csv.reader(io.StringIO(text), dialect, delimiter=delimiter))
+    rows = _bounded(csv.reader(io.StringIO(text), dialect, delimiter=delimiter))
     if not rows:
         raise BadTable("the file is empty")
     return [_sheet(name, rows)]
@@ -177,7 +182,7 @@ def read_xlsx(data: bytes) -> list[Sheet]:
         raise BadTable(f"not a readable XLSX workbook ({type(exc).__name__})") from None
     sheets = []
     for worksheet in book.worksheets:
-        rows = [[_cell(value) for value in row] for row in worksheet.iter_rows(values_only=True)]
+        rows = _bounded([_cell(value) for value in row[:MAX_COLUMNS]] for row in worksheet.iter_rows(values_only=True))
         try:
             sheets.append(_sheet(worksheet.title, rows))
         except BadTable:
@@ -186,6 +191,15 @@ def read_xlsx(data: bytes) -> list[Sheet]:
     if not sheets:
         raise BadTable("no sheet has a header row with a domain or URL column")
     return sheets
+
+
+def _bounded(rows) -> list[list[str]]:
+    out = []
+    for row in rows:
+        if len(out) >= MAX_ROWS:
+            raise BadTable(f"more than {MAX_ROWS:,} rows: split the file")
+        out.append(row[:MAX_COLUMNS])
+    return out
 
 
 def _cell(value) -> str:
