@@ -164,3 +164,47 @@ def test_a_file_with_too_many_rows_is_refused_before_anything_is_planned(monkeyp
     data, _truth = build(200, seed=1)
     with pytest.raises(UserError, match="more than 50 rows: split the file"):
         importer.run(to_csv(data), "big.csv", ACTOR, dry_run=True)
+
+
+@pytest.mark.django_db
+def test_a_reference_cannot_reach_another_sites_request_and_duplicates_are_reported():
+    importer.run(b"domain,sent at,outcome,case type\r\nvictim-site.com,2024-01-01,deleted,ncii\r\n", "a.csv", ACTOR,
+                 dry_run=False)  # fmt: skip
+    pk = TakedownRequest.objects.get().pk
+    hostile = (
+        "domain,sent at,outcome,case type,reference\r\n"
+        f"other.com,2023-01-01,still online,ncii,kesu:{pk}\r\n"
+        "other.com,2023-01-02,deleted,ncii,kesu:abc\r\n"
+        "other.com,2023-01-03,deleted,ncii,R-1\r\n"
+        "other.com,2023-01-04,deleted,ncii,R-1\r\n"
+    )
+    report = importer.run(hostile.encode(), "b.csv", ACTOR, dry_run=False)
+    assert TakedownRequest.objects.get(pk=pk).outcome == "deleted"
+    messages = [p.message for p in report.problems]
+    assert messages == [
+        "reference 'import:R-1' is also on line 4",
+        f"kesu:{pk} is not a request about other.com sent then",
+    ]
+    references = set(TakedownRequest.objects.exclude(pk=pk).values_list("reference", flat=True))
+    assert references == {"import:kesu:abc", "import:R-1"}
+    changed = hostile.replace("2023-01-02,deleted", "2023-01-02,still online")
+    assert importer.run(changed.encode(), "b.csv", ACTOR, dry_run=False).requests_updated == 1
+
+
+@pytest.mark.django_db
+def test_headers_cells_and_sizes_a_hostile_file_controls_stay_harmless():
+    long_mail = "a" * 600 + "@x.example"
+    long_domain = f"{'a' * 63}.{'b' * 63}.kawasaki.jp"
+    data = (
+        'domain,"=HYPERLINK(""http://evil/"",""x"")",連絡先,urls\r\n'
+        f"evil.com,1,{long_mail},{'9' * 5000}\r\n"
+        f"{long_domain},2,,\r\n"
+    )
+    report = importer.run(data.encode(), "x.csv", ACTOR, dry_run=False)
+    assert [p.message for p in report.problems] == [f"{long_mail[:60]!r} is not an e-mail address"]
+    assert Site.objects.get(domain=long_domain).operator.key.startswith("site:aaa")
+    exported = exporter.export("csv", "en").decode("utf-8-sig")
+    assert "'=HYPERLINK" in exported.splitlines()[0]
+    assert importer.run(exported.encode(), "x.csv", ACTOR, dry_run=True).changes == 0
+    with pytest.raises(UserError, match="not readable as CSV: field larger than field limit"):
+        importer.run(b"domain,notes\r\nx.com," + b"n" * 200_000 + b"\r\n", "x.csv", ACTOR, dry_run=True)

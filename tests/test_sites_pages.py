@@ -78,7 +78,7 @@ def test_import_page_checks_first_and_only_a_supervisor_confirms(clients):
     page = staff.post("/sites/import/", {"file": upload}).content.decode()
     assert f"<td>{len(truth.domains)}</td>" in page and "A supervisor must confirm" in page
     assert Site.objects.count() == 0
-    staff.post("/sites/import/", {"confirm": "1"})
+    staff.post("/sites/import/", {"confirm": "1", "token": staff.session["sites_import_token"]})
     assert Site.objects.count() == 0, "staff cannot apply an import"
 
     upload.seek(0)
@@ -86,9 +86,12 @@ def test_import_page_checks_first_and_only_a_supervisor_confirms(clients):
     supervisor.cookies["django_language"] = "en"
     supervisor.post("/sites/import/", {"file": upload})
     assert Site.objects.count() == 0
-    supervisor.post("/sites/import/", {"confirm": "1"})
+    token = supervisor.session["sites_import_token"]
+    supervisor.post("/sites/import/", {"confirm": "1", "token": "another-tab"})
+    assert Site.objects.count() == 0, "only the file whose report was shown is applied"
+    supervisor.post("/sites/import/", {"confirm": "1", "token": token})
     assert Site.objects.count() == len(truth.domains)
-    expired = supervisor.post("/sites/import/", {"confirm": "1"}, follow=True).content.decode()
+    expired = supervisor.post("/sites/import/", {"confirm": "1", "token": token}, follow=True).content.decode()
     assert "expired" in expired
 
 

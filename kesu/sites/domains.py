@@ -77,3 +77,11 @@ def to_unicode(domain: str) -> str:
         return idna.decode(domain)
     except idna.IDNAError:
         return domain
+
+
+def own_operator_key(domain: str) -> str:
+    """The key of the operator a site gets when nobody named one: ``site:<domain>``, hashed when too long."""
+    import hashlib
+
+    key = f"site:{domain}"
+    return key if len(key) <= 120 else f"site:{domain[:70]}~{hashlib.sha256(domain.encode()).hexdigest()[:40]}"

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from ..lib.errors import UserError
 from . import names
-from .domains import BadDomain, host_of, registrable
+from .domains import BadDomain, host_of, own_operator_key, registrable
 from .models import Contact, Organisation, Outcome, Role, Site, Source, TakedownRequest
 from .table import Sheet, read_table
 
@@ -209,7 +209,7 @@ def _emails(text: str, problems: list[str]) -> list[str]:
         address = unicodedata.normalize("NFKC", part).strip("<>()[]").removeprefix("mailto:").strip()
         local, _, domain = address.rpartition("@")
         address = f"{local}@{domain.lower()}"
-        if _EMAIL.match(address):
+        if _EMAIL.match(address) and len(address) <= 254:
             out.append(address)
         else:
             problems.append(f"{part[:60]!r} is not an e-mail address")
@@ -366,7 +366,7 @@ def _request_row(line: int, known: dict[str, str]) -> WantedRequest:
     sent_at = _parse_date(known.get("sent_at", ""))
     if sent_at is None:
         raise ImportError_("no date the request was sent")
-    count = re.sub(r"\D", "", known.get("url_count", "")) or "1"
+    count = re.sub(r"\D", "", known.get("url_count", ""))[:6] or "1"
     return WantedRequest(
         line=line,
         domain=domain,
@@ -382,8 +382,12 @@ def _request_row(line: int, known: dict[str, str]) -> WantedRequest:
     )
 
 
+_OWN_REFERENCE = re.compile(r"^(synthetic:[\w:.-]+|import:[\w:.-]+|kesu:\d+)$")
+
+
 def read_requests(sheet: Sheet, report: Report, out: list[WantedRequest]) -> None:
     seen: Counter = Counter()
+    lines_of: dict[str, int] = {}
     for line, known, _extra in sheet.records():
         report.rows += 1
         try:
@@ -392,8 +396,15 @@ def read_requests(sheet: Sheet, report: Report, out: list[WantedRequest]) -> Non
             report.problems.append(Problem(sheet.name, line, str(error)))
             continue
         if item.reference:
-            # An exported file carries Kesu's own references ("synthetic:…", "import:…", "kesu:<id>") as they are.
-            item.reference = item.reference if ":" in item.reference else f"import:{item.reference}"
+            # An exported file carries Kesu's own references ("synthetic:…", "import:…", "kesu:<id>") as they are;
+            # anything else a spreadsheet calls a reference is the desk's own numbering.
+            if not _OWN_REFERENCE.match(item.reference):
+                item.reference = f"import:{item.reference}"
+            if item.reference in lines_of:
+                message = f"reference {item.reference!r} is also on line {lines_of[item.reference]}"
+                report.problems.append(Problem(sheet.name, line, message))
+                continue
+            lines_of[item.reference] = line
         else:
             # The same request twice in a file is two requests; the n-th copy keeps its own key.
             basis = "|".join(
@@ -462,7 +473,7 @@ def _operator(domain: str, wanted: dict[str, Wanted], db: _Database, depth: int 
     existing = db.sites.get(domain)
     if existing and db.link_key(existing, "operator"):
         return db.link_key(existing, "operator"), ""
-    return (Role.OPERATOR, f"site:{domain}"), item.site_name or domain
+    return (Role.OPERATOR, own_operator_key(domain)), (item.site_name or domain)[:200]
 
 
 def _want_org(plan: Plan, db: _Database, key: tuple[str, str], name: str) -> None:
@@ -541,17 +552,27 @@ def plan_sites(wanted: dict[str, Wanted], plan: Plan, db: _Database) -> None:
 
 
 def plan_requests(items: list[WantedRequest], plan: Plan, db: _Database) -> None:
-    fields = ("pk", "reference", "outcome", "resolved_at")
+    fields = ("pk", "reference", "outcome", "resolved_at", "site__domain", "sent_at")
     existing = {
         r["reference"]: r
         for r in TakedownRequest.objects.filter(reference__in=[i.reference for i in items]).values(*fields)
     }
     own = [int(i.reference[5:]) for i in items if i.reference.startswith("kesu:") and i.reference[5:].isdigit()]
     existing.update({f"kesu:{r['pk']}": r for r in TakedownRequest.objects.filter(pk__in=own).values(*fields)})
-    for item in items:
+    for item in list(items):
+        old = existing.get(item.reference)
+        if item.reference.startswith("kesu:") and (
+            old is None or old["site__domain"] != item.domain or abs(old["sent_at"] - item.sent_at).days > 1
+        ):
+            # "kesu:<id>" names a request by its row id: only a row about the same site and date may change it.
+            plan.report.problems.append(
+                Problem("requests", item.line, f"{item.reference} is not a request about {item.domain} sent then")
+            )
+            continue
         if item.domain not in db.sites and item.domain not in plan.new_sites:
-            plan.new_sites[item.domain] = {"operator": (Role.OPERATOR, f"site:{item.domain}"), "extra": {}}
-            _want_org(plan, db, (Role.OPERATOR, f"site:{item.domain}"), item.domain)
+            operator = (Role.OPERATOR, own_operator_key(item.domain))
+            plan.new_sites[item.domain] = {"operator": operator, "extra": {}}
+            _want_org(plan, db, operator, item.domain[:200])
             plan.report.created.append(item.domain)
         if item.role != Role.OPERATOR and item.recipient:
             item.recipient_key = db.named(item.role, item.recipient)

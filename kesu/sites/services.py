@@ -16,7 +16,7 @@ from django.utils import timezone
 from ..audit.services import log_action
 from ..lib.errors import NotFound, UserError
 from . import exporter, importer
-from .domains import BadDomain, registrable, to_unicode
+from .domains import BadDomain, own_operator_key, registrable, to_unicode
 from .models import REMOVED, SETTLED, Contact, Organisation, Role, Site, Source, TakedownRequest
 
 
@@ -131,7 +131,7 @@ def operator_of(site: Site) -> Organisation:
     """The site's operator; a site without one gets its own, so contacts have somewhere to live."""
     if site.operator_id is None:
         site.operator, _ = Organisation.objects.get_or_create(
-            role=Role.OPERATOR, key=f"site:{site.domain}", defaults={"name": site.unicode_domain}
+            role=Role.OPERATOR, key=own_operator_key(site.domain), defaults={"name": site.unicode_domain[:200]}
         )
         site.save(update_fields=["operator", "updated_at"])
     return site.operator

@@ -22,6 +22,7 @@ class BadTable(UserError):
 # The desk's list has ~17,000 rows; a file with far more is a mistake or a decompression bomb (XLSX is zipped XML).
 MAX_ROWS = 500_000
 MAX_COLUMNS = 200
+MAX_UNPACKED = 100 << 20  # bytes of XML inside an XLSX; the desk's 17,000-row list is about 5 MB
 
 
 # field -> header names it is known by (normalised when compared).
@@ -140,7 +141,7 @@ def _header_row(rows: list[list[str]]) -> int:
 
 def _sheet(name: str, rows: list[list[str]]) -> Sheet:
     start = _header_row(rows)
-    headers = [str(h or "").strip() for h in rows[start]]
+    headers = [_unescape(str(h or "").strip())[:120] for h in rows[start]]
     kind, fields = classify(headers)
     sheet = Sheet(name=name, kind=kind, headers=headers, fields=fields)
     sheet.rows = [(start + offset + 2, row) for offset, row in enumerate(rows[start + 1 :])]
@@ -165,7 +166,10 @@ def read_csv(data: bytes, name: str = "csv") -> list[Sheet]:
     first = text.split("\n", 1)[0]
     delimiter = max((",", "\t", ";"), key=first.count)
     dialect = csv.excel_tab if delimiter == "\t" else csv.excel
-    rows = _bounded(csv.reader(io.StringIO(text), dialect, delimiter=delimiter))
+    try:
+        rows = _bounded(csv.reader(io.StringIO(text), dialect, delimiter=delimiter))
+    except csv.Error as exc:
+        raise BadTable(f"not readable as CSV: {exc}") from None
     if not rows:
         raise BadTable("the file is empty")
     return [_sheet(name, rows)]
@@ -177,9 +181,21 @@ def read_xlsx(data: bytes) -> list[Sheet]:
     from openpyxl import load_workbook
 
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise BadTable(f"not a readable XLSX workbook ({type(exc).__name__})") from None
+    if unpacked > MAX_UNPACKED:
+        raise BadTable(f"the workbook unpacks to {unpacked >> 20} MB, more than {MAX_UNPACKED >> 20} MB: split it")
+    try:
+        return _sheets(load_workbook(io.BytesIO(data), read_only=True, data_only=True))
+    except BadTable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds (XML, zip, value) on a damaged file
+        raise BadTable(f"not a readable XLSX workbook ({type(exc).__name__})") from None
+
+
+def _sheets(book) -> list[Sheet]:
     sheets = []
     for worksheet in book.worksheets:
         rows = _bounded([_cell(value) for value in row[:MAX_COLUMNS]] for row in worksheet.iter_rows(values_only=True))
@@ -221,7 +237,7 @@ def read_table(data: bytes, filename: str) -> list[Sheet]:
 def write_csv(headers: list[str], rows: list[list[str]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(headers)
+    writer.writerow([_safe_cell(header) for header in headers])
     writer.writerows([[_safe_cell(cell) for cell in row] for row in rows])
     return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8 Japanese correctly
 
@@ -231,7 +247,7 @@ def write_xlsx(headers: list[str], rows: list[list[str]], title: str = "sites") 
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title)
-    sheet.append(headers)
+    sheet.append([_safe_cell(header) for header in headers])
     for row in rows:
         sheet.append([_safe_cell(cell) for cell in row])
     out = io.BytesIO()

@@ -175,9 +175,12 @@ def _keep_upload(data: bytes) -> str:
 
 
 def _pending(request) -> tuple[bytes, str] | None:
+    """The file whose report the form showed: its token must be the one this session checked last."""
     token, name = request.session.get("sites_import_token"), request.session.get("sites_import_name", "")
-    path = _pending_dir() / f"{token}.upload" if token and token.replace("-", "").replace("_", "").isalnum() else None
-    if path is None or not path.exists():
+    if not token or request.POST.get("token") != token or not token.replace("-", "").replace("_", "").isalnum():
+        return None
+    path = _pending_dir() / f"{token}.upload"
+    if not path.exists():
         return None
     return path.read_bytes(), name
 
@@ -188,7 +191,7 @@ def import_list(request):
     if request.method == "POST" and request.POST.get("confirm"):
         pending = _pending(request)
         if pending is None:
-            messages.error(request, _("The checked file has expired; upload it again."))
+            messages.error(request, _("The checked file has expired or was replaced; upload it again."))
             return redirect("sites:import")
         try:
             report = services.import_file(request.user, pending[0], pending[1], dry_run=False)
