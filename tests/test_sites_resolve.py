@@ -417,3 +417,36 @@ def test_the_daily_refresh_takes_the_oldest_lookups_first_and_never_demo_sites(r
     order = [Site.objects.get(pk=pk).domain for pk in tasks.resolution.stale_sites(10, now=now)]
     assert order == ["never.com", "older.com", "old.com"]
     assert [Site.objects.get(pk=pk).domain for pk in tasks.resolution.stale_sites(2, now=now)] == order[:2]
+
+
+def test_a_server_trickling_its_headers_is_cut_at_the_deadline(resolving):
+    import threading
+
+    from kesu.sites.resolvers.base import ResolveError
+    from kesu.sites.resolvers.net import http_get
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle():
+        connection, _ = listener.accept()
+        with connection:
+            for byte in b"HTTP/1.1 200 OK\r\nServer: " + b"x" * 200:
+                if stop.wait(0.2):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(ResolveError, match="did not answer within 1 s"):
+            http_get(f"http://127.0.0.1:{listener.getsockname()[1]}/", headers={}, limit=1000, seconds=1)
+        assert time.monotonic() - start < 2.5
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(5)

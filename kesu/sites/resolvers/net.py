@@ -11,6 +11,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
@@ -125,20 +126,40 @@ def _one(url, headers, limit, deadline, seconds, verify, port) -> Response:
     else:
         connection = _PinnedHTTP(parts.hostname, port, address, timeout)
     where = f"{parts.hostname}:{port}"
+    held: list = []
+    # Socket timeouts bound each read, not the whole answer: a server trickling its status line and headers one
+    # byte at a time would never time out. The watchdog shuts the socket at the deadline, whatever is being read.
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut, (held,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         connection.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), headers=headers)
         sock = connection.sock  # the response may detach it from the connection; reads still need its timeout
+        held.append(sock)
         reply = connection.getresponse()
         body = _read(reply, sock, limit, deadline, seconds, where) if limit else b""
         return Response(url, reply.status, list(reply.getheaders()), body)
     except TimeoutError:
         raise ResolveError(f"{where} did not answer within {seconds:g} s", reason="timeout") from None
     except ssl.SSLError as exc:
+        if time.monotonic() >= deadline:
+            raise ResolveError(f"{where} did not answer within {seconds:g} s", reason="timeout") from None
         raise ResolveError(f"TLS with {where} failed: {exc.reason or exc}", reason="tls") from None
     except (OSError, http.client.HTTPException) as exc:
+        if time.monotonic() >= deadline:
+            raise ResolveError(f"{where} did not answer within {seconds:g} s", reason="timeout") from None
         raise ResolveError(f"{where} failed: {_why(exc)}", reason="connect") from None
     finally:
+        watchdog.cancel()
         connection.close()
+
+
+def _shut(held: list) -> None:
+    for sock in held:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _read(reply, sock, limit, deadline, seconds, where) -> bytes:
