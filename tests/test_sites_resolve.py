@@ -450,3 +450,11 @@ def test_a_server_trickling_its_headers_is_cut_at_the_deadline(resolving):
         stop.set()
         listener.close()
         thread.join(5)
+
+
+def test_a_site_behind_an_egress_proxy_rule_is_never_probed_directly(resolving, settings):
+    from kesu.capture.policy import parse_proxy_rules
+
+    settings.KESU_CAPTURE_PROXIES = parse_proxy_rules(["*.com=socks5://127.0.0.9:1080"], "KESU_CAPTURE_PROXIES")
+    answer = cache.answer("headers", "mirror-tube.com", resolver=HeadersResolver())
+    assert not answer.ok and "reached only through an egress proxy" in answer.error

@@ -477,3 +477,16 @@ def test_a_malformed_data_file_gives_one_line_naming_the_file_and_entry(tmp_path
     (data / name).unlink()
     with pytest.raises(knowledge.KnowledgeError, match=f"^{re.escape(name)}: missing from "):
         knowledge.load(data)
+
+
+@pytest.mark.django_db
+def test_a_dmca_notice_keeps_the_stricter_deadline_of_the_statute_cited_beside_it():
+    operator = Organisation.objects.create(role="operator", key="us-tube", name="US Tube", country="US")
+    Contact.objects.create(organisation=operator, channel="email", address="dmca@us-tube.example")
+    Site.objects.create(domain="us-tube.example", operator=operator, jurisdiction="US", server_country="US")
+    ladder = routing.route(
+        "https://us-tube.example/v/1", "ncii", victim_holds_copyright=True, now=datetime(2026, 7, 1, tzinfo=UTC)
+    )
+    step = ladder.steps[0]
+    assert step.legal_basis == "dmca" and "us_take_it_down" in step.also_bases
+    assert step.deadline == timedelta(hours=48)

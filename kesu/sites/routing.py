@@ -204,7 +204,14 @@ def _law(case: _Case, step: Step, country: str, *, bound_by=(), process=None) ->
     step.legal_basis, step.legal_basis_label = choice.key, choice.label
     step.also_bases = tuple(r.key for r in choice.also)
     step.flags = step.flags | set(choice.regime.flags)
-    deadline = case.knowledge.deadline_for(step.role, choice.key, case.case_type, process=process)
+    # A statute cited alongside may be stricter than the chosen one (TAKE IT DOWN's 48 h beside a DMCA notice):
+    # the shortest period wins.
+    deadlines = [
+        case.knowledge.deadline_for(step.role, key, case.case_type, process=process)
+        for key in (choice.key, *step.also_bases)
+    ]
+    timed = [d for d in deadlines if d.hours is not None]
+    deadline = min(timed, key=lambda d: d.hours) if timed else deadlines[0]
     step.deadline, step.deadline_basis = deadline.delta, deadline.basis
     where = f" ({country})" if country else " (country unknown)"
     if choice.regime.key in bound_by and not choice.regime.covers_country(country):

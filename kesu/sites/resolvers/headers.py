@@ -23,6 +23,12 @@ class HeadersResolver(Resolver):
         self.ports = {"https": 443, "http": 80, **(ports or {})}
 
     def lookup(self, key: str) -> dict:
+        from ...capture.policy import policy_from_settings
+
+        if policy_from_settings().proxy_for(key) is not None:
+            # The desk reaches this site only through an egress proxy; a direct probe would show the site the desk's
+            # own address. The proxied capture sees the headers instead.
+            raise ResolveError(f"{key} is reached only through an egress proxy: not probed directly", reason="proxied")
         failures = []
         for scheme in ("https", "http"):
             if not self.ports.get(scheme):
