@@ -22,6 +22,7 @@ class BadTable(UserError):
 # The desk's list has ~17,000 rows; a file with far more is a mistake or a decompression bomb (XLSX is zipped XML).
 MAX_ROWS = 500_000
 MAX_COLUMNS = 200
+MAX_CELL = 100_000  # characters; checked by Kesu itself, since csv.field_size_limit is process-wide state
 MAX_UNPACKED = 100 << 20  # bytes of XML inside an XLSX; the desk's 17,000-row list is about 5 MB
 
 
@@ -214,7 +215,10 @@ def _bounded(rows) -> list[list[str]]:
     for row in rows:
         if len(out) >= MAX_ROWS:
             raise BadTable(f"more than {MAX_ROWS:,} rows: split the file")
-        out.append(row[:MAX_COLUMNS])
+        row = row[:MAX_COLUMNS]
+        if any(len(cell) > MAX_CELL for cell in row):
+            raise BadTable(f"row {len(out) + 1} has a cell longer than {MAX_CELL:,} characters")
+        out.append(row)
     return out
 
 
