@@ -577,7 +577,6 @@ def plan_requests(items: list[WantedRequest], plan: Plan, db: _Database) -> None
         if item.role != Role.OPERATOR and item.recipient:
             item.recipient_key = db.named(item.role, item.recipient)
             _want_org(plan, db, item.recipient_key, item.recipient)
-        old = existing.get(item.reference)
         if old is None:
             plan.new_requests.append(item)
             plan.report.requests_created += 1

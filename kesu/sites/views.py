@@ -17,7 +17,7 @@ from ..lib.datadir import ensure_dir, write_private
 from ..lib.errors import NotFound, UserError
 from . import services
 from .forms import ContactForm, ExportForm, ImportForm, RouteForm, SiteEditForm
-from .models import Contact, Site
+from .models import Contact, Role, Site
 
 MAX_IMPORT = 200 << 20
 PENDING_SECONDS = 3600
@@ -86,19 +86,13 @@ def _extras(site: Site) -> dict:
             rows.append((label, cells))
     except UserError:
         return {"prediction_roles": [], "prediction_rows": []}  # no settled history to learn from yet
-    labels = dict(_role_labels())
+    labels = dict(Role.choices)
     return {
         "prediction_roles": [labels[r] for r in roles],
         "prediction_rows": rows,
         "prediction_synthetic": synthetic,
         "route_form": RouteForm(initial={"url": f"https://{site.domain}/"}),
     }
-
-
-def _role_labels():
-    from .models import Role
-
-    return Role.choices
 
 
 @login_required
