@@ -25,6 +25,10 @@ app.conf.beat_schedule = {
         "task": "sites.refresh_stale",
         "schedule": crontab(hour=4, minute=15),
     },
+    "notices-outbox-every-minute": {"task": "notices.flush_outbox", "schedule": 60.0},
+    "notices-replies-every-5-minutes": {"task": "notices.fetch_replies", "schedule": 300.0},
+    "notices-follow-up-every-15-minutes": {"task": "notices.follow_up", "schedule": 900.0},
+    "notices-continuation-daily": {"task": "notices.continuation_mails", "schedule": crontab(hour=9, minute=0)},
     "audit-verify-daily": {
         "task": "kesu.audit.tasks.verify_chain",
         "schedule": crontab(hour=3, minute=30),

@@ -43,11 +43,12 @@ KESU_MATCH_THRESHOLDS = env_thresholds(
 KESU_ALLOW_LOOPBACK = env_bool("KESU_ALLOW_LOOPBACK", False)
 
 # Capture (kesu.capture): what the crawler may reach and how long it may take.
-from .capture.policy import DEFAULT_DENY, parse_networks, parse_proxy_rules  # noqa: E402
+from .capture.policy import DEFAULT_DENY, parse_host_rules, parse_networks, parse_proxy_rules  # noqa: E402
 
 KESU_CAPTURE_DENY = env_parsed("KESU_CAPTURE_DENY", ",".join(DEFAULT_DENY), parse_networks)
 KESU_CAPTURE_ALLOW = env_parsed("KESU_CAPTURE_ALLOW", "", parse_networks)
 KESU_CAPTURE_PROXIES = env_parsed("KESU_CAPTURE_PROXIES", "", parse_proxy_rules)  # host-pattern=proxy-url,...
+KESU_CAPTURE_HOSTS = env_parsed("KESU_CAPTURE_HOSTS", "", parse_host_rules)  # host-pattern=address,...
 KESU_CAPTURE_PAGE_SECONDS = env_int("KESU_CAPTURE_PAGE_SECONDS", 60, minimum=5, maximum=3600)
 KESU_CAPTURE_BODY_SECONDS = env_int("KESU_CAPTURE_BODY_SECONDS", 30, minimum=1, maximum=3600)
 KESU_CAPTURE_BODY_MB = env_int("KESU_CAPTURE_BODY_MB", 200, minimum=1, maximum=16384)
@@ -89,6 +90,7 @@ INSTALLED_APPS = [
     "kesu.matching",
     "kesu.evidence",
     "kesu.sites",
+    "kesu.notices",
 ]
 
 MIDDLEWARE = [
@@ -195,6 +197,38 @@ EMAIL_USE_SSL = _smtp_security == "tls"
 EMAIL_TIMEOUT = env_int("KESU_SMTP_TIMEOUT", 30, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("KESU_MAIL_FROM", "takedown@kesu.invalid")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+KESU_MAIL_CA_FILE = env_str("KESU_MAIL_CA_FILE")  # CA for the SMTP and IMAP servers' certificates
+KESU_MAIL_ARCHIVE = env_str("KESU_MAIL_ARCHIVE")  # every notice is copied (Bcc) here; settles interrupted sends
+KESU_MAIL_RATE_PER_DOMAIN = env_int("KESU_MAIL_RATE_PER_DOMAIN", 10, minimum=1)  # messages a minute
+KESU_MAIL_MAX_ATTEMPTS = env_int("KESU_MAIL_MAX_ATTEMPTS", 8, minimum=1)
+KESU_MAIL_CLAIM_SECONDS = env_int("KESU_MAIL_CLAIM_SECONDS", 300, minimum=0)
+KESU_MAIL_MAX_MB = env_int("KESU_MAIL_MAX_MB", 25, minimum=1)
+KESU_DKIM_KEY_FILE = env_str("KESU_DKIM_KEY_FILE")
+KESU_DKIM_SELECTOR = env_str("KESU_DKIM_SELECTOR", "kesu")
+KESU_DKIM_DOMAIN = env_str("KESU_DKIM_DOMAIN")
+_imap_security = env_choice("KESU_IMAP_SECURITY", "tls", ("none", "starttls", "tls"))
+KESU_IMAP = {
+    "host": env_str("KESU_IMAP_HOST"),
+    "port": env_int("KESU_IMAP_PORT", 993 if _imap_security == "tls" else 143, minimum=1, maximum=65535),
+    "user": env_str("KESU_IMAP_USER"),
+    "password": env_secret("KESU_IMAP_PASSWORD"),
+    "security": _imap_security,
+    "mailbox": env_str("KESU_IMAP_MAILBOX", "INBOX"),
+    "archive_mailbox": env_str("KESU_IMAP_ARCHIVE_MAILBOX", "INBOX"),
+    "timeout": env_int("KESU_IMAP_TIMEOUT", 30, minimum=1),
+}
+# Who signs the notices: the desk, as her representative.
+KESU_ORG = {
+    "name": env_str("KESU_ORG_NAME", "Kesu takedown desk (demo)"),
+    "email": DEFAULT_FROM_EMAIL,
+    "address": env_str("KESU_ORG_ADDRESS", "1-1 Example-cho, Chiyoda-ku, Tokyo 100-0001, Japan"),
+    "phone": env_str("KESU_ORG_PHONE", "+81 3-0000-0000"),
+    "website": env_str("KESU_ORG_WEBSITE", "https://kesu.invalid/"),
+    "signatory": env_str("KESU_ORG_SIGNATORY", "Takedown desk"),
+}
+KESU_RESEND_HOURS = env_int("KESU_RESEND_HOURS", 24, minimum=1)  # Project Arachnid re-notifies every 24 h
+KESU_NOTICE_EVIDENCE_HOURS = env_int("KESU_NOTICE_EVIDENCE_HOURS", 24, minimum=0)
+KESU_AUTO_ESCALATE = env_bool("KESU_AUTO_ESCALATE", True)
 
 # --- Celery ------------------------------------------------------------------------
 # Without a broker URL the filesystem transport lets the web server, worker and

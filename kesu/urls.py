@@ -7,5 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("kesu.evidence.urls")),
     path("", include("kesu.sites.urls")),
+    path("", include("kesu.notices.urls")),
     path("", include("kesu.cases.urls")),
 ]

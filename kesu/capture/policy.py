@@ -69,6 +69,7 @@ class AddressPolicy:
     deny: tuple[Network, ...] = field(default_factory=lambda: tuple(parse_networks(DEFAULT_DENY, "default")))
     allow: tuple[Network, ...] = ()  # wins over deny
     proxies: tuple[tuple[str, EgressProxy], ...] = field(default=())  # (host pattern, proxy), first match wins
+    hosts: tuple[tuple[str, str], ...] = ()  # (host pattern, address): names answered without DNS
 
     def permits(self, address: str) -> bool:
         """Allowed ranges first; then anything not globally routable, or in the deny list, is refused.
@@ -80,6 +81,11 @@ class AddressPolicy:
         if any(c in network for c in candidates for network in self.allow):
             return True
         return all(c.is_global and not any(c in network for network in self.deny) for c in candidates)
+
+    def pinned(self, host: str) -> str | None:
+        """The address KESU_CAPTURE_HOSTS gives this host (like curl --resolve), if any."""
+        host = host.lower().rstrip(".")
+        return next((address for pattern, address in self.hosts if fnmatch.fnmatch(host, pattern)), None)
 
     def proxy_for(self, host: str) -> EgressProxy | None:
         host = host.lower().rstrip(".")
@@ -100,7 +106,10 @@ def policy_from_settings() -> AddressPolicy:
     if settings.KESU_ALLOW_LOOPBACK:
         allow.append(ipaddress.ip_network(LOOPBACK))
     return AddressPolicy(
-        deny=tuple(settings.KESU_CAPTURE_DENY), allow=tuple(allow), proxies=tuple(settings.KESU_CAPTURE_PROXIES)
+        deny=tuple(settings.KESU_CAPTURE_DENY),
+        allow=tuple(allow),
+        proxies=tuple(settings.KESU_CAPTURE_PROXIES),
+        hosts=tuple(settings.KESU_CAPTURE_HOSTS),
     )
 
 
@@ -112,6 +121,21 @@ def parse_proxy_rules(values: list[str], name: str) -> list[tuple[str, EgressPro
         if not sep or not pattern.strip():
             raise UserError(f"{name}: {value!r} is not host-pattern=proxy-url")
         rules.append((pattern.strip().lower(), EgressProxy.parse(proxy, name)))
+    return rules
+
+
+def parse_host_rules(values: list[str], name: str) -> list[tuple[str, str]]:
+    """'pattern=address' items, e.g. 'leak.example=127.0.0.2' (the demo web, tests, split-horizon names)."""
+    rules = []
+    for value in values:
+        pattern, sep, address = value.partition("=")
+        try:
+            ipaddress.ip_address(address.strip())
+        except ValueError:
+            raise UserError(f"{name}: {value!r} is not host-pattern=ip-address") from None
+        if not sep or not pattern.strip():
+            raise UserError(f"{name}: {value!r} is not host-pattern=ip-address")
+        rules.append((pattern.strip().lower(), address.strip()))
     return rules
 
 

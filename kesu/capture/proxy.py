@@ -193,6 +193,11 @@ class GuardProxy:
 
 async def resolve(policy: AddressPolicy, host: str, port: int, timeout: float) -> str:
     """The first address of host that the policy permits; ProxyError or AddressRefused otherwise."""
+    pinned = policy.pinned(host)
+    if pinned:
+        if not policy.permits(pinned):
+            raise AddressRefused(f"address {pinned} is refused by the capture policy")
+        return pinned
     try:
         infos = await asyncio.wait_for(
             asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout

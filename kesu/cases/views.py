@@ -91,6 +91,7 @@ def case_detail(request, case_id):
         "max_upload_mb": settings.KESU_MAX_UPLOAD_MB,
         "evidence": evidence_rows(case),
         "preserve_form": PreserveForm(),
+        "notices": case.notices.select_related("recipient")[:10],
     }
     return render(request, "cases/detail.html", context)
 

@@ -88,6 +88,9 @@ def run(args):
     from .. import runner
 
     call_command("collectstatic", interactive=False, verbosity=0)
+    from ..notices.templates import sync_shipped
+
+    sync_shipped()  # notices need their templates; a staff edit is never replaced
     if args.demo:
         from .. import demo as demo_data
 

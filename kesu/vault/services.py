@@ -23,6 +23,7 @@ from .models import DataKey, VaultBlob
 
 AUDIT_KEY_ID = uuid.UUID(int=1)
 SIGNING_KEY_ID = uuid.UUID(int=2)
+MAILBOX_KEY_ID = uuid.UUID(int=3)
 
 
 def _wrap_aad(key_id: uuid.UUID) -> bytes:
@@ -36,7 +37,7 @@ def new_data_key(purpose: str) -> DataKey:
     return DataKey.objects.create(id=key_id, purpose=purpose, kid=kid, wrapped=wrapped)
 
 
-def _installation_key(key_id: uuid.UUID, purpose: str) -> bytes:
+def _installation_data_key(key_id: uuid.UUID, purpose: str) -> DataKey:
     data_key = DataKey.objects.filter(pk=key_id).first()
     if data_key is None:
         kid, master = keyring.current()
@@ -44,7 +45,11 @@ def _installation_key(key_id: uuid.UUID, purpose: str) -> bytes:
         data_key, _ = DataKey.objects.get_or_create(
             pk=key_id, defaults={"purpose": purpose, "kid": kid, "wrapped": wrapped}
         )
-    return unwrap(data_key)
+    return data_key
+
+
+def _installation_key(key_id: uuid.UUID, purpose: str) -> bytes:
+    return unwrap(_installation_data_key(key_id, purpose))
 
 
 def audit_key() -> bytes:
@@ -55,6 +60,11 @@ def audit_key() -> bytes:
 def signing_key() -> bytes:
     """The 32-byte Ed25519 seed that signs evidence bundles; one per installation, wrapped like any data key."""
     return _installation_key(SIGNING_KEY_ID, DataKey.Purpose.SIGNING)
+
+
+def mailbox_key() -> DataKey:
+    """Seals mail that belongs to no case (replies Kesu could not thread, messages to staff)."""
+    return _installation_data_key(MAILBOX_KEY_ID, "mailbox")
 
 
 def unwrap(data_key: DataKey) -> bytes:

@@ -44,3 +44,18 @@ document.addEventListener("click", function (event) {
     xhr.send(new FormData(form));
   });
 })();
+
+// Copy buttons (web-form helper): <button data-copy="field-id"> copies that field's text.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("button[data-copy]");
+  if (!button) return;
+  var field = document.getElementById(button.getAttribute("data-copy"));
+  if (!field) return;
+  var done = function () { button.textContent = button.getAttribute("data-copied") || "✓"; };
+  var fallback = function () { field.focus(); field.select(); };
+  if (navigator.clipboard && navigator.clipboard.writeText) {
+    navigator.clipboard.writeText(field.value).then(done, fallback);
+  } else {
+    fallback();
+  }
+});

@@ -1,0 +1,243 @@
+"""Writing notices: which URLs go to whom (one notice per recipient), and the text for each.
+
+``prepare`` routes every chosen URL (``sites.routing``), takes the first step of its ladder that a notice
+can serve, and batches the URLs by recipient, channel and regime: mirrors of one operator land in one
+notice. ``check`` renders the notice from its template and says which required element is missing and why.
+Her name and address go in only where the regime needs them, the case records her consent to name her,
+and she agreed for this very recipient (``IdentityConsent``).
+"""
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..audit.services import log_action
+from ..cases.models import Consent
+from ..cases.services import CODE_ALPHABET, victim_details
+from ..lib.errors import UserError
+from ..matching.models import Hit
+from ..matching.services import source_url
+from ..sites.models import Contact
+from ..sites.routing import route
+from ..vault import services as vault
+from . import regimes, render, templates
+from .models import IdentityConsent, Notice, NoticeEvent
+
+CHANNELS = (Contact.Channel.EMAIL, Contact.Channel.FORM)
+OPEN = (Notice.Status.DRAFT, Notice.Status.QUEUED, Notice.Status.FORM, Notice.Status.SENT)
+
+
+@dataclass
+class Prepared:
+    notices: list[Notice] = field(default_factory=list)
+    unrouted: list[str] = field(default_factory=list)  # reasons, one per URL that found no recipient
+    already_open: int = 0
+
+
+@dataclass
+class Check:
+    rendered: render.Rendered | None
+    version: object | None
+    missing: list[tuple[str, str, str]]  # (element, what it is, why it is missing)
+    identity: bool
+    regime: regimes.Regime
+
+    @property
+    def complete(self) -> bool:
+        return self.rendered is not None and not self.missing
+
+
+def new_token() -> str:
+    while True:
+        token = "KS-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
+        if not Notice.objects.filter(token=token).exists():
+            return token
+
+
+def urls_of(notice: Notice) -> list[str]:
+    return vault.open_json(notice.case.data_key, notice.urls_sealed, "notice.urls", default=[])
+
+
+def _notice_step(ladder, after: int = 0, not_to=()):
+    for step in ladder.active:
+        if step.order <= after or step.recipient is None or step.recipient.pk in not_to:
+            continue
+        if step.channel in CHANNELS and regimes.regime_for_basis(step.legal_basis):
+            return step
+    return None
+
+
+def _open_urls(case, recipient_id) -> set[str]:
+    taken = set()
+    for notice in case.notices.filter(recipient_id=recipient_id, status__in=OPEN):
+        taken.update(urls_of(notice))
+    return taken
+
+
+def prepare(actor, case, *, urls=(), hit_ids=(), copyright=False, after: Notice | None = None) -> Prepared:
+    """Draft one notice per recipient for these URLs (and the URLs of these hits of the case)."""
+    hits = list(Hit.objects.filter(case=case, pk__in=hit_ids).select_related("case__data_key"))
+    by_url: dict[str, list[Hit]] = {}
+    for hit in hits:
+        by_url.setdefault(source_url(hit), []).append(hit)
+    wanted = list(dict.fromkeys([*by_url, *(u.strip() for u in urls if u.strip())]))
+    if not wanted:
+        raise UserError("choose at least one URL or hit")
+    result, groups = Prepared(), {}
+    not_to = {after.recipient_id} if after else set()
+    for n, url in enumerate(wanted, 1):
+        try:
+            ladder = route(url, case.case_type, victim_holds_copyright=copyright)
+        except UserError as error:
+            result.unrouted.append(f"URL {n}: {error}")
+            continue
+        step = _notice_step(ladder, after.step if after else 0, not_to)
+        if step is None:
+            reasons = "; ".join(s.skip_reason for s in ladder.steps if s.skip and s.skip_reason)[:200]
+            result.unrouted.append(f"URL {n} ({ladder.domain}): nobody to send a notice to ({reasons or 'no contact'})")
+            continue
+        regime = regimes.regime_for_basis(step.legal_basis)
+        key = (step.recipient.pk, step.channel, step.address, regime.key)
+        groups.setdefault(key, (step, regime, ladder.site, []))[3].append(url)
+    with transaction.atomic():
+        for (recipient_id, _, _, _), (step, regime, site, group_urls) in groups.items():
+            taken = _open_urls(case, recipient_id)
+            fresh = [u for u in group_urls if u not in taken]
+            result.already_open += len(group_urls) - len(fresh)
+            if fresh:
+                notice = _create(actor, case, step, regime, site, fresh, after)
+                notice.hits.set([h for u in fresh for h in by_url.get(u, [])])
+                result.notices.append(notice)
+    return result
+
+
+def _create(actor, case, step, regime, site, urls, after) -> Notice:
+    org = step.recipient
+    notice = Notice.objects.create(
+        case=case,
+        recipient=org,
+        site=site,
+        role=step.role,
+        channel=step.channel,
+        address=step.address,
+        regime=regime.key,
+        language=templates.choose_language(org.languages, org.country, regime.key),
+        step=step.order,
+        deadline_hours=int(step.deadline.total_seconds() // 3600) if step.deadline else None,
+        flags=sorted(step.flags),
+        token=new_token(),
+        urls_sealed=vault.seal_json(case.data_key, urls, "notice.urls"),
+        url_count=len(urls),
+        escalated_from=after,
+        created_by=str(getattr(actor, "audit_label", None) or actor),
+    )
+    event(notice, "prepared", actor, urls=len(urls), regime=regime.key, step=step.order)
+    log_action(actor, "notice.prepare", notice, case_id=case.pk, regime=regime.key, urls=len(urls))
+    return notice
+
+
+def event(notice: Notice, kind: str, actor, **detail) -> NoticeEvent:
+    from ..audit.services import Actor
+
+    return NoticeEvent.objects.create(notice=notice, kind=kind, actor=Actor.of(actor).label, detail=detail)
+
+
+# --- the text ---------------------------------------------------------------------------------------------
+
+
+def identity_allowed(notice: Notice) -> bool:
+    """Her identity may go to this recipient: the law needs it, and she agreed (case-wide and for them)."""
+    regime = regimes.get(notice.regime)
+    return (
+        regime.needs_identity
+        and Consent.NAME_IN_NOTICES in (notice.case.consent or [])
+        and IdentityConsent.objects.filter(case=notice.case, recipient=notice.recipient).exists()
+    )
+
+
+def context_for(notice: Notice, *, actor="system:notices", reminder: int = 0, now=None) -> dict:
+    now = now or timezone.now()
+    case = notice.case
+    urls = urls_of(notice)
+    context = {
+        "token": notice.token,
+        "today": timezone.localtime(now).date().isoformat(),
+        "org": dict(settings.KESU_ORG),
+        "recipient": {"name": notice.recipient.name, "role": notice.role, "country": notice.recipient.country},
+        "case_type": case.case_type,
+        "urls": urls,
+        "url_count": len(urls),
+        "deadline_hours": notice.deadline_hours or "",
+        "evidence_count": len(notice.evidence),
+        "evidence_date": timezone.localtime(now).date().isoformat() if notice.evidence else "",
+        "do_not_forward": "do_not_forward_to_operator" in notice.flags,
+        "ask_origin": "ask_origin_disclosure" in notice.flags,
+        "reminder": reminder,
+        "first_sent": timezone.localtime(notice.sent_at).date().isoformat() if notice.sent_at else "",
+    }
+    if not context["deadline_hours"]:
+        del context["deadline_hours"]
+    if case.mandate_signed_on:
+        context["authority_date"] = case.mandate_signed_on.isoformat()
+    if identity_allowed(notice):
+        details = victim_details(actor, case)
+        victim = {"name": details.name, "address": details.contact.get("address", "")}
+        context["victim"] = {k: v for k, v in victim.items() if v}
+    return context
+
+
+WHY = {
+    "requester": "her name and address: {reason}",
+    "authority": "the case has no signed mandate (power of attorney) date; record it on the case",
+    "urls": "a URL is not in the text",
+}
+
+
+def _why_identity(notice: Notice) -> str:
+    if Consent.NAME_IN_NOTICES not in (notice.case.consent or []):
+        return "she has not agreed to have her name given where a law requires it (case consent)"
+    if not IdentityConsent.objects.filter(case=notice.case, recipient=notice.recipient).exists():
+        return f"she has not agreed to give them to {notice.recipient.name}; record her agreement first"
+    return "her name or address is not on file"
+
+
+def check(notice: Notice, *, actor="system:notices", reminder: int = 0, now=None) -> Check:
+    regime = regimes.get(notice.regime)
+    version = templates.resolve(notice.regime, notice.language, notice.case.case_type, notice.role)
+    if version is None:
+        what = f"no template for {notice.regime} in {notice.language}"
+        return Check(None, None, [("template", what, "load them: kesu notice templates")], False, regime)
+    context = context_for(notice, actor=actor, reminder=reminder, now=now)
+    rendered = render.render(version.subject, version.body, context)
+    missing = []
+    for element, lacking in rendered.missing(regime.required_for(notice.case.case_type)).items():
+        if element == "requester":
+            why = WHY["requester"].format(reason=_why_identity(notice))
+        elif element in WHY and (element != "authority" or "authority_date" not in context):
+            why = WHY[element]
+        else:
+            why = "the template has no such part" if not lacking else f"no value for {', '.join(lacking)}"
+        missing.append((element, str(regimes.ELEMENTS[element]), why))
+    return Check(rendered, version, missing, "victim" in context, regime)
+
+
+def record_identity_consent(actor, notice: Notice) -> None:
+    """Staff record that she agreed to give her name and address to this recipient (audited)."""
+    if Consent.NAME_IN_NOTICES not in (notice.case.consent or []):
+        raise UserError("first record her consent to be named where a law requires it on the case")
+    IdentityConsent.objects.get_or_create(
+        case=notice.case, recipient=notice.recipient, defaults={"recorded_by": str(actor)}
+    )
+    event(notice, "identity_consent", actor)
+    log_action(actor, "notice.identity_consent", notice, case_id=notice.case_id, recipient=notice.recipient_id)
+
+
+def due_times(notice: Notice, sent_at) -> tuple:
+    """When to remind and when to escalate, from the moment it was sent."""
+    resend = sent_at + timedelta(hours=settings.KESU_RESEND_HOURS)
+    escalate = sent_at + timedelta(hours=notice.deadline_hours) if notice.deadline_hours else None
+    return resend, escalate

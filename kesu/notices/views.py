@@ -1,0 +1,401 @@
+"""Staff pages for notices: write, check, send, follow and settle them.
+
+Views parse and render; compose, services, replies, templates, victim and outbox do the work. Everything
+that belongs to a case is reached through ``case_for``: staff see their own cases, supervisors all of them,
+and anybody else gets 404 as if it did not exist.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from ..audit.services import log_action
+from ..cases.models import Consent
+from ..cases.services import case_for, visible_cases
+from ..lib.errors import NotFound, UserError
+from ..matching.models import Hit
+from ..matching.services import source_url
+from ..sites.models import Outcome
+from . import compose, outbox, regimes, replies, services, templates, victim
+from .forms import SlotForm, SubmittedForm, TemplateForm, VictimMessageForm
+from .models import Notice, NoticeTemplate, OutboxMessage, Reply
+
+SETTLE = (Outcome.DELETED, Outcome.PARTLY_DELETED, Outcome.STILL_ONLINE)
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    """Pages with her URLs, a notice's text or a reply are never cached by the browser or a proxy."""
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+def _case(request, case_id):
+    try:
+        return case_for(request.user, case_id)
+    except NotFound:
+        raise Http404 from None
+
+
+def _notice(request, notice_id) -> Notice:
+    notice = Notice.objects.select_related("recipient", "template_version").filter(pk=notice_id).first()
+    if notice is None:
+        raise Http404
+    notice.case = _case(request, notice.case_id)
+    return notice
+
+
+def _reply(request, reply_id) -> Reply:
+    """A reply of a visible case; replies nobody could thread are for supervisors only."""
+    reply = Reply.objects.select_related("notice", "data_key").filter(pk=reply_id).first()
+    if reply is None or (reply.case_id is None and not request.user.sees_all_cases):
+        raise Http404
+    if reply.case_id is not None:
+        reply.case = _case(request, reply.case_id)
+    return reply
+
+
+def _visible(queryset, user):
+    """Rows of the user's cases; supervisors also get the rows that belong to no case."""
+    return queryset if user.sees_all_cases else queryset.filter(case__in=visible_cases(user))
+
+
+def regime_label(key: str) -> str:
+    regime = regimes.REGIMES.get(key)
+    return regime.label if regime else key
+
+
+def _report(request, prepared: compose.Prepared) -> None:
+    """One message line per thing staff should know after notices were prepared."""
+    count = len(prepared.notices)
+    if count:
+        text = ngettext("%(n)d draft notice prepared.", "%(n)d draft notices prepared.", count)
+        messages.success(request, text % {"n": count})
+    for reason in prepared.unrouted:
+        messages.warning(request, _("Not prepared: %(reason)s") % {"reason": reason})
+    if prepared.already_open:
+        text = ngettext(
+            "%(n)d URL is already in an open notice to the same recipient.",
+            "%(n)d URLs are already in an open notice to the same recipient.",
+            prepared.already_open,
+        )
+        messages.info(request, text % {"n": prepared.already_open})
+
+
+# --- a case's notices ---------------------------------------------------------------------------------------
+
+
+@login_required
+def case_notices(request, case_id):
+    case = _case(request, case_id)
+    rows = [(notice, regime_label(notice.regime)) for notice in services.notices_for(request.user, case)]
+    return render(request, "notices/case.html", {"case": case, "rows": rows})
+
+
+def _ids(values) -> list[int]:
+    return [int(value) for value in values if value.isdigit()]
+
+
+@login_required
+def notice_new(request, case_id):
+    case = _case(request, case_id)
+    chosen, text = _ids(request.POST.getlist("hits")), request.POST.get("urls", "")
+    if request.method == "POST":
+        try:
+            prepared = compose.prepare(
+                request.user,
+                case,
+                urls=text.splitlines(),
+                hit_ids=chosen,
+                copyright=request.POST.get("copyright") == "1",
+            )
+        except UserError as error:
+            messages.error(request, str(error))
+        else:
+            _report(request, prepared)
+            return redirect("notices:case", case_id=case.pk)
+    # Rejected hits are not her images; hits without a recorded place cannot be named in a notice.
+    hits = Hit.objects.filter(case=case, source_url_sealed__isnull=False).exclude(status=Hit.Status.REJECTED)
+    rows = [(hit, source_url(hit)) for hit in hits.select_related("case__data_key")]
+    context = {"case": case, "hits": rows, "chosen": chosen, "urls": text, "copyright": "copyright" in request.POST}
+    return _private(render(request, "notices/new.html", context))
+
+
+# --- one notice ----------------------------------------------------------------------------------------------
+
+
+def _checklist(notice: Notice, result: compose.Check) -> list[tuple[str, str]]:
+    """(label, why it is missing or "") for every element the regime needs, then any other problem."""
+    why = {element: reason for element, _label, reason in result.missing}
+    required = result.regime.required_for(notice.case.case_type)
+    unchecked = "" if result.rendered else _("no template to check it against")
+    rows = [(str(regimes.ELEMENTS[element]), why.get(element, unchecked)) for element in required]
+    rows += [(label, reason) for element, label, reason in result.missing if element not in required]
+    return rows
+
+
+def _draft_context(request, notice: Notice) -> dict:
+    result = compose.check(notice, actor=request.user)
+    missing = {element for element, _label, _why in result.missing}
+    return {
+        "check": result,
+        "checklist": _checklist(notice, result),
+        "can_record_identity": "requester" in missing and Consent.NAME_IN_NOTICES in (notice.case.consent or []),
+        "languages": templates.languages_for(notice.regime),
+    }
+
+
+@login_required
+def notice_detail(request, notice_id):
+    notice = _notice(request, notice_id)
+    regime = regimes.REGIMES.get(notice.regime)
+    context = {
+        "notice": notice,
+        "case": notice.case,
+        "regime": regime,
+        "regime_label": regime_label(notice.regime),
+        "outcomes": [(value, label) for value, label in Outcome.choices if value in SETTLE],
+        "events": notice.events.all(),
+        "outbox": notice.messages.all(),
+        "replies": notice.replies.all(),
+        "proposals": Reply.Proposal.choices,
+    }
+    if notice.status == Notice.Status.DRAFT:
+        context.update(_draft_context(request, notice))
+    elif notice.subject_sealed is not None:
+        context["subject"], context["body"] = services.text_of(notice)
+        log_action(request.user, "notice.view", notice, case_id=notice.case_id)
+    return _private(render(request, "notices/detail.html", context))
+
+
+def _send(request, notice):
+    services.send(request.user, notice)
+    if notice.channel == Notice.Channel.FORM:
+        return _("Queued: once the evidence is preserved, the text is ready for the web form.")
+    return _("Queued: the evidence is preserved, then the notice goes out.")
+
+
+def _cancel(request, notice):
+    services.cancel(request.user, notice)
+    return _("Notice cancelled.")
+
+
+def _language(request, notice):
+    services.change_language(request.user, notice, request.POST.get("language", ""))
+    return _("Language changed.")
+
+
+def _identity(request, notice):
+    compose.record_identity_consent(request.user, notice)
+    return _("Her agreement to give her name to this recipient was recorded.")
+
+
+def _outcome(request, notice):
+    outcome = request.POST.get("outcome", "")
+    if outcome not in SETTLE:
+        raise UserError(_("Choose an outcome."))
+    services.set_outcome(request.user, notice, outcome)
+    return _("Outcome recorded.")
+
+
+def _escalate(request, notice):
+    prepared = services.escalate(request.user, notice)
+    _report(request, prepared)
+    return "" if prepared.notices or prepared.unrouted else _("Nobody further up the ladder for these URLs.")
+
+
+ACTIONS = {
+    "send": _send,
+    "cancel": _cancel,
+    "language": _language,
+    "identity": _identity,
+    "outcome": _outcome,
+    "escalate": _escalate,
+}
+
+
+@login_required
+@require_POST
+def notice_action(request, notice_id, action):
+    handler = ACTIONS.get(action)
+    if handler is None:
+        raise Http404
+    notice = _notice(request, notice_id)
+    try:
+        text = handler(request, notice)
+    except UserError as error:
+        messages.error(request, str(error))
+    else:
+        if text:
+            messages.success(request, text)
+    return redirect("notices:detail", notice_id=notice.pk)
+
+
+@login_required
+def notice_form(request, notice_id):
+    """Helper for a recipient that takes notices only through its web form: copy each field, then confirm."""
+    notice = _notice(request, notice_id)
+    if notice.status != Notice.Status.FORM:
+        messages.error(request, _("This notice is not waiting for a web form."))
+        return redirect("notices:detail", notice_id=notice.pk)
+    form = SubmittedForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.form_submitted(request.user, notice, form.cleaned_data["reference"])
+        except UserError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Recorded as submitted: reminders and the deadline start now."))
+        return redirect("notices:detail", notice_id=notice.pk)
+    subject, body = services.text_of(notice)
+    log_action(request.user, "notice.view", notice, case_id=notice.case_id)
+    org = settings.KESU_ORG
+    fields = [
+        (_("Organisation name"), org["name"], 1),
+        (_("E-mail"), org["email"], 1),
+        (_("Telephone"), org.get("phone", ""), 1),
+        (_("Postal address"), org.get("address", ""), 2),
+        (_("Subject"), subject, 2),
+        (_("Full text"), body, 16),
+        (_("URLs, one per line"), "\n".join(compose.urls_of(notice)), 6),
+    ]
+    context = {"notice": notice, "fields": [f for f in fields if f[1]], "form": form}
+    return _private(render(request, "notices/form.html", context))
+
+
+# --- replies ---------------------------------------------------------------------------------------------------
+
+
+@login_required
+def reply_read(request, reply_id):
+    reply = _reply(request, reply_id)
+    content = replies.content_of(request.user, reply)
+    return _private(render(request, "notices/reply.html", {"reply": reply, "content": content}))
+
+
+@login_required
+@require_POST
+def reply_decide(request, reply_id):
+    reply = _reply(request, reply_id)
+    try:
+        replies.decide(request.user, reply, request.POST.get("decision", ""))
+    except UserError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Decision recorded."))
+    if reply.notice_id and request.POST.get("back") != "queue":
+        return redirect("notices:detail", notice_id=reply.notice_id)
+    return redirect("notices:queue")
+
+
+# --- the desk's queue ---------------------------------------------------------------------------------------------
+
+
+@login_required
+def queue(request):
+    user = request.user
+    notices = _visible(Notice.objects.select_related("recipient", "case__victim"), user)
+    context = {
+        "drafts": notices.filter(status=Notice.Status.DRAFT),
+        "forms": notices.filter(status=Notice.Status.FORM),
+        "failed": notices.filter(status=Notice.Status.FAILED),
+        "replies": _visible(Reply.objects.filter(decision="").select_related("notice", "case"), user),
+        "uncertain": _visible(OutboxMessage.objects.filter(status=OutboxMessage.Status.UNCERTAIN), user),
+        "proposals": Reply.Proposal.choices,
+    }
+    return render(request, "notices/queue.html", context)
+
+
+@login_required
+@require_POST
+def outbox_resolve(request, message_id):
+    """A supervisor checked the mail server's log: the message was sent, or it goes again."""
+    if not request.user.sees_all_cases:
+        raise Http404
+    message = get_object_or_404(OutboxMessage, pk=message_id, status=OutboxMessage.Status.UNCERTAIN)
+    was_sent = request.POST.get("sent") == "1"
+    outbox.resolve_uncertain(request.user, message, was_sent=was_sent)
+    messages.success(request, _("Marked as sent.") if was_sent else _("It will be sent again."))
+    return redirect("notices:queue")
+
+
+# --- templates ---------------------------------------------------------------------------------------------------
+
+
+@login_required
+def template_list(request):
+    slots = NoticeTemplate.objects.prefetch_related("versions")
+    rows = [(slot, next(iter(slot.versions.all()), None), regime_label(slot.regime)) for slot in slots]
+    return render(request, "notices/templates.html", {"rows": rows, "slot_form": SlotForm()})
+
+
+@login_required
+@require_POST
+def template_new(request):
+    if not request.user.sees_all_cases:
+        raise Http404
+    form = SlotForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a regime and a language."))
+        return redirect("notices:templates")
+    try:
+        slot = templates.new_slot(request.user, **form.cleaned_data)
+    except UserError as error:
+        messages.error(request, str(error))
+        return redirect("notices:templates")
+    messages.success(request, _("Template slot ready: edit its text below."))
+    return redirect("notices:template", template_id=slot.pk)
+
+
+@login_required
+def template_detail(request, template_id):
+    slot = get_object_or_404(NoticeTemplate, pk=template_id)
+    if request.method == "POST" and not request.user.sees_all_cases:
+        raise Http404
+    versions = list(slot.versions.all())
+    latest = versions[0] if versions else None
+    initial = {"subject": latest.subject, "body": latest.body} if latest else {}
+    form = TemplateForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            data = form.cleaned_data
+            version = templates.save_version(request.user, slot, data["subject"], data["body"])
+        except UserError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Saved as version %(n)d.") % {"n": version.number})
+            return redirect("notices:template", template_id=slot.pk)
+    context = {
+        "slot": slot,
+        "regime_label": regime_label(slot.regime),
+        "versions": versions,
+        "latest": latest,
+        "form": form if request.user.sees_all_cases else None,
+    }
+    return render(request, "notices/template.html", context)
+
+
+# --- messages to her ------------------------------------------------------------------------------------------------
+
+
+@login_required
+def victim_message(request, case_id):
+    case = _case(request, case_id)
+    if request.method == "POST":
+        form = VictimMessageForm(request.POST)
+        if form.is_valid():
+            try:
+                victim.send_to_victim(request.user, case, form.cleaned_data["subject"], form.cleaned_data["body"])
+            except UserError as error:
+                messages.error(request, str(error))
+            else:
+                messages.success(request, _("The message to her is queued."))
+                return redirect("notices:case", case_id=case.pk)
+    else:
+        subject, body = victim.status_draft(case)
+        form = VictimMessageForm(initial={"subject": subject, "body": body})
+    return _private(render(request, "notices/victim_message.html", {"case": case, "form": form}))
