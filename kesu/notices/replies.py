@@ -66,7 +66,7 @@ def fetch(limit: int = 500) -> dict[str, int]:
     counts = {"fetched": 0, "threaded": 0, "unthreaded": 0, "own": 0, "too_big": 0}
     imap = mail.imap_connect()
     try:
-        status, _ = imap.select(_quote(mailbox), readonly=True)
+        status, _ = imap.select(mail.imap_quote(mailbox), readonly=True)
         if status != "OK":
             raise UserError(f"mailbox {mailbox!r} cannot be opened")
         validity = int((imap.response("UIDVALIDITY")[1] or [b"0"])[0] or 0)
@@ -90,10 +90,6 @@ def fetch(limit: int = 500) -> dict[str, int]:
     if counts["fetched"]:
         log_action("system:mailbox", "notice.replies.fetch", None, **counts)
     return counts
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _take(imap, validity: int, uid: int) -> str:
