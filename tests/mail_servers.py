@@ -19,6 +19,7 @@ import contextlib
 import datetime
 import email
 import imaplib
+import logging
 import os
 import pwd
 import re
@@ -38,6 +39,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 DOVECOT = "/usr/sbin/dovecot"
+# aiosmtpd logs every SMTP command (addresses included) at INFO from its own thread, also after pytest has
+# closed the stream it captured: keep it to warnings.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 START_TIMEOUT = 10.0
 
