@@ -15,22 +15,18 @@ from ..audit.services import log_action
 from ..evidence.services import evidence_rows
 from ..evidence.views import PreserveForm
 from ..lib.errors import NotFound, UserError
+from ..lib.web import private
 from . import references, services
 from .forms import CaseCreateForm, CaseEditForm, ContactForm, ReferenceTextForm, VictimForm
 from .models import Case, CaseType
 
 
-def _case(request, case_id) -> Case:
+def case_or_404(request, case_id) -> Case:
+    """The case if this user may see it, else 404 (the notices views use it too)."""
     try:
         return services.case_for(request.user, case_id)
     except NotFound:
         raise Http404 from None
-
-
-def _private(response: HttpResponse) -> HttpResponse:
-    """Sensitive responses are never cached by the browser or a proxy."""
-    response["Cache-Control"] = "no-store, private"
-    return response
 
 
 @login_required
@@ -76,7 +72,7 @@ def case_create(request):
 
 @login_required
 def case_detail(request, case_id):
-    case = _case(request, case_id)
+    case = case_or_404(request, case_id)
     items = list(case.references.select_related("preview").prefetch_related("signals"))
     labelled = [(item, references.label(case, item)) for item in items]
     log_action(request.user, "case.view", case, case_id=case.pk)
@@ -98,7 +94,7 @@ def case_detail(request, case_id):
 
 @login_required
 def case_edit(request, case_id):
-    case = _case(request, case_id)
+    case = case_or_404(request, case_id)
     initial = {"status": case.status, "consent": case.consent, "assignees": case.assignees.all()}
     form = CaseEditForm(request.POST or None, initial=initial, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -117,7 +113,7 @@ def case_edit(request, case_id):
 @login_required
 def victim_reveal(request, case_id):
     """Her name and contact data: shown only after a deliberate click (POST), audited."""
-    case = _case(request, case_id)
+    case = case_or_404(request, case_id)
     if request.method != "POST":
         return redirect("cases:detail", case_id=case.pk)
     form = VictimForm(request.POST if "save" in request.POST else None)
@@ -128,13 +124,13 @@ def victim_reveal(request, case_id):
     if "save" not in request.POST:
         details = services.victim_details(request.user, case)
         form = VictimForm(initial={"name": details.name, **details.contact})
-    return _private(render(request, "cases/victim.html", {"case": case, "form": form}))
+    return private(render(request, "cases/victim.html", {"case": case, "form": form}))
 
 
 @login_required
 @require_POST
 def contact_add(request, case_id):
-    case = _case(request, case_id)
+    case = case_or_404(request, case_id)
     form = ContactForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -153,7 +149,7 @@ def continuation_list(request):
 @login_required
 @require_POST
 def continuation(request, case_id):
-    case = _case(request, case_id)
+    case = case_or_404(request, case_id)
     services.record_continuation(request.user, case, request.POST.get("answer") == "continue")
     messages.success(request, _("Her answer was recorded."))
     return redirect("cases:detail", case_id=case.pk)
@@ -161,7 +157,7 @@ def continuation(request, case_id):
 
 @login_required
 def case_delete(request, case_id):
-    case = _case(request, case_id)
+    case = case_or_404(request, case_id)
     if not request.user.sees_all_cases:
         raise Http404
     if request.method == "POST" and request.POST.get("confirm") == str(case.pk):
@@ -174,7 +170,7 @@ def case_delete(request, case_id):
 @login_required
 @require_POST
 def reference_upload(request, case_id):
-    case = _case(request, case_id)
+    case = case_or_404(request, case_id)
     wants_json = request.headers.get("Accept", "").startswith("application/json")
     limit = settings.KESU_MAX_UPLOAD_MB * 1024 * 1024
     if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
@@ -209,7 +205,7 @@ def _upload_done(request, case, results, error):
 @login_required
 @require_POST
 def reference_text(request, case_id):
-    case = _case(request, case_id)
+    case = case_or_404(request, case_id)
     form = ReferenceTextForm(request.POST)
     if form.is_valid():
         try:
@@ -223,7 +219,7 @@ def reference_text(request, case_id):
 
 
 def _reference(request, case_id, ref_id):
-    case = _case(request, case_id)
+    case = case_or_404(request, case_id)
     try:
         return case, references.reference_for(case, ref_id)
     except NotFound:
@@ -234,7 +230,7 @@ def _reference(request, case_id, ref_id):
 def reference_preview(request, case_id, ref_id):
     case, item = _reference(request, case_id, ref_id)
     try:
-        return _private(HttpResponse(references.preview(request.user, case, item), content_type="image/jpeg"))
+        return private(HttpResponse(references.preview(request.user, case, item), content_type="image/jpeg"))
     except NotFound:
         raise Http404 from None
 
@@ -247,7 +243,7 @@ def reference_media(request, case_id, ref_id):
         data, content_type = references.reveal(request.user, case, item)
     except NotFound:
         raise Http404 from None
-    response = _private(HttpResponse(data, content_type=content_type))
+    response = private(HttpResponse(data, content_type=content_type))
     response["Content-Disposition"] = "inline"
     return response
 

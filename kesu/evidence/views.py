@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from ..cases import services as cases
 from ..lib.errors import NotFound, UserError
+from ..lib.web import private
 from . import bundle, services
 
 
@@ -60,8 +61,7 @@ def download(request, case_id, bundle_id):
         return redirect("cases:detail", case_id=case_id)
     response = HttpResponse(data, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="evidence-{item.pk}.zip"'
-    response["Cache-Control"] = "no-store, private"
-    return response
+    return private(response)
 
 
 @login_required

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..audit.services import log_action
+from ..audit.services import Actor, log_action
 from ..cases.models import Consent
 from ..cases.services import CODE_ALPHABET, victim_details
 from ..lib.errors import UserError
@@ -133,7 +133,7 @@ def _create(actor, case, step, regime, site, urls, after) -> Notice:
         urls_sealed=vault.seal_json(case.data_key, urls, "notice.urls"),
         url_count=len(urls),
         escalated_from=after,
-        created_by=str(getattr(actor, "audit_label", None) or actor),
+        created_by=Actor.of(actor).label,
     )
     event(notice, "prepared", actor, urls=len(urls), regime=regime.key, step=step.order)
     log_action(actor, "notice.prepare", notice, case_id=case.pk, regime=regime.key, urls=len(urls))
@@ -141,8 +141,6 @@ def _create(actor, case, step, regime, site, urls, after) -> Notice:
 
 
 def event(notice: Notice, kind: str, actor, **detail) -> NoticeEvent:
-    from ..audit.services import Actor
-
     return NoticeEvent.objects.create(notice=notice, kind=kind, actor=Actor.of(actor).label, detail=detail)
 
 
@@ -230,7 +228,7 @@ def record_identity_consent(actor, notice: Notice) -> None:
     if Consent.NAME_IN_NOTICES not in (notice.case.consent or []):
         raise UserError("first record her consent to be named where a law requires it on the case")
     IdentityConsent.objects.get_or_create(
-        case=notice.case, recipient=notice.recipient, defaults={"recorded_by": str(actor)}
+        case=notice.case, recipient=notice.recipient, defaults={"recorded_by": Actor.of(actor).label}
     )
     event(notice, "identity_consent", actor)
     log_action(actor, "notice.identity_consent", notice, case_id=notice.case_id, recipient=notice.recipient_id)

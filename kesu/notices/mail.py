@@ -91,8 +91,7 @@ def dkim_sign(data: bytes) -> bytes:
 
 
 def _tls_context() -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=settings.KESU_MAIL_CA_FILE or None)
-    return context
+    return ssl.create_default_context(cafile=settings.KESU_MAIL_CA_FILE or None)
 
 
 def smtp_send(data: bytes, sender: str, recipients: list[str]) -> tuple[int, str]:
@@ -125,7 +124,8 @@ def smtp_send(data: bytes, sender: str, recipients: list[str]) -> tuple[int, str
 
 def _failure(code: int, text) -> Exception:
     text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
-    text = clean(text, single_line=True)[:200]
+    # A server's answer often quotes the address it refused: for mail to her that is personal data.
+    text = re.sub(r"[^\s<>\"']+@[^\s<>\"']+", "<address>", clean(text, single_line=True))[:200]
     return TemporaryFailure(f"{code} {text}") if code < 500 else PermanentFailure(code, text)
 
 

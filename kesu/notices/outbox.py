@@ -37,7 +37,7 @@ def queue(*, key: str, kind: str, case, to: str, data: bytes, message_id: str, n
     if existing:
         return existing
     recipients = [mail.check_address(to)] + ([settings.KESU_MAIL_ARCHIVE] if settings.KESU_MAIL_ARCHIVE else [])
-    data_key = case.data_key if case else vault.mailbox_key()
+    data_key = _data_key(case)
     message = OutboxMessage.objects.create(
         key=key,
         kind=kind,
@@ -59,8 +59,9 @@ def _enqueue(message_id: int) -> None:
     tasks.deliver.delay(message_id)
 
 
-def _key_of(message: OutboxMessage):
-    return message.case.data_key if message.case_id else vault.mailbox_key()
+def _data_key(case):
+    """Mail of a case is sealed with its key; mail to staff with the installation's mailbox key."""
+    return case.data_key if case else vault.mailbox_key()
 
 
 def _claim(message_id: int, now) -> str | None:
@@ -90,7 +91,7 @@ def deliver(message_id: int) -> str:
     if _rate_limited(message, now):
         _release(message, claim, now + timedelta(seconds=60), attempt_used=False)
         return OutboxMessage.Status.PENDING
-    key = _key_of(message)
+    key = _data_key(message.case)
     data = vault.open_bytes(key, message.message_sealed, "outbox.message")
     recipients = vault.open_json(key, message.recipients_sealed, "outbox.recipients")
     try:

@@ -119,6 +119,12 @@ def regime_for_basis(basis: str) -> Regime | None:
     return REGIMES.get(ROUTING_BASIS.get(basis, basis))
 
 
+def label(key: str) -> str:
+    """The regime's name for people; an unknown key (a routing basis that is no notice) as it is."""
+    regime = REGIMES.get(key)
+    return regime.label if regime else key
+
+
 def get(key: str) -> Regime:
     try:
         return REGIMES[key]

@@ -28,7 +28,8 @@ from ..cases.services import add_contact
 from ..lib.errors import UserError
 from ..sites.models import Outcome
 from ..vault import services as vault
-from . import mail
+from . import mail, services
+from .compose import event
 from .models import MailboxState, Notice, OutboxMessage, Reply
 
 log = logging.getLogger(__name__)
@@ -227,8 +228,6 @@ def record(message, mailbox_uid: str, *, too_big: bool = False) -> str:
                 proposal=proposal,
             )
             if notice:
-                from .compose import event
-
                 event(notice, "reply", "system:mailbox", reply=reply.pk, proposal=proposal)
     except IntegrityError:
         return "own"  # already taken in an earlier fetch
@@ -250,8 +249,6 @@ OUTCOME_OF = {
 
 def decide(actor, reply: Reply, decision: str) -> Reply:
     """Staff confirm (or correct) what a reply says; the notice follows."""
-    from . import services
-
     if decision not in Reply.Proposal.values:
         raise UserError(f"unknown decision {decision!r}")
     if reply.decision:

@@ -8,6 +8,7 @@ the next step of the ladder gets a notice of its own.
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 SETTLED_OUTCOMES = (Outcome.DELETED, Outcome.PARTLY_DELETED, Outcome.STILL_ONLINE)
 
 
-def notices_for(user, case) -> list[Notice]:
+def notices_for(case) -> list[Notice]:
     return list(case.notices.select_related("recipient").order_by("-created_at"))
 
 
@@ -55,21 +56,21 @@ def _dispatch_later(notice_id: int) -> None:
     tasks.dispatch.delay(notice_id)
 
 
-def _fresh_evidence(notice: Notice, url: str, since) -> EvidenceBundle | None:
+def _fresh_evidence(notice: Notice) -> dict[str, EvidenceBundle]:
+    """URL -> a preserved bundle of the case younger than KESU_NOTICE_EVIDENCE_HOURS (each URL opened once)."""
+    since = timezone.now() - timedelta(hours=settings.KESU_NOTICE_EVIDENCE_HOURS)
     bundles = EvidenceBundle.objects.filter(
         case=notice.case, status=EvidenceBundle.Status.DONE, finished_at__gte=since
     ).select_related("case__data_key")
-    return next((bundle for bundle in bundles if url_of(bundle) == url), None)
+    return {url_of(bundle): bundle for bundle in bundles.order_by("finished_at")}
 
 
 def ensure_evidence(notice: Notice) -> list[str]:
-    """Preserve every URL of the notice (or reuse a bundle younger than KESU_NOTICE_EVIDENCE_HOURS)."""
-    since = timezone.now() - timezone.timedelta(hours=settings.KESU_NOTICE_EVIDENCE_HOURS)
+    """Preserve every URL of the notice, or reuse a fresh bundle of the same page."""
+    fresh = _fresh_evidence(notice)
     kept = []
     for url in urls_of(notice):
-        bundle = _fresh_evidence(notice, url, since) or preserve(
-            url, notice.case, EvidenceBundle.Reason.NOTICE, actor="system:notices"
-        )
+        bundle = fresh.get(url) or preserve(url, notice.case, EvidenceBundle.Reason.NOTICE, actor="system:notices")
         kept.append(str(bundle.pk))
         event(notice, "evidence", "system:notices", bundle=str(bundle.pk), outcome=bundle.outcome or bundle.status)
     return kept
@@ -276,7 +277,7 @@ def remind(notice: Notice, now) -> int:
     number = notice.messages.filter(kind=OutboxMessage.Kind.REMINDER).count() + 1
     result = check(notice, reminder=number, now=now)
     with transaction.atomic():
-        notice.resend_at = now + timezone.timedelta(hours=settings.KESU_RESEND_HOURS)
+        notice.resend_at = now + timedelta(hours=settings.KESU_RESEND_HOURS)
         notice.save(update_fields=["resend_at"])
         if not result.complete:
             event(notice, "reminder_held", "system:follow-up", missing=[m[0] for m in result.missing])

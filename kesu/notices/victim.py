@@ -8,6 +8,7 @@ Replies to these mails are threaded to her case by the code in the subject and b
 
 import uuid
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -63,15 +64,13 @@ def queue_receipt(notice: Notice) -> OutboxMessage | None:
             "recipient": notice.recipient.name,
             "role": Role(notice.role).label if notice.role in Role.values else notice.role,
             "count": notice.url_count,
-            "law": regimes.get(notice.regime).label,
+            "law": regimes.label(notice.regime),
             "org": _org_name(),
         }
     return _queue(case, f"receipt:{notice.pk}", OutboxMessage.Kind.RECEIPT, subject, body, "system:notices")
 
 
 def _org_name() -> str:
-    from django.conf import settings
-
     return settings.KESU_ORG["name"]
 
 

@@ -8,7 +8,7 @@ and anybody else gets 404 as if it did not exist.
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -16,8 +16,10 @@ from django.views.decorators.http import require_POST
 
 from ..audit.services import log_action
 from ..cases.models import Consent
-from ..cases.services import case_for, visible_cases
-from ..lib.errors import NotFound, UserError
+from ..cases.services import visible_cases
+from ..cases.views import case_or_404
+from ..lib.errors import UserError
+from ..lib.web import private
 from ..matching.models import Hit
 from ..matching.services import source_url
 from ..sites.models import Outcome
@@ -28,24 +30,11 @@ from .models import Notice, NoticeTemplate, OutboxMessage, Reply
 SETTLE = (Outcome.DELETED, Outcome.PARTLY_DELETED, Outcome.STILL_ONLINE)
 
 
-def _private(response: HttpResponse) -> HttpResponse:
-    """Pages with her URLs, a notice's text or a reply are never cached by the browser or a proxy."""
-    response["Cache-Control"] = "no-store, private"
-    return response
-
-
-def _case(request, case_id):
-    try:
-        return case_for(request.user, case_id)
-    except NotFound:
-        raise Http404 from None
-
-
 def _notice(request, notice_id) -> Notice:
     notice = Notice.objects.select_related("recipient", "template_version").filter(pk=notice_id).first()
     if notice is None:
         raise Http404
-    notice.case = _case(request, notice.case_id)
+    notice.case = case_or_404(request, notice.case_id)
     return notice
 
 
@@ -55,18 +44,13 @@ def _reply(request, reply_id) -> Reply:
     if reply is None or (reply.case_id is None and not request.user.sees_all_cases):
         raise Http404
     if reply.case_id is not None:
-        reply.case = _case(request, reply.case_id)
+        reply.case = case_or_404(request, reply.case_id)
     return reply
 
 
 def _visible(queryset, user):
     """Rows of the user's cases; supervisors also get the rows that belong to no case."""
     return queryset if user.sees_all_cases else queryset.filter(case__in=visible_cases(user))
-
-
-def regime_label(key: str) -> str:
-    regime = regimes.REGIMES.get(key)
-    return regime.label if regime else key
 
 
 def _report(request, prepared: compose.Prepared) -> None:
@@ -91,8 +75,8 @@ def _report(request, prepared: compose.Prepared) -> None:
 
 @login_required
 def case_notices(request, case_id):
-    case = _case(request, case_id)
-    rows = [(notice, regime_label(notice.regime)) for notice in services.notices_for(request.user, case)]
+    case = case_or_404(request, case_id)
+    rows = [(notice, regimes.label(notice.regime)) for notice in services.notices_for(case)]
     return render(request, "notices/case.html", {"case": case, "rows": rows})
 
 
@@ -102,7 +86,7 @@ def _ids(values) -> list[int]:
 
 @login_required
 def notice_new(request, case_id):
-    case = _case(request, case_id)
+    case = case_or_404(request, case_id)
     chosen, text = _ids(request.POST.getlist("hits")), request.POST.get("urls", "")
     if request.method == "POST":
         try:
@@ -122,7 +106,7 @@ def notice_new(request, case_id):
     hits = Hit.objects.filter(case=case, source_url_sealed__isnull=False).exclude(status=Hit.Status.REJECTED)
     rows = [(hit, source_url(hit)) for hit in hits.select_related("case__data_key")]
     context = {"case": case, "hits": rows, "chosen": chosen, "urls": text, "copyright": "copyright" in request.POST}
-    return _private(render(request, "notices/new.html", context))
+    return private(render(request, "notices/new.html", context))
 
 
 # --- one notice ----------------------------------------------------------------------------------------------
@@ -157,7 +141,7 @@ def notice_detail(request, notice_id):
         "notice": notice,
         "case": notice.case,
         "regime": regime,
-        "regime_label": regime_label(notice.regime),
+        "regime_label": regimes.label(notice.regime),
         "outcomes": [(value, label) for value, label in Outcome.choices if value in SETTLE],
         "events": notice.events.all(),
         "outbox": notice.messages.all(),
@@ -169,7 +153,7 @@ def notice_detail(request, notice_id):
     elif notice.subject_sealed is not None:
         context["subject"], context["body"] = services.text_of(notice)
         log_action(request.user, "notice.view", notice, case_id=notice.case_id)
-    return _private(render(request, "notices/detail.html", context))
+    return private(render(request, "notices/detail.html", context))
 
 
 def _send(request, notice):
@@ -264,7 +248,7 @@ def notice_form(request, notice_id):
         (_("URLs, one per line"), "\n".join(compose.urls_of(notice)), 6),
     ]
     context = {"notice": notice, "fields": [f for f in fields if f[1]], "form": form}
-    return _private(render(request, "notices/form.html", context))
+    return private(render(request, "notices/form.html", context))
 
 
 # --- replies ---------------------------------------------------------------------------------------------------
@@ -274,7 +258,7 @@ def notice_form(request, notice_id):
 def reply_read(request, reply_id):
     reply = _reply(request, reply_id)
     content = replies.content_of(request.user, reply)
-    return _private(render(request, "notices/reply.html", {"reply": reply, "content": content}))
+    return private(render(request, "notices/reply.html", {"reply": reply, "content": content}))
 
 
 @login_required
@@ -329,7 +313,7 @@ def outbox_resolve(request, message_id):
 @login_required
 def template_list(request):
     slots = NoticeTemplate.objects.prefetch_related("versions")
-    rows = [(slot, next(iter(slot.versions.all()), None), regime_label(slot.regime)) for slot in slots]
+    rows = [(slot, next(iter(slot.versions.all()), None), regimes.label(slot.regime)) for slot in slots]
     return render(request, "notices/templates.html", {"rows": rows, "slot_form": SlotForm()})
 
 
@@ -371,7 +355,7 @@ def template_detail(request, template_id):
             return redirect("notices:template", template_id=slot.pk)
     context = {
         "slot": slot,
-        "regime_label": regime_label(slot.regime),
+        "regime_label": regimes.label(slot.regime),
         "versions": versions,
         "latest": latest,
         "form": form if request.user.sees_all_cases else None,
@@ -384,7 +368,7 @@ def template_detail(request, template_id):
 
 @login_required
 def victim_message(request, case_id):
-    case = _case(request, case_id)
+    case = case_or_404(request, case_id)
     if request.method == "POST":
         form = VictimMessageForm(request.POST)
         if form.is_valid():
@@ -398,4 +382,4 @@ def victim_message(request, case_id):
     else:
         subject, body = victim.status_draft(case)
         form = VictimMessageForm(initial={"subject": subject, "body": body})
-    return _private(render(request, "notices/victim_message.html", {"case": case, "form": form}))
+    return private(render(request, "notices/victim_message.html", {"case": case, "form": form}))

@@ -1,0 +1,9 @@
+"""Small helpers the views of every package share."""
+
+from django.http import HttpResponse
+
+
+def private(response: HttpResponse) -> HttpResponse:
+    """Sensitive responses (her media, URLs, a notice's text, a reply) are never cached by a browser or proxy."""
+    response["Cache-Control"] = "no-store, private"
+    return response
