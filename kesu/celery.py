@@ -8,14 +8,21 @@ from celery.schedules import crontab
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kesu.settings")
 
 # Captures run a browser: a queue of their own, so they can go to machines set
-# up for it (kesu worker --queues capture) without holding up the rest.
-QUEUES = ("celery", "capture")
+# up for it (kesu worker --queues capture) without holding up the rest. Each
+# patrol stage has its own queue too, so fetching, fingerprinting (CPU) and
+# matching (memory: the bank) can be placed and scaled apart.
+PATROL_QUEUES = ("fetch", "download", "fingerprint", "match", "alert", "recheck")
+QUEUES = ("celery", "capture", *PATROL_QUEUES)
 
 app = Celery("kesu")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["kesu.capture"], related_name="tasks")
-app.conf.task_routes = {"evidence.*": {"queue": "capture"}}
+app.conf.task_routes = {
+    "evidence.*": {"queue": "capture"},
+    "patrol.capture": {"queue": "capture"},
+    **{f"patrol.{name}": {"queue": name} for name in PATROL_QUEUES},
+}
 app.conf.beat_schedule = {
     "continuation-due-daily": {
         "task": "kesu.cases.tasks.flag_due_continuations",
@@ -29,6 +36,8 @@ app.conf.beat_schedule = {
     "notices-replies-every-5-minutes": {"task": "notices.fetch_replies", "schedule": 300.0},
     "notices-follow-up-every-15-minutes": {"task": "notices.follow_up", "schedule": 900.0},
     "notices-continuation-daily": {"task": "notices.continuation_mails", "schedule": crontab(hour=9, minute=0)},
+    "patrol-tick-every-minute": {"task": "patrol.tick", "schedule": 60.0},
+    "patrol-digest-hourly": {"task": "patrol.digest", "schedule": crontab(minute=5)},
     "audit-verify-daily": {
         "task": "kesu.audit.tasks.verify_chain",
         "schedule": crontab(hour=3, minute=30),

@@ -9,6 +9,7 @@ from io import BytesIO
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 
 from .accounts import services as accounts
 from .accounts.models import User
@@ -47,6 +48,50 @@ def _coffee() -> tuple[str, bytes]:
     return "coffee.jpg", out.getvalue()
 
 
+def _clip() -> tuple[str, bytes]:
+    """A 16 s slideshow over public-domain photos (kesu.patrol.demomedia), made by a real H.264 encoder."""
+    from .patrol.demomedia import reference_clip
+
+    return "beach_trip.mp4", reference_clip()
+
+
+# The demo web's sites that carry the demo case's pictures, and the listing each is patrolled from.
+DEMO_WATCHES = {
+    "tubeleak.test": {"seeds": ["/latest"], "searches": ["/search?q={query}"], "item_pattern": r"/v/[\w-]+$"},
+    "imgboard.test": {"seeds": ["/board/1"], "item_pattern": r"/p/\d+$"},
+    "reup.test": {"seeds": ["/new"], "item_pattern": r"/watch/[\w-]+$"},
+    "geoblock.test": {"seeds": ["/list"], "item_pattern": r"/i/\d+$"},
+}
+
+
+def watch_demo_web(port: int) -> list:
+    """Watches over the demo web on ``port``, and each demo site's operator with an abuse address (its mail
+    reaches the demo web's SMTP server, which removes what the notice names). Idempotent."""
+    from .patrol import services as patrol
+    from .patrol.models import Watch
+    from .sites.models import Contact, Organisation, Role, Site
+
+    watches = []
+    for domain, spec in DEMO_WATCHES.items():
+        operator, _ = Organisation.objects.get_or_create(
+            role=Role.OPERATOR, key=f"demo-{domain}", defaults={"name": f"{domain} (demo web)", "country": "US"}
+        )
+        Contact.objects.get_or_create(organisation=operator, channel="email", address=f"abuse@{domain}")
+        Site.objects.update_or_create(domain=domain, defaults={"operator": operator, "jurisdiction": "US"})
+        base = f"http://{domain}:{port}"
+        values = {
+            "seeds": [base + path for path in spec["seeds"]],
+            "searches": [base + path for path in spec.get("searches", [])],
+            "item_pattern": spec["item_pattern"],
+            "rate_per_minute": 600,
+            "concurrency": 2,
+            "every_minutes": 60,
+        }
+        existing = Watch.objects.filter(site__domain=domain).first()
+        watches.append(patrol.save_watch(ACTOR, domain, watch=existing, **values))
+    return watches
+
+
 def load() -> dict:
     """Create the demo users and cases once; later calls change nothing."""
     users = {}
@@ -65,10 +110,12 @@ def load() -> dict:
 def _demo_sites() -> None:
     """The shipped knowledge base, and a SYNTHETIC request history so that predictions have something to learn
     from until the desk imports its real one (``kesu site import``)."""
+    from .notices import templates
     from .sites import knowledge, synthetic
     from .sites.models import Source, TakedownRequest
 
     knowledge.sync(ACTOR)
+    templates.sync_shipped()
     if not TakedownRequest.objects.filter(source=Source.SYNTHETIC).exists():
         synthetic.write(20000, seed=7, actor=ACTOR)
 
@@ -82,8 +129,10 @@ def _demo_cases(users) -> None:
         assignees=[users["demo"]],
         consent=["search", "takedown", "evidence"],
     )
+    case.mandate_signed_on = timezone.localdate()
+    case.save(update_fields=["mandate_signed_on"])
     cases.set_status(ACTOR, case, Case.Status.ACTIVE)
-    for name, data in (_astronaut(), _coffee()):
+    for name, data in (_astronaut(), _coffee(), _clip()):
         references.add_file(ACTOR, case, name, data)
     references.add_file(ACTOR, case, *_grace_hopper(), kind_hint="face")
     references.add_text(ACTOR, case, "keyword", "demo title 2026")

@@ -11,7 +11,9 @@ import sys
 import time
 
 
-def _commands(host: str, port: int, web_workers: int, with_worker: bool) -> dict[str, list[str]]:
+def _commands(
+    host: str, port: int, web_workers: int, with_worker: bool, demo_web: tuple[int, int] | None = None
+) -> dict[str, list[str]]:
     from .celery import QUEUES
 
     py = sys.executable
@@ -38,13 +40,32 @@ def _commands(host: str, port: int, web_workers: int, with_worker: bool) -> dict
             ",".join(QUEUES),
         ]
         commands["beat"] = [py, "-m", "celery", "-A", "kesu", "beat", "--loglevel", "INFO"]
+    if demo_web:
+        kesu = os.path.join(os.path.dirname(py), "kesu")
+        commands["demo-web"] = [kesu, "demo-web", "--port", str(demo_web[0]), "--smtp-port", str(demo_web[1])]
     return commands
 
 
-def run(host: str, port: int, web_workers: int = 2, with_worker: bool = True) -> int:
+def _environment(demo_web: tuple[int, int] | None) -> dict[str, str]:
+    """With the demo web, every process may reach its *.test sites on loopback (and nothing else new),
+    and notices go to its SMTP server unless an SMTP server is configured."""
+    env = os.environ.copy()
+    if demo_web:
+        env["KESU_ALLOW_LOOPBACK"] = "1"
+        rules = [rule for rule in env.get("KESU_CAPTURE_HOSTS", "").split(",") if rule.strip()]
+        env["KESU_CAPTURE_HOSTS"] = ",".join([*rules, "*.test=127.0.0.1"])
+        if not env.get("KESU_SMTP_PORT"):
+            env["KESU_SMTP_HOST"], env["KESU_SMTP_PORT"] = "127.0.0.1", str(demo_web[1])
+    return env
+
+
+def run(
+    host: str, port: int, web_workers: int = 2, with_worker: bool = True, demo_web: tuple[int, int] | None = None
+) -> int:
+    env = _environment(demo_web)
     processes = {
-        name: subprocess.Popen(cmd, env=os.environ.copy())
-        for name, cmd in _commands(host, port, web_workers, with_worker).items()
+        name: subprocess.Popen(cmd, env=env)
+        for name, cmd in _commands(host, port, web_workers, with_worker, demo_web).items()
     }
     stopping = False
 

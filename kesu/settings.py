@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "kesu.evidence",
     "kesu.sites",
     "kesu.notices",
+    "kesu.patrol",
 ]
 
 MIDDLEWARE = [
@@ -229,6 +230,23 @@ KESU_ORG = {
 KESU_RESEND_HOURS = env_int("KESU_RESEND_HOURS", 24, minimum=1)  # Project Arachnid re-notifies every 24 h
 KESU_NOTICE_EVIDENCE_HOURS = env_int("KESU_NOTICE_EVIDENCE_HOURS", 24, minimum=0)
 KESU_AUTO_ESCALATE = env_bool("KESU_AUTO_ESCALATE", True)
+
+# --- Patrol --------------------------------------------------------------------------------
+KESU_PATROL_PAGE_MB = env_int("KESU_PATROL_PAGE_MB", 8, minimum=1, maximum=1024)  # a listing or item page
+KESU_PATROL_MEDIA_MB = env_int("KESU_PATROL_MEDIA_MB", 200, minimum=1, maximum=16384)  # one image or video
+KESU_PATROL_FETCH_SECONDS = env_int("KESU_PATROL_FETCH_SECONDS", 30, minimum=1, maximum=3600)
+KESU_PATROL_LEASE_SECONDS = env_int("KESU_PATROL_LEASE_SECONDS", 300, minimum=5)  # a dead worker's claim expires
+KESU_PATROL_RATE_PER_MINUTE = env_int("KESU_PATROL_RATE_PER_MINUTE", 30, minimum=1)  # hosts without a watch
+KESU_PATROL_CONCURRENCY = env_int("KESU_PATROL_CONCURRENCY", 2, minimum=1, maximum=64)
+KESU_PATROL_BAN_PAUSE_SECONDS = env_int("KESU_PATROL_BAN_PAUSE_SECONDS", 900, minimum=1)  # after 3 refusals in a row
+KESU_PATROL_MEDIA_PER_PAGE = env_int("KESU_PATROL_MEDIA_PER_PAGE", 40, minimum=1, maximum=10000)
+KESU_PATROL_RECHECK_FIRST_MINUTES = env_int("KESU_PATROL_RECHECK_FIRST_MINUTES", 60, minimum=0)
+KESU_PATROL_RECHECK_HOURS = env_int("KESU_PATROL_RECHECK_HOURS", 6, minimum=1)  # while the copy is online
+KESU_PATROL_WATCH_GONE_DAYS = env_int("KESU_PATROL_WATCH_GONE_DAYS", 90, minimum=0)  # then daily for re-uploads
+KESU_PATROL_PRESERVE_HITS = env_bool("KESU_PATROL_PRESERVE_HITS", True)  # evidence of every page with a new hit
+KESU_PATROL_KEEP_MEDIA_HOURS = env_int("KESU_PATROL_KEEP_MEDIA_HOURS", 72, minimum=0)  # unmatched downloads
+KESU_PATROL_REVERSE_SEARCH_URL = env_str("KESU_PATROL_REVERSE_SEARCH_URL")  # a reverse image search API (hashes only)
+KESU_BASE_URL = env_str("KESU_BASE_URL", "http://127.0.0.1:8000")  # links in staff digests
 
 # --- Celery ------------------------------------------------------------------------
 # Without a broker URL the filesystem transport lets the web server, worker and

@@ -8,5 +8,6 @@ urlpatterns = [
     path("", include("kesu.evidence.urls")),
     path("", include("kesu.sites.urls")),
     path("", include("kesu.notices.urls")),
+    path("", include("kesu.patrol.urls")),
     path("", include("kesu.cases.urls")),
 ]

@@ -57,9 +57,11 @@ def csrf(page: str) -> str:
 
 def test_kesu_run_serves_the_demo_and_stops_cleanly(tmp_path):
     port, env = free_port(), environment(tmp_path / "data")
+    web_port, smtp_port = free_port(), free_port()
     process = subprocess.Popen(
-        [KESU, "run", "--demo", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
+        [KESU, "run", "--demo", "--port", str(port), "--demo-web-port", str(web_port),
+         "--demo-smtp-port", str(smtp_port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
@@ -81,6 +83,9 @@ def test_kesu_run_serves_the_demo_and_stops_cleanly(tmp_path):
         assert "(synthetic)" in sites  # the demo's synthetic request history, for predictions
         ladder = fetch(opener, f"{base}/sites/route/?url=https%3A%2F%2Fx.com%2Fa%2Fstatus%2F1&case_type=ncii")[2]
         assert "X (formerly Twitter)" in ladder and "Google Search" in ladder  # the shipped knowledge base
+        # the worker patrols the demo web served beside it, and her pictures turn up in the review queue
+        queue = wait_for(lambda: (page := fetch(opener, f"{base}/patrol/hits/")) and "tubeleak.test" in page[2], 300)
+        assert queue, fetch(opener, f"{base}/patrol/")[2][-3000:]
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         output = process.communicate(timeout=60)[0]

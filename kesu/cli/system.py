@@ -12,6 +12,7 @@ def register(commands) -> None:
     p.set_defaults(handler=init)
 
     p = commands.add_parser("demo", help="load the demo users and case (once)")
+    p.add_argument("--web-port", type=int, help="also watch the demo web (kesu demo-web) on this port")
     p.set_defaults(handler=demo)
 
     p = commands.add_parser("run", help="run the web UI, a worker and the scheduler")
@@ -19,7 +20,9 @@ def register(commands) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--web-workers", type=int, default=2)
     p.add_argument("--no-worker", action="store_true", help="web only (workers run elsewhere)")
-    p.add_argument("--demo", action="store_true", help="load the demo data first and print the logins")
+    p.add_argument("--demo", action="store_true", help="load the demo data, serve the demo web, print the logins")
+    p.add_argument("--demo-web-port", type=int, default=8025, help="with --demo: the demo sites' HTTP port")
+    p.add_argument("--demo-smtp-port", type=int, default=8026, help="with --demo: the demo sites' SMTP port")
     p.set_defaults(handler=run)
 
     p = commands.add_parser("worker", help="run a Celery worker")
@@ -65,6 +68,8 @@ def demo(args):
     from .. import demo as demo_data
 
     _print_logins(demo_data.load())
+    if args.web_port:
+        demo_data.watch_demo_web(args.web_port)
 
 
 def _print_logins(users) -> None:
@@ -91,12 +96,20 @@ def run(args):
     from ..notices.templates import sync_shipped
 
     sync_shipped()  # notices need their templates; a staff edit is never replaced
+    demo_web = None
     if args.demo:
         from .. import demo as demo_data
 
         _print_logins(demo_data.load())
+        demo_web = (args.demo_web_port, args.demo_smtp_port)
+        from ..patrol import services as patrol
+
+        for watch in demo_data.watch_demo_web(args.demo_web_port):
+            patrol.start(watch)  # the first pass now: the worker takes it as soon as it is up
+        print(f"demo web: http://tubeleak.test:{args.demo_web_port}/ and its neighbours, served by Kesu on "
+              "127.0.0.1; the patrol watches them and their abuse desks take notices by SMTP", flush=True)  # fmt: skip
     print(f"Kesu is running at http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
-    return runner.run(args.host, args.port, args.web_workers, with_worker=not args.no_worker)
+    return runner.run(args.host, args.port, args.web_workers, with_worker=not args.no_worker, demo_web=demo_web)
 
 
 def worker(args):

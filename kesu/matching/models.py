@@ -51,6 +51,11 @@ class Hit(models.Model):
     media_type = models.CharField(max_length=64, blank=True)
     blob = models.ForeignKey("vault.VaultBlob", on_delete=models.SET_NULL, null=True, related_name="+")
     source_url_sealed = models.BinaryField(null=True, help_text="where it was found (sealed: it leads to her images)")
+    source_key = models.CharField(max_length=64, blank=True, help_text="keyed hash of the source URL")
+    reupload_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reuploads",
+        help_text="the removed copy this one re-uploads",
+    )  # fmt: skip
     signal = models.CharField(max_length=32)
     probability = models.FloatField()
     nudity = models.FloatField(null=True)
@@ -62,7 +67,9 @@ class Hit(models.Model):
 
     class Meta:
         ordering = ["-probability", "-created_at"]
-        constraints = [models.UniqueConstraint(fields=["case", "sha256"], name="one_hit_per_medium_and_case")]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "sha256", "source_key"], name="one_hit_per_medium_place_and_case")
+        ]
 
     @property
     def pink(self) -> bool:

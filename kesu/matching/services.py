@@ -95,7 +95,11 @@ class MatchResult:
 def match(data: bytes, case_ids: list[int] | None = None, info: media.MediaInfo | None = None) -> MatchResult:
     """Search a found medium against the bank. Raises UserError for unreadable input."""
     info = info or media.inspect(data)
-    medium = medium_of(data, info)
+    return search(medium_of(data, info), info.mime, case_ids)
+
+
+def search(medium: Medium, mime: str = "", case_ids: list[int] | None = None) -> MatchResult:
+    """Search a decoded medium (the patrol decodes and fingerprints in a stage of its own)."""
     bank = banks.current()
     nudity = max((a.nudity for _, a in medium.analyses()), default=None)
     faces = medium.faces_json()
@@ -106,7 +110,7 @@ def match(data: bytes, case_ids: list[int] | None = None, info: media.MediaInfo 
     ]
     candidates.sort(key=lambda c: priority(c, nudity), reverse=True)
     notes = _video_notes(medium.video_hashes) if medium.kind == "video" else []
-    return MatchResult(medium.kind, medium.sha256, nudity, faces, candidates, notes, info.mime)
+    return MatchResult(medium.kind, medium.sha256, nudity, faces, candidates, notes, mime)
 
 
 def priority(candidate: "Candidate", nudity: float | None) -> float:
@@ -121,7 +125,8 @@ def _video_notes(hashes) -> list[str]:
 
 
 def record_hits(result: MatchResult, data: bytes, source_url: str = "", min_probability: float = 0.5) -> list[Hit]:
-    """Turn a match into hits, one per case (its best candidate). Idempotent per medium and case."""
+    """Turn a match into hits, one per case (its best candidate). Idempotent per medium, place and case:
+    the same picture at a new address is a new hit (a re-upload is found where it now is)."""
     from ..cases.models import Case
 
     best: dict[int, Candidate] = {}
@@ -137,9 +142,11 @@ def record_hits(result: MatchResult, data: bytes, source_url: str = "", min_prob
 
 
 def _record_hit(case, candidate: Candidate, result: MatchResult, data: bytes, source_url: str) -> Hit:
+    source_key = vault.blind_index(source_url) if source_url else ""
     with transaction.atomic():
-        existing = Hit.objects.filter(case=case, sha256=result.sha256).first()
+        existing = Hit.objects.filter(case=case, sha256=result.sha256, source_key=source_key).first()
         if existing:
+            existing.is_new = False
             return existing
         hit = Hit.objects.create(
             case=case,
@@ -149,12 +156,14 @@ def _record_hit(case, candidate: Candidate, result: MatchResult, data: bytes, so
             media_type=result.mime,
             blob=vault.store_blob(case.data_key, data) if case.keeps_media else None,
             source_url_sealed=vault.seal_text(case.data_key, source_url, "hit.source_url") if source_url else None,
+            source_key=source_key,
             signal=candidate.signal,
             probability=candidate.probability,
             nudity=result.nudity,
             evidence=candidate.evidence,
         )
         log_action(None, "hit.create", hit, case_id=case.pk, signal=hit.signal, probability=round(hit.probability, 4))
+    hit.is_new = True  # not stored: tells the caller (the patrol's alerts) this call made it
     return hit
 
 
@@ -221,4 +230,4 @@ def find_exact(kind: str, value: str):
     return Signal.objects.filter(kind=kind, value=value).select_related("case", "reference")
 
 
-__all__ = ["Evidence", "bank_reference", "match", "record_hits", "confirm_hit", "reject_hit", "find_exact"]
+__all__ = ["Evidence", "bank_reference", "match", "search", "record_hits", "confirm_hit", "reject_hit", "find_exact"]

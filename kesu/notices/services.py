@@ -221,6 +221,25 @@ def set_outcome(actor, notice: Notice, outcome: str) -> Notice:
     return notice
 
 
+def observed_outcome(actor, notice: Notice, outcome: str) -> Notice:
+    """What the patrol's re-checks saw. Deleted and still online settle the notice as staff would;
+    partly deleted, on hold and ongoing are recorded while it stays open (reminders go on for the rest).
+    A notice closed as deleted whose copy came back is opened again, and the recipient reminded now."""
+    if outcome in (Outcome.DELETED, Outcome.STILL_ONLINE):
+        return set_outcome(actor, notice, outcome)
+    now = timezone.now()
+    with transaction.atomic():
+        notice.outcome = outcome
+        if notice.status == Notice.Status.CLOSED:
+            notice.status, notice.resolved_at, notice.resend_at = Notice.Status.SENT, None, now
+        notice.save()
+        if notice.request_id:
+            TakedownRequest.objects.filter(pk=notice.request_id).update(outcome=outcome, resolved_at=None)
+        event(notice, "observed", actor, outcome=outcome)
+        log_action(actor, "notice.observed", notice, case_id=notice.case_id, outcome=outcome)
+    return notice
+
+
 def bounced(actor, notice: Notice) -> Prepared | None:
     """The address bounced: mark the contact, and write the same notice to the recipient's next contact."""
     contact = Contact.objects.filter(organisation=notice.recipient, address=notice.address).first()

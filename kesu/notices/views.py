@@ -22,6 +22,7 @@ from ..lib.errors import UserError
 from ..lib.web import private
 from ..matching.models import Hit
 from ..matching.services import source_url
+from ..patrol.views import recheck_rows
 from ..sites.models import Outcome
 from . import compose, outbox, regimes, replies, services, templates, victim
 from .forms import SlotForm, SubmittedForm, TemplateForm, VictimMessageForm
@@ -147,6 +148,7 @@ def notice_detail(request, notice_id):
         "outbox": notice.messages.all(),
         "replies": notice.replies.all(),
         "proposals": Reply.Proposal.choices,
+        "rechecks": recheck_rows(notice),
     }
     if notice.status == Notice.Status.DRAFT:
         context.update(_draft_context(request, notice))

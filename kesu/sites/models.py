@@ -130,6 +130,8 @@ class Site(models.Model):
     notes = models.TextField(_("notes"), blank=True)
     extra = models.JSONField(default=dict, blank=True, help_text=_("imported columns Kesu does not use"))
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    reuploads = models.PositiveIntegerField(_("re-uploads seen"), default=0, help_text=_("removed copies found again"))
+    last_reupload_at = models.DateTimeField(_("last re-upload"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -29,6 +29,7 @@ except ImportError:  # routing works without predictions; they appear once the m
 
 LADDER = (Role.OPERATOR, Role.HOST, Role.CDN, Role.REGISTRAR, Role.SEARCH_ENGINE, Role.HOTLINE, Role.LAWYER)
 RESOLVE = "site not in the knowledge base yet; resolve it"
+REUPLOAD_DEADLINE_HOURS = 24  # a site known to re-upload gets one day before its host is asked
 
 WHY_ROLE = {
     Role.OPERATOR: "The operator can delete the copy itself, so it gets the first notice.",
@@ -490,6 +491,19 @@ def _shorten_if_ignored(case: _Case, step: Step) -> None:
     )
 
 
+def _hurry_if_reuploads(case: _Case, step: Step) -> None:
+    """A site that has put removed copies back up is not given the full period: its host is asked sooner."""
+    site = case.site
+    if step.role != Role.OPERATOR or site is None or not site.reuploads:
+        return
+    short = timedelta(hours=REUPLOAD_DEADLINE_HOURS)
+    when = f" (last on {site.last_reupload_at:%Y-%m-%d})" if site.last_reupload_at else ""
+    step.reason += f" This site has re-uploaded removed copies {site.reuploads} time(s){when}."
+    if step.deadline is None or step.deadline > short:
+        step.deadline, step.deadline_basis = short, "re-uploads seen by Kesu's patrol"
+        step.reason += f" Deadline shortened to {REUPLOAD_DEADLINE_HOURS} h: the next step should not wait."
+
+
 def _schedule(steps: list[Step], now: datetime) -> None:
     """Each rung is due when the previous rung's longest deadline has run out; search engines share a rung.
     After an open-ended step (no deadline) nothing further has a due date."""
@@ -530,5 +544,6 @@ def route(url: str, case_type: str, *, victim_holds_copyright: bool = False, now
         if predictable:
             _predict(case, step)
             _shorten_if_ignored(case, step)
+        _hurry_if_reuploads(case, step)
     _schedule(steps, now)
     return Ladder(url, domain, case_type, site, case.platform, now, steps)

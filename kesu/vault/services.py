@@ -6,6 +6,9 @@ wrapped by the master key. Nothing is written in plaintext, not even a
 temporary file.
 """
 
+import functools
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -24,6 +27,7 @@ from .models import DataKey, VaultBlob
 AUDIT_KEY_ID = uuid.UUID(int=1)
 SIGNING_KEY_ID = uuid.UUID(int=2)
 MAILBOX_KEY_ID = uuid.UUID(int=3)
+PATROL_KEY_ID = uuid.UUID(int=4)
 
 
 def _wrap_aad(key_id: uuid.UUID) -> bytes:
@@ -65,6 +69,23 @@ def signing_key() -> bytes:
 def mailbox_key() -> DataKey:
     """Seals mail that belongs to no case (replies Kesu could not thread, messages to staff)."""
     return _installation_data_key(MAILBOX_KEY_ID, "mailbox")
+
+
+def patrol_key() -> DataKey:
+    """Seals what the patrol holds before it knows whose it is: page URLs (search URLs carry a case's
+    keywords) and downloaded media waiting to be matched."""
+    return _installation_data_key(PATROL_KEY_ID, "patrol")
+
+
+def blind_index(value: str) -> str:
+    """A keyed hash of value (a URL): rows can be found and compared by it without keeping the value."""
+    key = _blind_key(unwrap(patrol_key()))
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _blind_key(patrol: bytes) -> bytes:
+    return hmac.new(patrol, b"kesu-blind-index", hashlib.sha256).digest()
 
 
 def unwrap(data_key: DataKey) -> bytes:

@@ -1,0 +1,270 @@
+"""Re-checks: every URL a notice asked to remove is looked at again on a schedule until it is gone,
+then watched less often for a while in case it comes back.
+
+What a check can see: the page gone (404/410), the media gone from a page that
+still answers, an empty page that still answers 200 (soft 404), other content
+in its place, a block for our country (451, or a page that says so), the
+media still there, or no answer at all. A change of state is recorded with
+evidence captured at that moment, and the notice's outcome follows from all
+of its URLs: all gone -> deleted; some gone or blocked -> partly deleted; still
+online after the recipient's deadline -> still online (the next rung is due);
+none reachable for three checks -> on hold; otherwise ongoing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..accounts.principals import SystemPrincipal
+from ..audit.services import log_action
+from ..lib.errors import UserError
+from ..matching import services as matching
+from ..notices.compose import urls_of
+from ..notices.models import Notice
+from ..sites.models import Outcome
+from ..vault import services as vault
+from . import claims, extract, http, pipeline, politeness, reuploads
+from .models import Browser, Recheck, Stage, Watch
+
+ACTOR = SystemPrincipal("patrol")
+State = Recheck.State
+MEDIA_TO_CHECK = 12
+UNREACHABLE_TO_HOLD = 3
+
+
+# --- scheduling -------------------------------------------------------------------------------------------
+
+
+def schedule() -> int:
+    """A re-check for every URL of every notice that went out and has none yet."""
+    created = 0
+    first = timedelta(minutes=settings.KESU_PATROL_RECHECK_FIRST_MINUTES)
+    for notice in Notice.objects.filter(sent_at__isnull=False, rechecks__isnull=True).select_related("case__data_key"):
+        for url in urls_of(notice):
+            try:
+                with transaction.atomic():
+                    Recheck.objects.create(
+                        case=notice.case, notice=notice, url_key=vault.blind_index(url),
+                        url_sealed=vault.seal_text(notice.case.data_key, url, "recheck.url"),
+                        host=urlsplit(url).hostname or "", stage=Stage.FETCH, due_at=notice.sent_at + first,
+                    )  # fmt: skip
+                created += 1
+            except IntegrityError:
+                continue
+    return created
+
+
+def next_check(item: Recheck, now):
+    """Every KESU_PATROL_RECHECK_HOURS while online (daily after two weeks); once gone, daily for
+    KESU_PATROL_WATCH_GONE_DAYS in case it comes back; then no more."""
+    if item.gone_at is not None:
+        if now - item.gone_at > timedelta(days=settings.KESU_PATROL_WATCH_GONE_DAYS):
+            return None
+        return now + timedelta(days=1)
+    hours = settings.KESU_PATROL_RECHECK_HOURS
+    if now - item.created_at > timedelta(days=14):
+        hours = max(hours, 24)
+    return now + timedelta(hours=hours)
+
+
+# --- one check --------------------------------------------------------------------------------------------
+
+
+def check(recheck_id: int) -> str:
+    token = claims.claim(Recheck, recheck_id, Stage.FETCH)
+    if token is None:
+        return "not due or taken"
+    item = Recheck.objects.select_related("case__data_key", "notice").get(pk=recheck_id)
+    url = vault.open_text(item.case.data_key, item.url_sealed, "recheck.url")
+    limits = _limits(item.host)
+    try:
+        seen = _look(item, url, limits)
+    except http.NeedsBrowser:
+        seen = None
+    if seen is None and limits["browser"] != Browser.NEVER:
+        seen = _look_in_browser(item, url)
+    if seen == "deferred":
+        claims.defer(Recheck, item.pk, token, 30)
+        pipeline.enqueue(Stage.FETCH, item.pk, 30, recheck=True)
+        return "deferred"
+    if seen is None:
+        seen = (State.UNREACHABLE, None, "needs the browser, which this host's watch does not allow")
+    state, status, detail = seen
+    return record(item, token, url, state, status, detail)
+
+
+def _limits(host: str) -> dict:
+    labels = host.split(".")
+    watch = Watch.objects.filter(site__domain__in=[".".join(labels[i:]) for i in range(len(labels) - 1)]).first()
+    if watch:
+        return {"rate": watch.rate_per_minute, "concurrency": watch.concurrency, "browser": watch.browser}
+    return {"rate": settings.KESU_PATROL_RATE_PER_MINUTE, "concurrency": settings.KESU_PATROL_CONCURRENCY,
+            "browser": Browser.AUTO}  # fmt: skip
+
+
+def _get(item: Recheck, url: str, limits: dict, limit: int, referer: str = ""):
+    host = urlsplit(url).hostname or item.host  # media may come from another host (a CDN)
+    return politeness.get(host, url, limits, limit, referer)[0]
+
+
+def _look(item: Recheck, url: str, limits: dict):
+    """(state, HTTP status, detail), "deferred" (host busy), or None (only the browser can tell)."""
+    page = _get(item, url, limits, settings.KESU_PATROL_PAGE_MB * 1024 * 1024)
+    if page is None:
+        return "deferred"
+    if page.error and not page.status:
+        return State.UNREACHABLE, None, page.error
+    if page.status in (404, 410):
+        return State.PAGE_GONE, page.status, ""
+    if page.status == 451:
+        return State.GEO_BLOCKED, 451, ""
+    parsed = extract.parse(page.text, url) if page.mime in ("text/html", "application/xhtml+xml", "") else None
+    if page.status == 403 and parsed is not None and parsed.says_geo_blocked:
+        return State.GEO_BLOCKED, 403, ""
+    if page.status != 200:
+        return State.UNREACHABLE, page.status, page.error
+    if page.mime.startswith(("image/", "video/")):
+        return (State.ONLINE if _hers(item, page.body) else State.REPLACED), 200, "direct medium"
+    return _judge_page(item, url, parsed, limits)
+
+
+def _judge_page(item: Recheck, url: str, parsed: extract.Parsed, limits: dict):
+    refs = parsed.media[:MEDIA_TO_CHECK]
+    missing = 0
+    for ref in refs:
+        medium = _get(item, ref.url, limits, settings.KESU_PATROL_MEDIA_MB * 1024 * 1024, referer=url)
+        if medium is None:
+            return "deferred"
+        if medium.status in (404, 410):
+            missing += 1
+        elif medium.status == 200 and medium.body and _hers(item, medium.body):
+            return State.ONLINE, 200, f"{ref.source} medium"
+    if parsed.needs_browser and limits["browser"] != Browser.NEVER:
+        return None  # a player: only the browser sees its video
+    if parsed.says_geo_blocked:
+        return State.GEO_BLOCKED, 200, ""
+    if not refs or parsed.says_gone:
+        return State.SOFT_404, 200, "answers 200 without the media"
+    if missing:
+        return State.MEDIA_GONE, 200, f"{missing} media answer 404"
+    return State.REPLACED, 200, f"{len(refs)} other media"
+
+
+def _look_in_browser(item: Recheck, url: str):
+    from ..capture import services as capture_service
+
+    try:
+        captured = capture_service.capture(url)
+    except UserError as error:
+        return State.UNREACHABLE, None, str(error)
+    document = next((e for e in captured.exchanges if e.resource_type == "Document"), None)
+    status = document.status if document else None
+    if status in (404, 410):
+        return State.PAGE_GONE, status, "browser"
+    if status == 451:
+        return State.GEO_BLOCKED, status, "browser"
+    if any(m.body and _hers(item, m.body) for m in captured.media):
+        return State.ONLINE, status, "browser"
+    if status != 200:
+        return State.UNREACHABLE, status, "browser"
+    return (State.REPLACED if captured.media else State.SOFT_404), status, "browser"
+
+
+def _hers(item: Recheck, data: bytes) -> bool:
+    """The medium is one of the case's: the very bytes of a hit of the notice, or a match against her bank."""
+    sha = hashlib.sha256(data).hexdigest()
+    if item.notice.hits.filter(sha256=sha).exists():
+        return True
+    try:
+        result = matching.match(data, case_ids=[item.case_id])
+    except UserError:
+        return False
+    return any(c.probability >= 0.5 for c in result.candidates)
+
+
+# --- recording --------------------------------------------------------------------------------------------
+
+
+def record(item: Recheck, token: str, url: str, state: str, status: int | None, detail: str) -> str:
+    """Write what was seen; on a change, capture evidence and re-derive the notice's outcome."""
+    from ..evidence import services as evidence
+    from ..evidence.models import EvidenceBundle
+
+    now = timezone.now()
+    changed = state != item.state
+    came_back = changed and state == State.ONLINE and item.gone_at is not None
+    with transaction.atomic():
+        fields = {"state": state, "checks": item.checks + 1, "last_checked_at": now}
+        if changed:
+            bundle = evidence.preserve(url, item.case, EvidenceBundle.Reason.PATROL) if _preserve(state) else None
+            entry = {
+                "at": now.isoformat(),
+                "state": state,
+                "status": status,
+                "evidence": str(bundle.pk) if bundle else "",
+            }
+            fields |= {"changed_at": now, "history": [*item.history, entry][-100:]}
+            if state in Recheck.GONE and item.gone_at is None:
+                fields["gone_at"] = now
+            if came_back:
+                fields["gone_at"] = None
+            log_action(ACTOR, "patrol.recheck", item, case_id=item.case_id, state=state, status=status)
+        if came_back:
+            _came_back(item, url)
+        for name, value in fields.items():
+            setattr(item, name, value)
+        due = next_check(item, now)
+        claims.advance(Recheck, item.pk, token, Stage.FETCH if due else Stage.DONE, **fields)
+        if due:
+            Recheck.objects.filter(pk=item.pk).update(due_at=due)
+            pipeline.enqueue(Stage.FETCH, item.pk, (due - now).total_seconds(), recheck=True)
+        outcome = apply_outcome(item.notice)
+    return f"{state}{f' -> {outcome}' if outcome else ''}"
+
+
+def _preserve(state: str) -> bool:
+    return state != State.UNREACHABLE and settings.KESU_PATROL_PRESERVE_HITS
+
+
+def _came_back(item: Recheck, url: str) -> None:
+    """The copy is back at the very address it was removed from: a re-upload at the same site."""
+    original = item.notice.hits.filter(source_key=item.url_key).first()
+    if original is not None:
+        reuploads.link(original, url)
+    log_action(ACTOR, "patrol.came_back", item, case_id=item.case_id)
+
+
+def outcome_of(notice: Notice) -> str:
+    items = list(notice.rechecks.all())
+    if not items or all(i.state == State.UNCHECKED for i in items):
+        return Outcome.ONGOING
+    gone = sum(i.gone for i in items)
+    blocked = sum(i.state == State.GEO_BLOCKED for i in items)
+    if gone == len(items):
+        return Outcome.DELETED
+    if gone or blocked:
+        return Outcome.PARTLY_DELETED
+    if all(i.state == State.UNREACHABLE and i.checks >= UNREACHABLE_TO_HOLD for i in items):
+        return Outcome.ON_HOLD
+    deadline = notice.sent_at + timedelta(hours=notice.deadline_hours) if notice.deadline_hours else None
+    if deadline and timezone.now() > deadline and any(i.state == State.ONLINE for i in items):
+        return Outcome.STILL_ONLINE
+    return Outcome.ONGOING
+
+
+def apply_outcome(notice: Notice) -> str | None:
+    """Bring the notice (and its request row) in line with what the re-checks saw; the new outcome or None."""
+    from ..notices import services as notices
+
+    notice.refresh_from_db()
+    outcome = outcome_of(notice)
+    if outcome == (notice.outcome or Outcome.ONGOING):
+        return None
+    notices.observed_outcome(ACTOR, notice, outcome)
+    return outcome

@@ -1,0 +1,244 @@
+"""The patrol as the desk runs it: watches, the scheduler's tick, finished runs and their reports, the digest.
+
+- ``save_watch``: a site's watch list (seeds, searches, patterns, limits, politeness), checked;
+- ``tick``: what the beat does every minute: start due runs, schedule re-checks, follow replies, sweep;
+- ``sweep``: wake rows whose message was lost or whose worker died;
+- ``finish_runs``: close runs with nothing left and write what happened;
+- ``digest``: one e-mail per staff member with counts of new hits in her cases; never media, never URLs.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from ..audit.services import log_action
+from ..lib.errors import UserError
+from ..matching.models import Hit
+from ..sites.domains import registrable
+from ..sites.models import Site
+from . import claims, discovery, pipeline, rechecks
+from .models import Browser, Fingerprint, Page, Recheck, Run, Sighting, Stage, Watch
+
+ACTIVE = {
+    Page: (Stage.FETCH, Stage.CAPTURE),
+    Sighting: (Stage.DOWNLOAD, Stage.FINGERPRINT, Stage.MATCH, Stage.ALERT),
+    Fingerprint: (Stage.FINGERPRINT,),
+}
+
+
+# --- watches ----------------------------------------------------------------------------------------------
+
+
+def save_watch(actor, domain: str, *, watch: Watch | None = None, **values) -> Watch:
+    """Create or change a site's watch; every URL and pattern is checked first (UserError names the fault)."""
+    from ..capture.policy import check_url
+
+    domain = registrable(domain)
+    for url in values.get("seeds", []):
+        check_url(url)
+    for template in values.get("searches", []):
+        if "{query}" not in template:
+            raise UserError(f"search template without {{query}}: {template[:120]!r}")
+        check_url(template.replace("{query}", "q"))
+    for name in ("item_pattern", "listing_pattern"):
+        try:
+            re.compile(values.get(name) or "")
+        except re.error as error:
+            raise UserError(f"{name.replace('_', ' ')} is not a regular expression: {error}") from None
+    if values.get("browser", Browser.AUTO) not in Browser.values:
+        raise UserError(f"browser must be one of {', '.join(Browser.values)}")
+    site, _ = Site.objects.get_or_create(domain=domain)
+    watch = watch or Watch(site=site)
+    watch.site = site
+    for name, value in values.items():
+        setattr(watch, name, value)
+    watch.name = watch.name or site.domain
+    watch.next_run_at = watch.next_run_at or timezone.now()
+    watch.save()
+    log_action(actor, "patrol.watch", watch, site=site.domain)
+    return watch
+
+
+def start(watch: Watch, *, searches: bool = True) -> list[Run]:
+    """One pass of a watch now: its listings, and its searches for every case she allowed us to search for."""
+    runs = [discovery.Listings.start(watch)] if watch.seeds else []
+    if searches:
+        for case in discovery.searchable_cases():
+            run = discovery.Searches.start(watch, case)
+            if run:
+                runs.append(run)
+    Watch.objects.filter(pk=watch.pk).update(next_run_at=timezone.now() + timedelta(minutes=watch.every_minutes))
+    return runs
+
+
+# --- the scheduler's tick ---------------------------------------------------------------------------------
+
+
+def tick() -> dict:
+    now = timezone.now()
+    started = 0
+    for watch in Watch.objects.filter(enabled=True).filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now)):
+        started += len(start(watch))
+    return {
+        "runs": started,
+        "rechecks": rechecks.schedule(),
+        "from_replies": discovery.from_replies(),
+        "woken": sweep(),
+        "finished": finish_runs(),
+    }
+
+
+def sweep() -> int:
+    """Rows that should be moving but nobody is on: a lost message, a dead worker's expired claim.
+    Each is woken and its clock reset, so a long queue is not flooded with copies; waking twice is harmless."""
+    now = timezone.now()
+    woken = _unblock_waiting()
+    for model, stages in {**ACTIVE, Recheck: (Stage.FETCH,)}.items():
+        for stage in stages:
+            if model is Sighting and stage == Stage.FINGERPRINT:
+                continue  # waits for its fingerprint, which is swept itself
+            stale = list(claims.claimable(model, stage, now).filter(due_at__lte=now - claims.lease()).values_list(
+                "pk", flat=True)[:1000])  # fmt: skip
+            model.objects.filter(pk__in=stale).update(due_at=now)
+            for pk in stale:
+                pipeline.enqueue(stage, pk, recheck=model is Recheck)
+            woken += len(stale)
+    return woken
+
+
+def _unblock_waiting() -> int:
+    """Sightings left waiting on a fingerprint that finished in the same instant."""
+    ids = list(
+        Sighting.objects.filter(stage=Stage.FINGERPRINT, fingerprint__stage__in=(Stage.DONE, Stage.FAILED)).values_list(
+            "pk", flat=True
+        )[:1000]
+    )
+    Sighting.objects.filter(pk__in=ids, stage=Stage.FINGERPRINT).update(stage=Stage.MATCH)
+    for pk in ids:
+        pipeline.enqueue(Stage.MATCH, pk)
+    return len(ids)
+
+
+def finish_runs() -> int:
+    finished = 0
+    for run in Run.objects.filter(status=Run.Status.RUNNING).select_related("watch"):
+        busy = (
+            Page.objects.filter(run=run, stage__in=ACTIVE[Page]).exists()
+            or Sighting.objects.filter(page__run=run, stage__in=ACTIVE[Sighting]).exists()
+        )
+        if busy:
+            continue
+        with transaction.atomic():
+            finished += _finish(run)
+    return finished
+
+
+def _finish(run: Run) -> int:
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.status != Run.Status.RUNNING:
+        return 0
+    pages = Page.objects.filter(run=run)
+    counts = dict(pages.values_list("stage").annotate(n=Count("pk")).values_list("stage", "n"))
+    items = pages.filter(kind=Page.Kind.ITEM).count()
+    notes = list(run.notes)
+    failed = pages.filter(stage=Stage.FAILED).values_list("error", flat=True)
+    for error, n in _tally(failed):
+        notes.append(f"{n} page(s) failed: {error}")
+    watch = run.watch
+    if run.source == Run.Source.LISTING and watch is not None:
+        if watch.last_items and not items:
+            notes.append(
+                f"no item pages found on {watch.site.domain} (the last run found {watch.last_items}): "
+                "the site may have changed its layout; check the watch's patterns"
+            )
+        Watch.objects.filter(pk=watch.pk).update(last_items=items)
+    limited = any("limit" in text for text in notes) or counts.get(Stage.SKIPPED)
+    run.status = Run.Status.LIMITED if limited else Run.Status.DONE
+    run.finished_at = timezone.now()
+    run.notes = notes[:200]
+    run.save(update_fields=["status", "finished_at", "notes"])
+    log_action(None, "patrol.run", run, case_id=run.case_id, pages=pages.count(), hits=run.hits, status=run.status)
+    return 1
+
+
+def _tally(errors) -> list[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for error in errors:
+        counts[error or "unknown"] = counts.get(error or "unknown", 0) + 1
+    return sorted(counts.items(), key=lambda pair: -pair[1])[:10]
+
+
+def report(run: Run) -> dict:
+    pages = Page.objects.filter(run=run)
+    return {
+        "id": run.pk,
+        "source": run.source,
+        "watch": run.watch.name if run.watch else None,
+        "case": run.case_id,
+        "status": run.status,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "pages": dict(pages.values_list("stage").annotate(n=Count("pk")).values_list("stage", "n")),
+        "items": pages.filter(kind=Page.Kind.ITEM).count(),
+        "media": Sighting.objects.filter(page__run=run).count(),
+        "hits": run.hits,
+        "notes": run.notes,
+    }
+
+
+# --- the digest to staff ----------------------------------------------------------------------------------
+
+
+def digest(now=None) -> int:
+    """Per staff member with an e-mail address: how many new hits (and how many pink) in each of her cases since
+    her last digest. Only counts and case codes: the images and where they are stay in Kesu."""
+    from ..accounts.models import User
+    from ..notices import outbox
+    from ..notices.models import OutboxMessage
+    from .models import DigestMark
+
+    now = now or timezone.now()
+    sent = 0
+    for user in User.objects.filter(is_active=True).exclude(email=""):
+        mark, _ = DigestMark.objects.get_or_create(user=user)
+        hits = Hit.objects.filter(case__assignees=user, status=Hit.Status.NEW, pk__gt=mark.last_hit_id)
+        rows = list(
+            hits.values("case_id", "case__victim__code")
+            .annotate(n=Count("pk"), pink=Count("pk", filter=Q(probability__gte=0.95)))
+            .order_by("case_id")
+        )
+        if not rows:
+            continue
+        top = hits.order_by("-pk").values_list("pk", flat=True).first()
+        message = _digest_message(user, rows, now)
+        outbox.queue(key=f"digest:{user.pk}:{top}", kind=OutboxMessage.Kind.DIGEST, case=None, to=user.email,
+                     data=message.as_bytes(), message_id=message["Message-ID"].strip("<>"))  # fmt: skip
+        DigestMark.objects.filter(pk=mark.pk).update(last_hit_id=top, sent_at=now)
+        sent += 1
+    return sent
+
+
+def _digest_message(user, rows: list[dict], now) -> EmailMessage:
+    total = sum(r["n"] for r in rows)
+    pink = sum(r["pink"] for r in rows)
+    lines = [f"{total} new hit(s) to review, {pink} of them with probability 95 % or more.", ""]
+    lines += [f"  {r['case__victim__code']}: {r['n']} new, {r['pink']} pink" for r in rows]
+    lines += ["", f"Review them in Kesu: {settings.KESU_BASE_URL.rstrip('/')}/patrol/hits/", "",
+              "This message never contains images or the addresses where they were found."]  # fmt: skip
+    message = EmailMessage()
+    message["From"] = settings.DEFAULT_FROM_EMAIL
+    message["To"] = user.email
+    message["Subject"] = f"[Kesu] {total} new hit(s) to review"
+    message["Date"] = formatdate(now.timestamp(), localtime=False)
+    message["Message-ID"] = make_msgid(domain=settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "kesu.invalid")
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content("\n".join(lines))
+    return message

@@ -1,0 +1,51 @@
+"""Celery tasks of the patrol: one per stage, each on a queue of its own, each taking a row id.
+
+A task is only a wake-up call: the row holds the state, the claim makes a
+duplicate delivery harmless, and the beat's sweep re-sends what was lost.
+"""
+
+from celery import shared_task
+
+from . import pipeline, rechecks, services
+from .claims import LostClaim
+from .models import Stage
+
+
+def _stage(name: str, function):
+    def run(pk: int) -> str:
+        try:
+            return function(pk)
+        except LostClaim:  # our lease ran out and another worker finished the row: nothing of ours was kept
+            return "lost the claim"
+
+    run.__name__ = run.__qualname__ = name
+    return shared_task(name=f"patrol.{name}", acks_late=True)(run)
+
+
+fetch = _stage("fetch", pipeline.fetch)
+capture = _stage("capture", pipeline.capture)
+download = _stage("download", pipeline.download)
+fingerprint = _stage("fingerprint", pipeline.fingerprint)
+match = _stage("match", pipeline.match)
+alert = _stage("alert", pipeline.alert)
+recheck = _stage("recheck", rechecks.check)
+
+BY_STAGE = {
+    Stage.FETCH: fetch,
+    Stage.CAPTURE: capture,
+    Stage.DOWNLOAD: download,
+    Stage.FINGERPRINT: fingerprint,
+    Stage.MATCH: match,
+    Stage.ALERT: alert,
+}
+
+
+@shared_task(name="patrol.tick")
+def tick() -> dict:
+    """Every minute: due watches start, sent notices get their re-checks, lost work is woken, runs finish."""
+    return services.tick()
+
+
+@shared_task(name="patrol.digest")
+def digest() -> int:
+    return services.digest()
