@@ -52,6 +52,15 @@ def found(case) -> dict[str, Hit]:
     return places
 
 
+def diagnosis() -> list:
+    """What did not go through, for a failing assertion's message."""
+    from kesu.patrol.models import Page, Sighting
+
+    stuck = [("page", p.stage, p.error) for p in Page.objects.exclude(stage=Stage.DONE)]
+    stuck += [("sighting", s.stage, s.error) for s in Sighting.objects.exclude(stage=Stage.DONE)]
+    return stuck
+
+
 def test_the_demo_loop_from_reference_photos_to_a_removed_and_re_uploaded_copy(db, web):
     users = demo.load()
     case = users["demo"].cases.get()
@@ -69,7 +78,7 @@ def test_the_demo_loop_from_reference_photos_to_a_removed_and_re_uploaded_copy(d
         "imgboard.test/p/112",
         "reup.test/watch/astro-holiday",
         "geoblock.test/i/4",
-    } <= set(hits), sorted(hits)
+    } <= set(hits), (sorted(hits), diagnosis())
     clip, cropped = hits["tubeleak.test/v/clip-excerpt"], hits["imgboard.test/p/103"]
     assert clip.signal == "vpdq" and clip.probability >= 0.95  # the re-encoded excerpt behind the HLS player
     assert cropped.probability >= 0.5  # the cropped photo, which PDQ alone misses
@@ -93,7 +102,10 @@ def test_the_demo_loop_from_reference_photos_to_a_removed_and_re_uploaded_copy(d
     pipeline.drain(seconds=300)
     (item,) = Recheck.objects.filter(notice=notice)
     assert item.state == Recheck.State.PAGE_GONE and item.gone_at is not None
-    assert item.history[-1]["evidence"]  # a bundle preserved at the change
+    from kesu.evidence.models import EvidenceBundle
+
+    change = EvidenceBundle.objects.get(pk=item.history[-1]["evidence"])  # preserved at the change
+    assert change.status == EvidenceBundle.Status.DONE and change.reason == EvidenceBundle.Reason.PATROL
     notice.refresh_from_db()
     assert notice.outcome == "deleted" and notice.status == notice.Status.CLOSED
 

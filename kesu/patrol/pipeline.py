@@ -348,6 +348,11 @@ def _attach(sighting: Sighting, data: bytes, advance: bool) -> None:
             enqueue(Stage.FINGERPRINT, fingerprint.pk)
         except IntegrityError:
             fingerprint = Fingerprint.objects.get(sha256=sha)
+    if fingerprint.blob_id is None:  # its bytes were forgotten after a while: a hit may need them again
+        blob = vault.store_blob(vault.patrol_key(), data)
+        if not Fingerprint.objects.filter(pk=fingerprint.pk, blob__isnull=True).update(blob=blob):
+            vault.delete_blob(blob)
+        fingerprint.refresh_from_db()
     ready = fingerprint.stage in (Stage.DONE, Stage.FAILED)
     stage = Stage.MATCH if ready else Stage.FINGERPRINT
     Sighting.objects.filter(pk=sighting.pk).update(fingerprint=fingerprint, stage=stage)
@@ -425,8 +430,6 @@ def match(sighting_id: int) -> str:
 
 def alert(sighting_id: int) -> str:
     """New hits are in the review queue the moment they are written; here: evidence and leads to follow."""
-    from ..evidence import services as evidence
-    from ..evidence.models import EvidenceBundle
     from . import discovery
 
     token = claims.claim(Sighting, sighting_id, Stage.ALERT)
@@ -434,14 +437,33 @@ def alert(sighting_id: int) -> str:
         return "not due or taken"
     sighting = Sighting.objects.select_related("page__run").get(pk=sighting_id)
     page_url = open_url(sighting.page.url_sealed, "patrol.page")
+    bundles = []
     with transaction.atomic():
         for hit in Hit.objects.filter(pk__in=sighting.new_hits).select_related("case"):
             log_action(None, "patrol.alert", hit, case_id=hit.case_id, pink=hit.pink)
             if settings.KESU_PATROL_PRESERVE_HITS and hit.case.status != "closed":
-                evidence.preserve(page_url, hit.case, EvidenceBundle.Reason.PATROL)
+                bundles.append(request_evidence(page_url, hit.case))
             discovery.follow_hit(hit, sighting.page, page_url)
         claims.advance(Sighting, sighting.pk, token, Stage.DONE)
+    preserve_inline(bundles)
     return "alerted"
+
+
+def request_evidence(url: str, case):
+    """A bundle of the page, captured by a capture worker after this transaction commits."""
+    from ..evidence import services as evidence
+    from ..evidence.models import EvidenceBundle
+
+    return evidence.request_preservation(None, case, url, EvidenceBundle.Reason.PATROL)
+
+
+def preserve_inline(bundles) -> None:
+    """In ``drain`` there are no workers: capture the requested bundles here (a done bundle is left alone)."""
+    from ..evidence import services as evidence
+
+    if getattr(_inline, "active", False):
+        for bundle in bundles:
+            evidence.run_preservation(bundle.pk)
 
 
 # --- running in this process ----------------------------------------------------------------------------
@@ -489,6 +511,12 @@ def drain(seconds: float = 600, rechecks: bool = True) -> dict:
 
 
 def _waiting(order) -> bool:
-    """Rows still in a stage that will be due soon (a politeness wait, a retry): worth waiting for."""
+    """Pages and media still on their way (a politeness wait, a retry) are waited for, however long, within
+    the deadline; re-checks only when due within a minute (the next ones are hours away)."""
     soon = timezone.now() + timedelta(seconds=60)
-    return any(model.objects.filter(stage=stage, due_at__lte=soon).exists() for model, stage, _ in order)
+    return any(
+        model.objects.filter(
+            stage=stage, **({} if model in (Page, Sighting, Fingerprint) else {"due_at__lte": soon})
+        ).exists()
+        for model, stage, _ in order
+    )

@@ -193,16 +193,14 @@ def _hers(item: Recheck, data: bytes) -> bool:
 
 def record(item: Recheck, token: str, url: str, state: str, status: int | None, detail: str) -> str:
     """Write what was seen; on a change, capture evidence and re-derive the notice's outcome."""
-    from ..evidence import services as evidence
-    from ..evidence.models import EvidenceBundle
-
     now = timezone.now()
+    bundle = None
     changed = state != item.state
     came_back = changed and state == State.ONLINE and item.gone_at is not None
     with transaction.atomic():
         fields = {"state": state, "checks": item.checks + 1, "last_checked_at": now}
         if changed:
-            bundle = evidence.preserve(url, item.case, EvidenceBundle.Reason.PATROL) if _preserve(state) else None
+            bundle = pipeline.request_evidence(url, item.case) if _preserve(state) else None
             entry = {
                 "at": now.isoformat(),
                 "state": state,
@@ -225,6 +223,7 @@ def record(item: Recheck, token: str, url: str, state: str, status: int | None, 
             Recheck.objects.filter(pk=item.pk).update(due_at=due)
             pipeline.enqueue(Stage.FETCH, item.pk, (due - now).total_seconds(), recheck=True)
         outcome = apply_outcome(item.notice)
+    pipeline.preserve_inline([bundle] if bundle else [])
     return f"{state}{f' -> {outcome}' if outcome else ''}"
 
 

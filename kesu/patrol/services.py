@@ -93,7 +93,26 @@ def tick() -> dict:
         "from_replies": discovery.from_replies(),
         "woken": sweep(),
         "finished": finish_runs(),
+        "forgotten": forget_media(),
     }
+
+
+def forget_media(now=None) -> int:
+    """Downloaded media are kept (sealed) only until matched, and KESU_PATROL_KEEP_MEDIA_HOURS after that:
+    a hit holds its own copy under its case's key; the rest were strangers' pictures. The signals stay,
+    so the same bytes seen again are not fingerprinted twice."""
+    from ..vault import services as vault
+
+    before = (now or timezone.now()) - timedelta(hours=settings.KESU_PATROL_KEEP_MEDIA_HOURS)
+    waiting = Sighting.objects.filter(stage__in=ACTIVE[Sighting]).values("fingerprint_id")
+    old = Fingerprint.objects.filter(created_at__lt=before, blob__isnull=False).exclude(pk__in=waiting)
+    forgotten = 0
+    for item in old.select_related("blob")[:1000]:
+        blob = item.blob
+        Fingerprint.objects.filter(pk=item.pk).update(blob=None)
+        vault.delete_blob(blob)
+        forgotten += 1
+    return forgotten
 
 
 def sweep() -> int:
