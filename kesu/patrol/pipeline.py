@@ -161,8 +161,8 @@ def fetch(page_id: int) -> str:
 def _fetched(page: Page, token: str, url: str, response: http.Response, limits: dict) -> str:
     if response.status in (429, 503):
         wait = response.retry_after() or RETRY_SECONDS
-        if page.attempts < MAX_ATTEMPTS + 2:
-            claims.defer(Page, page.pk, token, wait)
+        if page.attempts < MAX_ATTEMPTS + 2:  # counted: a host that only ever says "later" is given up on
+            claims.defer(Page, page.pk, token, wait, attempt=True)
             enqueue(Stage.FETCH, page.pk, wait)
             return "asked to wait"
     if response.error or response.status != 200:
