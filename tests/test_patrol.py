@@ -600,3 +600,20 @@ def test_strangers_pictures_are_forgotten_after_a_while_and_fetched_again_when_s
     from kesu.vault import services as vault
 
     assert vault.read_blob(hit.blob)[:3] == b"\xff\xd8\xff"  # the hit got the medium's bytes again
+
+
+def test_due_rechecks_are_queued_hosts_in_turn(db, case, operated):
+    from django.utils import timezone
+
+    from kesu.patrol import rechecks
+    from kesu.patrol.models import Recheck
+
+    assert rechecks._by_host_in_turn([(1, "a"), (2, "a"), (3, "b"), (4, "c"), (5, "b"), (6, "a")]) == [1, 3, 4, 2, 5, 6]
+    site = operated
+    sent_notice(case, [site.url("/1"), site.url("/2")])
+    assert rechecks.schedule() == 2
+    assert rechecks.wake_due() == 0  # the first look is an hour after sending
+    Recheck.objects.update(due_at=timezone.now())
+    assert rechecks.wake_due() == 2
+    Recheck.objects.update(due_at=timezone.now() - timezone.timedelta(hours=1))
+    assert rechecks.wake_due() == 0  # long overdue rows are the sweep's: woken once a lease has passed

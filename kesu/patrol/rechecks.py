@@ -36,28 +36,57 @@ ACTOR = SystemPrincipal("patrol")
 State = Recheck.State
 MEDIA_TO_CHECK = 12
 UNREACHABLE_TO_HOLD = 3
+WAKE_WINDOW = 150  # seconds: the tick runs every minute; a row may be woken twice, never lost
 
 
 # --- scheduling -------------------------------------------------------------------------------------------
 
 
 def schedule() -> int:
-    """A re-check for every URL of every notice that went out and has none yet."""
-    created = 0
+    """A re-check for every URL of every notice that went out and has none yet; those already due are queued."""
+    created, now = [], timezone.now()
     first = timedelta(minutes=settings.KESU_PATROL_RECHECK_FIRST_MINUTES)
     for notice in Notice.objects.filter(sent_at__isnull=False, rechecks__isnull=True).select_related("case__data_key"):
         for url in urls_of(notice):
             try:
                 with transaction.atomic():
-                    Recheck.objects.create(
+                    item = Recheck.objects.create(
                         case=notice.case, notice=notice, url_key=vault.blind_index(url),
                         url_sealed=vault.seal_text(notice.case.data_key, url, "recheck.url"),
                         host=urlsplit(url).hostname or "", stage=Stage.FETCH, due_at=notice.sent_at + first,
                     )  # fmt: skip
-                created += 1
+                created.append(item)
             except IntegrityError:
                 continue
-    return created
+    due = [(item.pk, item.host) for item in created if item.due_at <= now]
+    for pk in _by_host_in_turn(due):
+        pipeline.enqueue(Stage.FETCH, pk, recheck=True)
+    return len(created)
+
+
+def wake_due(now=None) -> int:
+    """Queue the re-checks that fell due since the last tick, hosts taken in turn so that the workers are not
+    all waiting on one host's politeness while the others are free. Rows missed here are woken by the sweep."""
+    now = now or timezone.now()
+    due = list(
+        claims.claimable(Recheck, Stage.FETCH, now)
+        .filter(due_at__gt=now - timedelta(seconds=WAKE_WINDOW))
+        .order_by("due_at")
+        .values_list("pk", "host")[:20000]
+    )
+    for pk in _by_host_in_turn(due):
+        pipeline.enqueue(Stage.FETCH, pk, recheck=True)
+    return len(due)
+
+
+def _by_host_in_turn(rows: list[tuple[int, str]]) -> list[int]:
+    queues: dict[str, list[int]] = {}
+    for pk, host in rows:
+        queues.setdefault(host, []).append(pk)
+    order, lists = [], list(queues.values())
+    for index in range(max((len(q) for q in lists), default=0)):
+        order.extend(q[index] for q in lists if index < len(q))
+    return order
 
 
 def next_check(item: Recheck, now):
@@ -76,6 +105,14 @@ def next_check(item: Recheck, now):
 # --- one check --------------------------------------------------------------------------------------------
 
 
+class Busy(Exception):
+    """The host has no free slot now; try again after ``wait`` seconds."""
+
+    def __init__(self, wait: float):
+        super().__init__(f"host busy for {wait:.1f} s")
+        self.wait = wait
+
+
 def check(recheck_id: int) -> str:
     token = claims.claim(Recheck, recheck_id, Stage.FETCH)
     if token is None:
@@ -87,12 +124,12 @@ def check(recheck_id: int) -> str:
         seen = _look(item, url, limits)
     except http.NeedsBrowser:
         seen = None
+    except Busy as busy:  # back in the queue for the host's next free slot, not a fixed delay
+        claims.defer(Recheck, item.pk, token, busy.wait)
+        pipeline.enqueue(Stage.FETCH, item.pk, busy.wait, recheck=True)
+        return "deferred"
     if seen is None and limits["browser"] != Browser.NEVER:
         seen = _look_in_browser(item, url)
-    if seen == "deferred":
-        claims.defer(Recheck, item.pk, token, 30)
-        pipeline.enqueue(Stage.FETCH, item.pk, 30, recheck=True)
-        return "deferred"
     if seen is None:
         seen = (State.UNREACHABLE, None, "needs the browser, which this host's watch does not allow")
     state, status, detail = seen
@@ -110,14 +147,15 @@ def _limits(host: str) -> dict:
 
 def _get(item: Recheck, url: str, limits: dict, limit: int, referer: str = ""):
     host = urlsplit(url).hostname or item.host  # media may come from another host (a CDN)
-    return politeness.get(host, url, limits, limit, referer)[0]
+    response, wait, _ = politeness.get(host, url, limits, limit, referer)
+    if response is None:
+        raise Busy(wait)
+    return response
 
 
 def _look(item: Recheck, url: str, limits: dict):
-    """(state, HTTP status, detail), "deferred" (host busy), or None (only the browser can tell)."""
+    """(state, HTTP status, detail), or None (only the browser can tell); Busy when the host has no slot."""
     page = _get(item, url, limits, settings.KESU_PATROL_PAGE_MB * 1024 * 1024)
-    if page is None:
-        return "deferred"
     if page.error and not page.status:
         return State.UNREACHABLE, None, page.error
     if page.status in (404, 410):
@@ -139,8 +177,6 @@ def _judge_page(item: Recheck, url: str, parsed: extract.Parsed, limits: dict):
     missing = 0
     for ref in refs:
         medium = _get(item, ref.url, limits, settings.KESU_PATROL_MEDIA_MB * 1024 * 1024, referer=url)
-        if medium is None:
-            return "deferred"
         if medium.status in (404, 410):
             missing += 1
         elif medium.status == 200 and medium.body and _hers(item, medium.body):
@@ -219,9 +255,8 @@ def record(item: Recheck, token: str, url: str, state: str, status: int | None, 
             setattr(item, name, value)
         due = next_check(item, now)
         claims.advance(Recheck, item.pk, token, Stage.FETCH if due else Stage.DONE, **fields)
-        if due:
+        if due:  # woken by the scheduler's tick when due (a message held for hours would be re-delivered)
             Recheck.objects.filter(pk=item.pk).update(due_at=due)
-            pipeline.enqueue(Stage.FETCH, item.pk, (due - now).total_seconds(), recheck=True)
         outcome = apply_outcome(item.notice)
     pipeline.preserve_inline([bundle] if bundle else [])
     return f"{state}{f' -> {outcome}' if outcome else ''}"

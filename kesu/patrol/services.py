@@ -90,6 +90,7 @@ def tick() -> dict:
     return {
         "runs": started,
         "rechecks": rechecks.schedule(),
+        "rechecks_due": rechecks.wake_due(),
         "from_replies": discovery.from_replies(),
         "woken": sweep(),
         "finished": finish_runs(),
