@@ -29,6 +29,18 @@ def png_bytes(array) -> bytes:
 
 
 @pytest.fixture(autouse=True)
+def fresh_bank():
+    """Each test starts with the bank of its own database. The bank checks itself against the database by
+    signal ids and counts, and a rolled-back test leaves SQLite free to hand the same ids out again, so a
+    bank kept in memory from an earlier test could pass for current."""
+    from kesu.matching import bank
+
+    bank.forget()
+    yield
+    bank.forget()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Real hashing costs ~0.3 s a user; tests make many users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
