@@ -94,11 +94,12 @@ class Submitted:
 
     @staticmethod
     def start(actor, case: Case, urls: list[str], by: str = "staff", key: str = "") -> Run | None:
-        """Item pages to look at now. Bad URLs are refused with their reason, the rest go on."""
+        """Item pages to look at now. Bad URLs are refused with their line and reason (never their text: it may
+        lead to her images, and run notes are not sealed), the rest go on."""
         good, bad = [], []
         for text in urls[:MAX_SUBMITTED]:
             url, reason = extract.normalise(text)
-            (good if url else bad).append(url or f"{text[:80]!r}: {reason}")
+            (good if url else bad).append(url or f"line {len(good) + len(bad) + 1}: {reason}")
         if not good:
             raise UserError("no usable URL: " + "; ".join(bad[:3]))
         run = _open_run(Run.Source.SUBMITTED, case=case, key=key)
@@ -120,7 +121,7 @@ class Related:
     @staticmethod
     def start(hit, page: Page, url: str) -> Run | None:
         """The hit's page read as a listing (its related items), and the same path on the operator's mirrors."""
-        run = _open_run(Run.Source.RELATED, watch=_watch_for(page.host), case=hit.case,
+        run = _open_run(Run.Source.RELATED, watch=pipeline.watch_for(page.host), case=hit.case,
                         key=f"related:{hit.case_id}:{page.url_key}"[:80])  # fmt: skip
         if run is None:
             return None
@@ -152,15 +153,6 @@ def mirror_urls(url: str) -> list[str]:
     others = Site.objects.filter(operator_id=site.operator_id).exclude(pk=site.pk).values_list("domain", flat=True)
     port = f":{parts.port}" if parts.port else ""
     return [urlunsplit((parts.scheme, f"{other}{port}", parts.path, parts.query, "")) for other in others]
-
-
-def _watch_for(host: str) -> Watch | None:
-    return Watch.objects.filter(site__domain__in=_domains_of(host)).first()
-
-
-def _domains_of(host: str) -> list[str]:
-    labels = host.split(".")
-    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
 
 
 @register
@@ -215,9 +207,11 @@ def from_replies(since_hours: int = 24 * 7) -> int:
 
     started = 0
     since = timezone.now() - timedelta(hours=since_hours)
-    for reply in Reply.objects.filter(received_at__gte=since, case__isnull=False).select_related("case"):
+    replies = Reply.objects.filter(received_at__gte=since, case__isnull=False).select_related("case")
+    done = set(Run.objects.filter(key__startswith="reply:", started_at__gte=since).values_list("key", flat=True))
+    for reply in replies:
         key = f"reply:{reply.pk}"
-        if Run.objects.filter(key=key).exists():
+        if key in done:
             continue
         urls = urls_in_text(content_of(None, reply).get("text", ""))
         if reply.notice_id:

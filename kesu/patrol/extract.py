@@ -62,7 +62,6 @@ class Parsed:
     links: list[Link] = field(default_factory=list)
     media: list[MediaRef] = field(default_factory=list)
     text: str = ""
-    scripts: int = 0
     players: int = 0  # <video> without a plain source, or stream manifests mentioned
     refused: Counter = field(default_factory=Counter)  # reason -> count of URLs dropped as traps
 
@@ -132,7 +131,6 @@ class _Parser(HTMLParser):
         a = {name: (value or "") for name, value in attrs}
         if tag in ("script", "style"):
             self._skip += 1
-            self.out.scripts += tag == "script"
             return
         handler = getattr(self, f"_start_{tag}", None)
         if handler:

@@ -12,12 +12,12 @@ same stages in this process, for the command line, the demo and tests.
 from __future__ import annotations
 
 import hashlib
-import logging
 import pickle
 import re
 import threading
 import time
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -32,9 +32,7 @@ from ..matching.models import Hit
 from ..vault import services as vault
 from . import claims, extract, http, politeness, reuploads
 from .claims import LostClaim
-from .models import Browser, Fingerprint, Page, Run, Sighting, Stage
-
-log = logging.getLogger(__name__)
+from .models import Browser, Fingerprint, Page, Run, Sighting, Stage, Watch
 
 MAX_ATTEMPTS = 4
 RETRY_SECONDS = 30
@@ -78,8 +76,6 @@ def note(run_id: int, text: str) -> None:
 
 def add_page(run: Run, url: str, kind: str, depth: int = 0, parent: Page | None = None) -> Page | None:
     """A page in the run, once per URL; None when it was already there."""
-    from urllib.parse import urlsplit
-
     key, sealed = seal_url(url, "patrol.page")
     try:
         with transaction.atomic():
@@ -94,7 +90,11 @@ def add_page(run: Run, url: str, kind: str, depth: int = 0, parent: Page | None 
 
 
 def _limits(page: Page) -> dict:
-    watch = page.run.watch
+    return limits_of(page.run.watch)
+
+
+def limits_of(watch: Watch | None) -> dict:
+    """A watch's limits and politeness; hosts no watch describes get the settings' defaults."""
     if watch is None:
         return {
             "rate": settings.KESU_PATROL_RATE_PER_MINUTE, "concurrency": settings.KESU_PATROL_CONCURRENCY,
@@ -105,6 +105,12 @@ def _limits(page: Page) -> dict:
         "pages": watch.max_pages, "links": watch.max_links, "browser": watch.browser,
         "item": watch.item_pattern, "listing": watch.listing_pattern,
     }  # fmt: skip
+
+
+def watch_for(host: str) -> Watch | None:
+    """The watch of the site a host belongs to (www.x.example -> x.example)."""
+    labels = host.split(".")
+    return Watch.objects.filter(site__domain__in=[".".join(labels[i:]) for i in range(len(labels) - 1)]).first()
 
 
 def _polite_get(row, model, token: str, url: str, limits: dict, limit_bytes: int, referer: str = ""):
@@ -196,8 +202,6 @@ def _listing(page: Page, token: str, url: str, parsed: extract.Parsed, limits: d
 
 def discover_links(page: Page, url: str, parsed: extract.Parsed, limits: dict) -> tuple[list, list, list[str]]:
     """(item URLs, listing URLs, notes) of a listing page, within the watch's patterns and limits."""
-    from urllib.parse import urlsplit
-
     notes = [f"{page.host}: dropped {n} link(s) as traps ({reason})" for reason, n in parsed.refused.items() if n]
     same_site = [link for link in parsed.links if urlsplit(link.url).hostname == page.host and link.url != url]
     listing_re = _pattern(limits["listing"])
@@ -296,8 +300,6 @@ def capture(page_id: int) -> str:
 
 
 def _add_sighting(page: Page, url: str, downloaded: bytes | None = None) -> Sighting | None:
-    from urllib.parse import urlsplit
-
     key, sealed = seal_url(url, "patrol.media")
     if Sighting.objects.filter(page=page, url_key=key).exists():
         return None

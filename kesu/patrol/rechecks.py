@@ -30,7 +30,7 @@ from ..notices.models import Notice
 from ..sites.models import Outcome
 from ..vault import services as vault
 from . import claims, extract, http, pipeline, politeness, reuploads
-from .models import Browser, Recheck, Stage, Watch
+from .models import Browser, Recheck, Stage
 
 ACTOR = SystemPrincipal("patrol")
 State = Recheck.State
@@ -119,7 +119,7 @@ def check(recheck_id: int) -> str:
         return "not due or taken"
     item = Recheck.objects.select_related("case__data_key", "notice").get(pk=recheck_id)
     url = vault.open_text(item.case.data_key, item.url_sealed, "recheck.url")
-    limits = _limits(item.host)
+    limits = pipeline.limits_of(pipeline.watch_for(item.host))
     try:
         seen = _look(item, url, limits)
     except http.NeedsBrowser:
@@ -134,15 +134,6 @@ def check(recheck_id: int) -> str:
         seen = (State.UNREACHABLE, None, "needs the browser, which this host's watch does not allow")
     state, status, detail = seen
     return record(item, token, url, state, status, detail)
-
-
-def _limits(host: str) -> dict:
-    labels = host.split(".")
-    watch = Watch.objects.filter(site__domain__in=[".".join(labels[i:]) for i in range(len(labels) - 1)]).first()
-    if watch:
-        return {"rate": watch.rate_per_minute, "concurrency": watch.concurrency, "browser": watch.browser}
-    return {"rate": settings.KESU_PATROL_RATE_PER_MINUTE, "concurrency": settings.KESU_PATROL_CONCURRENCY,
-            "browser": Browser.AUTO}  # fmt: skip
 
 
 def _get(item: Recheck, url: str, limits: dict, limit: int, referer: str = ""):
