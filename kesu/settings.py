@@ -39,6 +39,13 @@ KESU_MATCH_THRESHOLDS = env_thresholds(
     "KESU_MATCH_THRESHOLDS", {"pdq": 31, "vpdq": 31, "face": 0.6}, {"pdq": 64, "vpdq": 64, "face": 1.2}
 )
 
+# --- review ----------------------------------------------------------------
+# A gentle daily limit of revealed (unblurred) media per person; supervisors set one per person too.
+KESU_EXPOSURE_DAILY_LIMIT = env_int("KESU_EXPOSURE_DAILY_LIMIT", 40, minimum=1)
+# Staff decisions refit a signal's calibration only once each class has this many decisions.
+KESU_CALIBRATION_MIN_DECISIONS = env_int("KESU_CALIBRATION_MIN_DECISIONS", 20, minimum=2)
+KESU_CALIBRATION_FILE = env_path("KESU_CALIBRATION_FILE", str(DATA_DIR / "calibration-desk.json"))
+
 # --- web capture / patrol -------------------------------------------------
 KESU_ALLOW_LOOPBACK = env_bool("KESU_ALLOW_LOOPBACK", False)
 
@@ -92,6 +99,8 @@ INSTALLED_APPS = [
     "kesu.sites",
     "kesu.notices",
     "kesu.patrol",
+    "kesu.review",
+    "kesu.reports",
 ]
 
 MIDDLEWARE = [
@@ -164,7 +173,9 @@ SECURE_HSTS_PRELOAD = KESU_HTTPS
 if env_bool("KESU_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# Nothing leaves for other sites; "no-referrer" would also make browsers send "Origin: null" on the desk's own
+# form posts, which Django's CSRF check refuses.
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # --- uploads: nothing sensitive may touch a temp file ----------------------------

@@ -9,5 +9,7 @@ urlpatterns = [
     path("", include("kesu.sites.urls")),
     path("", include("kesu.notices.urls")),
     path("", include("kesu.patrol.urls")),
+    path("", include("kesu.review.urls")),
+    path("", include("kesu.reports.urls")),
     path("", include("kesu.cases.urls")),
 ]

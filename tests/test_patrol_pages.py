@@ -72,6 +72,8 @@ def test_the_patrol_page_shows_staff_only_runs_of_their_cases(clients, case, oth
         for i in range(n):
             Page.objects.create(run=ours, url_key=f"{stage}{i}", url_sealed=b"", host="leak.example",
                                 kind=Page.Kind.ITEM, stage=stage)  # fmt: skip
+    Page.objects.create(run=ours, url_key="waiting", url_sealed=b"", host="leak.example", kind=Page.Kind.ITEM,
+                        stage=Stage.FETCH)  # fmt: skip
     HostState.objects.create(host="slow.example", requests=40, refusals=2, last_status=429, note="told us to wait")
 
     status, html = page(clients["on_case"], "/patrol/")
@@ -79,6 +81,8 @@ def test_the_patrol_page_shows_staff_only_runs_of_their_cases(clients, case, oth
     assert "listing-note: 3 pages over the limit" in html and "ours-note" in html and "theirs-note" not in html
     assert case.victim.code in html and other_case.victim.code not in html
     assert "<td>3</td><td>1</td><td>0</td><td>2</td>" in html  # done, failed, skipped, hits
+    # the run is still going: a progress bar of the pages looked at, and the section refreshes itself
+    assert '<progress max="5" value="4"' in html and 'data-refresh="10"' in html
     assert "Tube new uploads" in html and "slow.example" in html and "told us to wait" in html
     assert "Run now" not in html and f"/patrol/watches/{watch.pk}/" not in html
 

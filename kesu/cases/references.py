@@ -121,8 +121,11 @@ def reveal(actor, case: Case, item: ReferenceItem) -> tuple[bytes, str]:
     """The medium itself, for a user who chose to look (audited)."""
     if item.blob is None:
         raise NotFound("this case keeps no media for this reference")
+    from ..review import exposure
+
     data = vault.read_blob(item.blob)
     log_action(actor, "media.view", item, case_id=case.pk)
+    exposure.count(actor)  # her reference counts towards the person's daily exposure like a hit
     if item.kind == ReferenceItem.Kind.VIDEO:
         return data, item.media_type
     return media.display_copy(data)

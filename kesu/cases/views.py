@@ -7,7 +7,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -16,7 +15,7 @@ from ..evidence.services import evidence_rows
 from ..evidence.views import PreserveForm
 from ..lib.errors import NotFound, UserError
 from ..lib.web import private
-from . import references, services
+from . import references, services, timeline
 from .forms import CaseCreateForm, CaseEditForm, ContactForm, ReferenceTextForm, VictimForm
 from .models import Case, CaseType
 
@@ -72,24 +71,62 @@ def case_create(request):
 
 @login_required
 def case_detail(request, case_id):
+    """Header facts, what is due and the actions, one timeline, then the case's sections.
+
+    Contact notes are not opened here (they open on a deliberate click, audited); the timeline names
+    contacts by direction, channel and staff only.
+    """
     case = case_or_404(request, case_id)
     items = list(case.references.select_related("preview").prefetch_related("signals"))
     labelled = [(item, references.label(case, item)) for item in items]
     log_action(request.user, "case.view", case, case_id=case.pk)
+    kinds = timeline.parse_kinds(request.GET.getlist("kinds"))
+    actions = timeline.due_actions(case, request.user)
     context = {
         "case": case,
         "references": labelled,
-        "contacts": services.contact_notes(request.user, case),
+        "contacts": case.contacts.all(),
         "contact_form": ContactForm(),
         "text_form": ReferenceTextForm(),
         "history": services.case_history(case)[:50],
-        "continuation_due": case.continuation_is_due(timezone.localdate()),
         "max_upload_mb": settings.KESU_MAX_UPLOAD_MB,
         "evidence": evidence_rows(case),
         "preserve_form": PreserveForm(),
         "notices": case.notices.select_related("recipient")[:10],
+        "next_action": actions[0] if actions else None,
+        "other_actions": actions[1:],
+        "removal_hits": ",".join(str(pk) for pk in timeline.removal_hit_ids(case)),
+        "events": timeline.events(case, kinds=kinds),
+        "kinds": list(timeline.KINDS.items()),
+        "chosen_kinds": kinds,
     }
     return render(request, "cases/detail.html", context)
+
+
+@login_required
+@require_POST
+def contact_notes(request, case_id):
+    """What was said in each contact with her: opened only on a deliberate click (POST), audited."""
+    case = case_or_404(request, case_id)
+    return private(
+        render(request, "cases/contacts.html", {"case": case, "contacts": services.contact_notes(request.user, case)})
+    )
+
+
+@login_required
+def case_close(request, case_id):
+    """Close the case after a confirmation that lists the notices still open."""
+    case = case_or_404(request, case_id)
+    still_open = timeline.open_notices(case)
+    if request.method == "POST" and request.POST.get("confirm") == str(case.pk):
+        try:
+            timeline.close_case(request.user, case, despite_open=request.POST.get("despite_open") == "1")
+        except UserError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("The case was closed."))
+            return redirect("cases:detail", case_id=case.pk)
+    return render(request, "cases/close.html", {"case": case, "open_notices": still_open})
 
 
 @login_required

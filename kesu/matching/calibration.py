@@ -41,8 +41,33 @@ FEATURES = {"pdq": pdq_features, "local": local_features, "face": face_features,
 
 
 @cache
-def params() -> dict:
+def shipped_params() -> dict:
     return json.loads(PARAMS_FILE.read_text())
+
+
+_desk: dict = {"stamp": None, "params": {}}
+
+
+def desk_file() -> Path:
+    from django.conf import settings
+
+    return Path(settings.KESU_CALIBRATION_FILE)
+
+
+def params() -> dict:
+    """The shipped parameters, with any signal the desk's own decisions refitted (kesu.review) replaced.
+
+    The refitted file is re-read when it changes, so every worker follows a refit without a restart.
+    """
+    try:
+        stat = desk_file().stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    except (OSError, ImportError):
+        stamp = None
+    if stamp != _desk["stamp"]:
+        _desk["params"] = json.loads(desk_file().read_text()).get("signals", {}) if stamp else {}
+        _desk["stamp"] = stamp
+    return {**shipped_params(), **_desk["params"]}
 
 
 def probability(signal: str, *scores) -> float:
@@ -70,18 +95,25 @@ def score(evidence) -> None:
         evidence.signal, evidence.probability = max(candidates.items(), key=lambda kv: kv[1])
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50) -> np.ndarray:
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50, prior: np.ndarray | None = None
+) -> np.ndarray:
     """Regularised logistic regression by Newton's method (IRLS).
 
     The L2 penalty keeps the fit finite when the classes separate, which
-    they nearly do; the intercept is not penalised.
+    they nearly do; the intercept is not penalised. With a ``prior`` the
+    weights are pulled towards it instead of towards zero, and every
+    weight is (a refit from a few hundred staff decisions should move the
+    shipped calibration, not replace it).
     """
-    weights = np.zeros(x.shape[1])
+    centre = np.zeros(x.shape[1]) if prior is None else np.asarray(prior, dtype=float)
+    weights = centre.copy()
     penalty = np.eye(x.shape[1]) * l2
-    penalty[0, 0] = 0.0
+    if prior is None:
+        penalty[0, 0] = 0.0
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(x @ weights, -50, 50)))
-        gradient = x.T @ (p - y) + penalty @ weights
+        gradient = x.T @ (p - y) + penalty @ (weights - centre)
         hessian = x.T @ (x * (p * (1 - p))[:, None]) + penalty + 1e-9 * np.eye(x.shape[1])
         step = np.linalg.solve(hessian, gradient)
         weights -= step

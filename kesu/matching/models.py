@@ -52,6 +52,9 @@ class Hit(models.Model):
     blob = models.ForeignKey("vault.VaultBlob", on_delete=models.SET_NULL, null=True, related_name="+")
     source_url_sealed = models.BinaryField(null=True, help_text="where it was found (sealed: it leads to her images)")
     source_key = models.CharField(max_length=64, blank=True, help_text="keyed hash of the source URL")
+    # Only the host name stays in the clear, like on the patrol's pages: staff filter the review queue by
+    # site without opening every sealed URL, and a host alone does not lead to her images.
+    host = models.CharField(max_length=253, blank=True, db_index=True)
     reupload_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reuploads",
         help_text="the removed copy this one re-uploads",
@@ -67,6 +70,10 @@ class Hit(models.Model):
 
     class Meta:
         ordering = ["-probability", "-created_at"]
+        indexes = [
+            models.Index(fields=["status", "case"], name="hit_status_case"),  # the review queue and its filter
+            models.Index(fields=["status", "-created_at", "-id"], name="hit_status_newest"),  # patrol's new hits
+        ]
         constraints = [
             models.UniqueConstraint(fields=["case", "sha256", "source_key"], name="one_hit_per_medium_place_and_case")
         ]

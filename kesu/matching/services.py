@@ -6,6 +6,7 @@
 """
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.utils import timezone
@@ -157,6 +158,7 @@ def _record_hit(case, candidate: Candidate, result: MatchResult, data: bytes, so
             blob=vault.store_blob(case.data_key, data) if case.keeps_media else None,
             source_url_sealed=vault.seal_text(case.data_key, source_url, "hit.source_url") if source_url else None,
             source_key=source_key,
+            host=host_of_url(source_url),
             signal=candidate.signal,
             probability=candidate.probability,
             nudity=result.nudity,
@@ -165,6 +167,14 @@ def _record_hit(case, candidate: Candidate, result: MatchResult, data: bytes, so
         log_action(None, "hit.create", hit, case_id=case.pk, signal=hit.signal, probability=round(hit.probability, 4))
     hit.is_new = True  # not stored: tells the caller (the patrol's alerts) this call made it
     return hit
+
+
+def host_of_url(url: str) -> str:
+    """The host name of a URL, lower case, or "" (never raises: a stored URL may be odd)."""
+    try:
+        return (urlsplit(url).hostname or "").rstrip(".")
+    except ValueError:
+        return ""
 
 
 def source_url(hit: Hit) -> str:

@@ -2,7 +2,9 @@
 
 ``prepare`` routes every chosen URL (``sites.routing``), takes the first step of its ladder that a notice
 can serve, and batches the URLs by recipient, channel and regime: mirrors of one operator land in one
-notice. ``check`` renders the notice from its template and says which required element is missing and why.
+notice. ``propose`` is the same routing as a dry run (the composer's step 2 shows it before anything is
+written); ``prepare`` drafts what it proposes. ``check`` renders the notice from its template (the
+version staff chose for a draft, else the newest) and says which required element is missing and why.
 Her name and address go in only where the regime needs them, the case records her consent to name her,
 and she agreed for this very recipient (``IdentityConsent``).
 """
@@ -21,11 +23,11 @@ from ..cases.services import CODE_ALPHABET, victim_details
 from ..lib.errors import UserError
 from ..matching.models import Hit
 from ..matching.services import source_url
-from ..sites.models import Contact
-from ..sites.routing import route
+from ..sites.models import Contact, Site
+from ..sites.routing import Step, route
 from ..vault import services as vault
 from . import regimes, render, templates
-from .models import IdentityConsent, Notice, NoticeEvent
+from .models import IdentityConsent, Notice, NoticeEvent, NoticeTemplate, TemplateVersion
 
 CHANNELS = (Contact.Channel.EMAIL, Contact.Channel.FORM)
 OPEN = (Notice.Status.DRAFT, Notice.Status.QUEUED, Notice.Status.FORM, Notice.Status.SENT)
@@ -78,8 +80,47 @@ def _open_urls(case, recipient_id) -> set[str]:
     return taken
 
 
-def prepare(actor, case, *, urls=(), hit_ids=(), copyright=False, after: Notice | None = None) -> Prepared:
-    """Draft one notice per recipient for these URLs (and the URLs of these hits of the case)."""
+@dataclass
+class Proposal:
+    """One notice ``prepare`` would write: the rung of the ladder it serves and the URLs it would carry.
+
+    ``later`` are the rungs after this one (for people: who is asked if this recipient does not act);
+    ``already_open`` the URLs left out because an open notice to the same recipient names them.
+    """
+
+    step: Step
+    regime: regimes.Regime
+    site: Site | None
+    language: str
+    urls: list[str] = field(default_factory=list)
+    later: list[Step] = field(default_factory=list)
+    already_open: int = 0
+
+    @property
+    def recipient(self):
+        return self.step.recipient
+
+    @property
+    def fresh(self) -> int:
+        return len(self.urls) - self.already_open
+
+    @property
+    def deadline_hours(self) -> int | None:
+        """Hours the recipient gets before the next rung is due (None: open-ended)."""
+        return int(self.step.deadline.total_seconds() // 3600) if self.step.deadline else None
+
+
+@dataclass
+class Plan:
+    """What ``prepare`` would do for a choice of URLs, computed without writing anything."""
+
+    proposals: list[Proposal] = field(default_factory=list)
+    unrouted: list[str] = field(default_factory=list)  # reasons, one per URL that found no recipient
+    by_url: dict[str, list[Hit]] = field(default_factory=dict)
+
+
+def _wanted(case, urls, hit_ids) -> tuple[list[str], dict[str, list[Hit]]]:
+    """The chosen URLs in order (hits first, duplicates once) and the hits behind each."""
     hits = list(Hit.objects.filter(case=case, pk__in=hit_ids).select_related("case__data_key"))
     by_url: dict[str, list[Hit]] = {}
     for hit in hits:
@@ -87,47 +128,82 @@ def prepare(actor, case, *, urls=(), hit_ids=(), copyright=False, after: Notice 
     wanted = list(dict.fromkeys([*by_url, *(u.strip() for u in urls if u.strip())]))
     if not wanted:
         raise UserError("choose at least one URL or hit")
-    result, groups = Prepared(), {}
+    return wanted, by_url
+
+
+def _later(ladder, step, into: list[Step]) -> None:
+    """Add the ladder's active rungs after ``step`` that ``into`` does not list yet (mirrors share rungs)."""
+    seen = {(s.role, s.recipient_name) for s in into}
+    for rung in ladder.active:
+        if rung.order > step.order and (rung.role, rung.recipient_name) not in seen:
+            into.append(rung)
+            seen.add((rung.role, rung.recipient_name))
+
+
+def propose(case, *, urls=(), hit_ids=(), copyright=False, after: Notice | None = None) -> Plan:
+    """The routing proposal: per recipient, the rung, the law and the URLs ``prepare`` would draft for.
+
+    Reads only (routing, the case's open notices); raises UserError when nothing was chosen.
+    """
+    wanted, by_url = _wanted(case, urls, hit_ids)
+    plan, groups = Plan(by_url=by_url), {}
     not_to = {after.recipient_id} if after else set()
     for n, url in enumerate(wanted, 1):
         try:
             ladder = route(url, case.case_type, victim_holds_copyright=copyright)
         except UserError as error:
-            result.unrouted.append(f"URL {n}: {error}")
+            plan.unrouted.append(f"URL {n}: {error}")
             continue
         step = _notice_step(ladder, after.step if after else 0, not_to)
         if step is None:
             reasons = "; ".join(s.skip_reason for s in ladder.steps if s.skip and s.skip_reason)[:200]
-            result.unrouted.append(f"URL {n} ({ladder.domain}): nobody to send a notice to ({reasons or 'no contact'})")
+            plan.unrouted.append(f"URL {n} ({ladder.domain}): nobody to send a notice to ({reasons or 'no contact'})")
             continue
         regime = regimes.regime_for_basis(step.legal_basis)
         key = (step.recipient.pk, step.channel, step.address, regime.key)
-        groups.setdefault(key, (step, regime, ladder.site, []))[3].append(url)
+        if key not in groups:
+            org = step.recipient
+            language = templates.choose_language(org.languages, org.country, regime.key)
+            groups[key] = Proposal(step, regime, ladder.site, language)
+        groups[key].urls.append(url)
+        _later(ladder, step, groups[key].later)
+    plan.proposals = list(groups.values())
+    for proposal in plan.proposals:
+        taken = _open_urls(case, proposal.recipient.pk)
+        proposal.already_open = sum(1 for u in proposal.urls if u in taken)
+    return plan
+
+
+def prepare(actor, case, *, urls=(), hit_ids=(), copyright=False, after: Notice | None = None) -> Prepared:
+    """Draft one notice per recipient for these URLs (and the URLs of these hits of the case)."""
+    plan = propose(case, urls=urls, hit_ids=hit_ids, copyright=copyright, after=after)
+    result = Prepared(unrouted=plan.unrouted)
     with transaction.atomic():
-        for (recipient_id, _, _, _), (step, regime, site, group_urls) in groups.items():
-            taken = _open_urls(case, recipient_id)
-            fresh = [u for u in group_urls if u not in taken]
-            result.already_open += len(group_urls) - len(fresh)
+        for proposal in plan.proposals:
+            # Read again inside the transaction: the proposal may be older than another draft.
+            taken = _open_urls(case, proposal.recipient.pk)
+            fresh = [u for u in proposal.urls if u not in taken]
+            result.already_open += len(proposal.urls) - len(fresh)
             if fresh:
-                notice = _create(actor, case, step, regime, site, fresh, after)
-                notice.hits.set([h for u in fresh for h in by_url.get(u, [])])
+                notice = _create(actor, case, proposal, fresh, after)
+                notice.hits.set([h for u in fresh for h in plan.by_url.get(u, [])])
                 result.notices.append(notice)
     return result
 
 
-def _create(actor, case, step, regime, site, urls, after) -> Notice:
-    org = step.recipient
+def _create(actor, case, proposal: Proposal, urls, after) -> Notice:
+    step, regime = proposal.step, proposal.regime
     notice = Notice.objects.create(
         case=case,
-        recipient=org,
-        site=site,
+        recipient=step.recipient,
+        site=proposal.site,
         role=step.role,
         channel=step.channel,
         address=step.address,
         regime=regime.key,
-        language=templates.choose_language(org.languages, org.country, regime.key),
+        language=proposal.language,
         step=step.order,
-        deadline_hours=int(step.deadline.total_seconds() // 3600) if step.deadline else None,
+        deadline_hours=proposal.deadline_hours,
         flags=sorted(step.flags),
         token=new_token(),
         urls_sealed=vault.seal_json(case.data_key, urls, "notice.urls"),
@@ -203,9 +279,51 @@ def _why_identity(notice: Notice) -> str:
     return "her name or address is not on file"
 
 
+def _slots(notice: Notice) -> list[NoticeTemplate]:
+    """The template slots that fit this notice (regime, language, case type, role), most specific first."""
+    order = [(notice.case.case_type, notice.role), (notice.case.case_type, ""), ("", notice.role), ("", "")]
+    slots = NoticeTemplate.objects.filter(regime=notice.regime, language=notice.language)
+    found = {(slot.case_type, slot.role): slot for slot in slots}
+    return [found[key] for key in order if key in found]
+
+
+def versions_for(notice: Notice) -> list[TemplateVersion]:
+    """Every template version staff may choose for this notice, the most specific slot's newest first."""
+    return [version for slot in _slots(notice) for version in slot.versions.order_by("-number")]
+
+
+def _chosen_version(notice: Notice) -> TemplateVersion | None:
+    """The version staff chose for a draft, while it still fits (a language change drops the choice).
+
+    Only until the text is fixed: reminders of a sent notice keep following the newest text, as before.
+    """
+    if notice.template_version_id is None or notice.status not in (Notice.Status.DRAFT, Notice.Status.QUEUED):
+        return None
+    version = TemplateVersion.objects.select_related("template").get(pk=notice.template_version_id)
+    slot = version.template
+    return version if slot.regime == notice.regime and slot.language == notice.language else None
+
+
+def choose_version(actor, notice: Notice, version_id: int | None) -> None:
+    """Staff pick the template version a draft is written from (None: the newest one again)."""
+    if notice.status != Notice.Status.DRAFT:
+        raise UserError("only a draft's template can change")
+    version = None
+    if version_id is not None:
+        version = next((v for v in versions_for(notice) if v.pk == version_id), None)
+        if version is None:
+            raise UserError(f"no {notice.regime} template version in {notice.language!r} fits this notice")
+    notice.template_version = version
+    notice.save(update_fields=["template_version"])
+    event(notice, "template", actor, version=version.number if version else "latest")
+    log_action(actor, "notice.template.choose", notice, case_id=notice.case_id, version=version_id)
+
+
 def check(notice: Notice, *, actor="system:notices", reminder: int = 0, now=None) -> Check:
     regime = regimes.get(notice.regime)
-    version = templates.resolve(notice.regime, notice.language, notice.case.case_type, notice.role)
+    version = _chosen_version(notice) or templates.resolve(
+        notice.regime, notice.language, notice.case.case_type, notice.role
+    )
     if version is None:
         what = f"no template for {notice.regime} in {notice.language}"
         return Check(None, None, [("template", what, "load them: kesu notice templates")], False, regime)

@@ -8,9 +8,11 @@ and anybody else gets 404 as if it did not exist.
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
@@ -23,7 +25,8 @@ from ..lib.web import private
 from ..matching.models import Hit
 from ..matching.services import source_url
 from ..patrol.views import recheck_rows
-from ..sites.models import Outcome
+from ..sites.domains import host_of, to_unicode
+from ..sites.models import Contact, Outcome, Role
 from . import compose, outbox, regimes, replies, services, templates, victim
 from .forms import SlotForm, SubmittedForm, TemplateForm, VictimMessageForm
 from .models import Notice, NoticeTemplate, OutboxMessage, Reply
@@ -85,28 +88,102 @@ def _ids(values) -> list[int]:
     return [int(value) for value in values if value.isdigit()]
 
 
+STEPS = (
+    ("copies", _lazy("Copies")),
+    ("routing", _lazy("Who and which law")),
+    ("template", _lazy("Template")),
+    ("check", _lazy("Check")),
+    ("send", _lazy("Send")),
+)
+
+
+def _stepper(current: str) -> list[tuple[int, str, str, str]]:
+    """(number, key, label, state) for the composer's five steps; state is done, current or todo."""
+    at = [key for key, _label in STEPS].index(current)
+    states = ["done"] * at + ["current"] + ["todo"] * (len(STEPS) - at - 1)
+    return [(n, key, label, state) for n, ((key, label), state) in enumerate(zip(STEPS, states, strict=True), 1)]
+
+
+def _host(url: str) -> str:
+    try:
+        return to_unicode(host_of(url))
+    except UserError:  # a place that is no web address is still shown in full in its row
+        return ""
+
+
+def _hit_rows(case) -> list[tuple[Hit, str, str]]:
+    """(hit, URL, host) for every hit a notice can name."""
+    # Rejected hits are not her images; hits without a recorded place cannot be named in a notice.
+    hits = Hit.objects.filter(case=case, source_url_sealed__isnull=False).exclude(status=Hit.Status.REJECTED)
+    rows = [(hit, source_url(hit)) for hit in hits.select_related("case__data_key")]
+    return [(hit, url, _host(url)) for hit, url in rows]
+
+
+def _chosen_hits(request) -> list[int]:
+    """The hits ticked in the form; on arrival, those the review queue or the case page passed as ?hits=1,2,3."""
+    if request.method == "POST":
+        return _ids(request.POST.getlist("hits"))
+    return _ids(",".join(request.GET.getlist("hits")).split(","))
+
+
+def _labels(step) -> tuple[str, str]:
+    """The step's role and channel as people read them."""
+    roles, channels = dict(Role.choices), dict(Contact.Channel.choices)
+    return roles.get(step.role, step.role), channels.get(step.channel, step.channel)
+
+
+def _proposal_rows(plan: compose.Plan) -> list[dict]:
+    return [
+        {"proposal": p, "labels": _labels(p.step), "later": [(step, *_labels(step)) for step in p.later]}
+        for p in plan.proposals
+    ]
+
+
+def _compose_context(request, case) -> dict:
+    chosen = _chosen_hits(request)
+    return {
+        "case": case,
+        "hits": _hit_rows(case),
+        "chosen": chosen,
+        "urls": request.POST.get("urls", ""),
+        "copyright": request.POST.get("copyright") == "1",
+    }
+
+
+def _prepare(request, case, context):
+    prepared = compose.prepare(
+        request.user, case, urls=context["urls"].splitlines(), hit_ids=context["chosen"], copyright=context["copyright"]
+    )
+    _report(request, prepared)
+    # From the composer, a single draft opens at its next step (template); several are listed on the case.
+    if request.POST.get("stage") == "prepare" and len(prepared.notices) == 1:
+        return redirect("notices:detail", notice_id=prepared.notices[0].pk)
+    return redirect("notices:case", case_id=case.pk)
+
+
 @login_required
 def notice_new(request, case_id):
+    """Steps 1 and 2 of the composer: choose the copies, then see who would get which notice under which law.
+
+    A POST with ``stage=propose`` shows the routing proposal and writes nothing; ``stage=choose`` goes back
+    to the copies; any other POST prepares the drafts.
+    """
     case = case_or_404(request, case_id)
-    chosen, text = _ids(request.POST.getlist("hits")), request.POST.get("urls", "")
-    if request.method == "POST":
+    context = _compose_context(request, case)
+    stage = request.POST.get("stage", "") if request.method == "POST" else "choose"
+    if stage != "choose":
         try:
-            prepared = compose.prepare(
-                request.user,
-                case,
-                urls=text.splitlines(),
-                hit_ids=chosen,
-                copyright=request.POST.get("copyright") == "1",
+            if stage != "propose":
+                return _prepare(request, case, context)
+            plan = compose.propose(
+                case, urls=context["urls"].splitlines(), hit_ids=context["chosen"], copyright=context["copyright"]
             )
         except UserError as error:
             messages.error(request, str(error))
         else:
-            _report(request, prepared)
-            return redirect("notices:case", case_id=case.pk)
-    # Rejected hits are not her images; hits without a recorded place cannot be named in a notice.
-    hits = Hit.objects.filter(case=case, source_url_sealed__isnull=False).exclude(status=Hit.Status.REJECTED)
-    rows = [(hit, source_url(hit)) for hit in hits.select_related("case__data_key")]
-    context = {"case": case, "hits": rows, "chosen": chosen, "urls": text, "copyright": "copyright" in request.POST}
+            context.update(plan=plan, proposals=_proposal_rows(plan), steps=_stepper("routing"))
+            return private(render(request, "notices/new.html", context))
+    context["steps"] = _stepper("copies")
     return private(render(request, "notices/new.html", context))
 
 
@@ -126,11 +203,16 @@ def _checklist(notice: Notice, result: compose.Check) -> list[tuple[str, str]]:
 def _draft_context(request, notice: Notice) -> dict:
     result = compose.check(notice, actor=request.user)
     missing = {element for element, _label, _why in result.missing}
+    checklist = _checklist(notice, result)
     return {
         "check": result,
-        "checklist": _checklist(notice, result),
+        "checklist": checklist,
         "can_record_identity": "requester" in missing and Consent.NAME_IN_NOTICES in (notice.case.consent or []),
         "languages": templates.languages_for(notice.regime),
+        "versions": compose.versions_for(notice),
+        "version_chosen": notice.template_version_id,
+        "missing_labels": [label for label, why in checklist if why],
+        "steps": _stepper("template"),
     }
 
 
@@ -150,6 +232,8 @@ def notice_detail(request, notice_id):
         "proposals": Reply.Proposal.choices,
         "rechecks": recheck_rows(notice),
     }
+    context["steps"] = _stepper("send")
+    context["back_to_copies"] = ",".join(str(pk) for pk in notice.hits.values_list("pk", flat=True))
     if notice.status == Notice.Status.DRAFT:
         context.update(_draft_context(request, notice))
     elif notice.subject_sealed is not None:
@@ -175,6 +259,12 @@ def _language(request, notice):
     return _("Language changed.")
 
 
+def _template(request, notice):
+    chosen = request.POST.get("version", "")
+    compose.choose_version(request.user, notice, int(chosen) if chosen.isdigit() else None)
+    return _("Template changed: the preview below uses it.")
+
+
 def _identity(request, notice):
     compose.record_identity_consent(request.user, notice)
     return _("Her agreement to give her name to this recipient was recorded.")
@@ -198,6 +288,7 @@ ACTIONS = {
     "send": _send,
     "cancel": _cancel,
     "language": _language,
+    "template": _template,
     "identity": _identity,
     "outcome": _outcome,
     "escalate": _escalate,
@@ -281,15 +372,26 @@ def reply_decide(request, reply_id):
 # --- the desk's queue ---------------------------------------------------------------------------------------------
 
 
+QUEUE_SHOWN = 50
+
+
+def _section(request, name: str, rows):
+    """One list of the queue, a page at a time (``?<name>=N``): a desk with hundreds of drafts still gets its
+    page at once, newest first."""
+    return Paginator(rows.order_by("-pk"), QUEUE_SHOWN).get_page(request.GET.get(name))
+
+
 @login_required
 def queue(request):
     user = request.user
     notices = _visible(Notice.objects.select_related("recipient", "case__victim"), user)
     context = {
-        "drafts": notices.filter(status=Notice.Status.DRAFT),
-        "forms": notices.filter(status=Notice.Status.FORM),
-        "failed": notices.filter(status=Notice.Status.FAILED),
-        "replies": _visible(Reply.objects.filter(decision="").select_related("notice", "case"), user),
+        "drafts": _section(request, "drafts", notices.filter(status=Notice.Status.DRAFT)),
+        "forms": _section(request, "forms", notices.filter(status=Notice.Status.FORM)),
+        "failed": _section(request, "failed", notices.filter(status=Notice.Status.FAILED)),
+        "replies": _section(
+            request, "replies", _visible(Reply.objects.filter(decision="").select_related("notice", "case"), user)
+        ),
         "uncertain": _visible(OutboxMessage.objects.filter(status=OutboxMessage.Status.UNCERTAIN), user),
         "proposals": Reply.Proposal.choices,
     }

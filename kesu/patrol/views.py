@@ -32,7 +32,7 @@ from ..matching.services import source_url
 from ..vault import services as vault
 from . import discovery, services
 from .forms import SubmitForm, WatchForm
-from .models import HostState, Recheck, Run, Stage, Watch
+from .models import HostState, Page, Recheck, Run, Stage, Watch
 
 RUNS_SHOWN = 50
 HOSTS_SHOWN = 200
@@ -44,21 +44,30 @@ def _supervisor_or_404(request) -> None:
         raise Http404
 
 
-def _runs(user):
+def _runs(user) -> list[Run]:
+    """The newest runs with their pages counted by stage (counted for these runs only, after they are chosen:
+    counting every run's pages first took ~150 ms with 3,000 runs)."""
     runs = Run.objects.select_related("watch", "case__victim")
     if not user.sees_all_cases:
         runs = runs.filter(Q(case__isnull=True) | Q(case__in=visible_cases(user)))
-    return runs.annotate(
-        done=Count("pages", filter=Q(pages__stage=Stage.DONE)),
-        failed=Count("pages", filter=Q(pages__stage=Stage.FAILED)),
-        skipped=Count("pages", filter=Q(pages__stage=Stage.SKIPPED)),
-    ).order_by("-started_at", "-pk")[:RUNS_SHOWN]
+    runs = list(runs.order_by("-started_at", "-pk")[:RUNS_SHOWN])
+    counts: dict[int, dict[str, int]] = {}
+    stages = Page.objects.filter(run__in=runs).values_list("run_id", "stage").annotate(n=Count("pk")).order_by()
+    for run_id, stage, n in stages:
+        counts.setdefault(run_id, {})[stage] = n
+    for run in runs:
+        by_stage = counts.get(run.pk, {})
+        run.done, run.failed, run.skipped = (by_stage.get(s, 0) for s in (Stage.DONE, Stage.FAILED, Stage.SKIPPED))
+        run.total, run.settled = sum(by_stage.values()), run.done + run.failed + run.skipped
+    return runs
 
 
 @login_required
 def home(request):
+    runs = _runs(request.user)
     context = {
-        "runs": _runs(request.user),
+        "runs": runs,
+        "running": any(run.status == Run.Status.RUNNING for run in runs),
         "watches": Watch.objects.select_related("site"),
         # Hosts that refuse us come first: they are the ones to look at.
         "hosts": HostState.objects.order_by("-refusals", "-requests", "host")[:HOSTS_SHOWN],
@@ -105,8 +114,8 @@ class HitRow:
 
 
 def _host_of(hit: Hit) -> str:
-    if hit.source_url_sealed is None:
-        return ""
+    if hit.host or hit.source_url_sealed is None:
+        return hit.host  # kept in the clear since the review queue; older hits open their sealed URL
     return urlsplit(source_url(hit)).hostname or ""
 
 

@@ -59,3 +59,50 @@ document.addEventListener("click", function (event) {
     fallback();
   }
 });
+
+// Long work shows progress: a section marked data-refresh="N" (patrol runs in progress) is fetched again
+// every N seconds and swapped in place, until the server stops marking it. No full-page reload, so the
+// reader keeps her place and focus.
+(function () {
+  var section = document.querySelector("[data-refresh]");
+  if (!section || !window.fetch || !window.DOMParser) return;
+  var seconds = Number(section.getAttribute("data-refresh")) || 10;
+  function refresh() {
+    fetch(window.location.href, { credentials: "same-origin" }).then(function (reply) {
+      return reply.ok ? reply.text() : null;
+    }).then(function (html) {
+      if (!html) return;
+      var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(section.id);
+      if (!fresh) return;
+      section.innerHTML = fresh.innerHTML;
+      if (fresh.hasAttribute("data-refresh")) setTimeout(refresh, seconds * 1000);
+      else section.removeAttribute("data-refresh");
+    }).catch(function () { setTimeout(refresh, seconds * 3000); });
+  }
+  setTimeout(refresh, seconds * 1000);
+})();
+
+// Forms marked data-progress (imports) show the upload's progress, then an indeterminate bar while the
+// server works on the file; its answer replaces the page as a plain post would.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!form.hasAttribute("data-progress") || !window.XMLHttpRequest || !window.FormData) return;
+  event.preventDefault();
+  var bar = document.createElement("progress");
+  bar.max = 100; bar.value = 0;
+  var status = document.createElement("output");
+  status.setAttribute("role", "status");
+  form.appendChild(bar); form.appendChild(status);
+  var xhr = new XMLHttpRequest();
+  xhr.open("POST", form.action || window.location.href);
+  xhr.upload.onprogress = function (e) {
+    if (e.lengthComputable) { bar.value = Math.round(100 * e.loaded / e.total); status.textContent = bar.value + " %"; }
+  };
+  xhr.upload.onload = function () {
+    bar.removeAttribute("value");  // indeterminate: the server is reading the file now
+    status.textContent = form.getAttribute("data-progress-label") || "…";
+  };
+  xhr.onload = function () { document.open(); document.write(xhr.responseText); document.close(); };
+  xhr.onerror = function () { form.submit(); };
+  xhr.send(new FormData(form));
+});

@@ -1,0 +1,430 @@
+"""The figures the organisation publishes, computed from the request history.
+
+Every function takes a queryset of ``TakedownRequest`` (so callers and tests choose what is counted)
+and lets the database do the grouping: one GROUP BY query per table, outcomes as conditional counts,
+the median as an ordered-set aggregate (PostgreSQL's ``percentile_cont``; on SQLite a Python
+aggregate registered on the connection). Nothing here reads a case, a URL or a victim's data:
+requests point to cases only by id, and no id leaves this module.
+
+Fiscal years are Japanese: FY N runs from 1 April N to 31 March N+1 in ``settings.TIME_ZONE``.
+"""
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import (
+    Aggregate,
+    Case,
+    CharField,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, ExtractMonth, ExtractYear, NullIf
+from django.db.models.lookups import LessThan
+from django.utils.formats import number_format
+
+from ..lib.errors import UserError
+from ..sites.models import REMOVED, SETTLED, Outcome, Site, Source, TakedownRequest
+
+OUTCOMES = list(Outcome)  # the published order: deleted, partly deleted, still online, on hold, ongoing
+PUBLIC_MIN_SETTLED = 10  # below this a host's figures could point to a single case
+SECONDS_PER_DAY = 86400
+
+
+def desk_zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def fiscal_year_of(moment: datetime) -> int:
+    local = moment.astimezone(desk_zone())
+    return local.year if local.month >= 4 else local.year - 1
+
+
+def fiscal_year_start(year: int) -> datetime:
+    return datetime(year, 4, 1, tzinfo=desk_zone())
+
+
+# ---------------------------------------------------------------- shares
+
+
+@dataclass(frozen=True)
+class Share:
+    """A percentage as the organisation prints it: one decimal, two below 1 % (0.36 %, 56.7 %)."""
+
+    count: int
+    total: int
+
+    @property
+    def places(self) -> int:
+        return 2 if self.count and self.count * 100 < self.total else 1
+
+    @property
+    def percent(self) -> Decimal | None:
+        if not self.total:
+            return None
+        exact = Decimal(self.count * 100) / Decimal(self.total)
+        return exact.quantize(Decimal(1).scaleb(-self.places), rounding=ROUND_HALF_UP)
+
+    def __str__(self) -> str:
+        """Localised ("56.7"), without the % sign; "" when there is nothing to divide by."""
+        return "" if self.percent is None else number_format(self.percent, self.places)
+
+    def plain(self) -> str:
+        """For CSV: always a dot, never a thousands separator."""
+        return "" if self.percent is None else str(self.percent)
+
+
+def days_text(days: float | None) -> str:
+    return "" if days is None else number_format(round(days, 1), 1)
+
+
+# ---------------------------------------------------------------- the median in the database
+
+
+class _MedianOfSqlite:
+    """statistics.median as an SQLite aggregate; takes microseconds (Django's datetime difference there)."""
+
+    def __init__(self):
+        self.values = []
+
+    def step(self, value):
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self):
+        return statistics.median(self.values) / 1e6 if self.values else None
+
+
+class MedianSeconds(Aggregate):
+    """Median of a duration expression, in seconds (float); NULL for an empty group."""
+
+    function = "percentile_cont"
+    template = "percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM %(expressions)s)::double precision)"
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        connection.ensure_connection()
+        connection.connection.create_aggregate("kesu_median", 1, _MedianOfSqlite)
+        sqlite = self.copy()
+        sqlite.template = "kesu_median(%(expressions)s)"
+        return sqlite.as_sql(compiler, connection, **extra)
+
+
+def _removal_seconds() -> MedianSeconds:
+    duration = ExpressionWrapper(F("resolved_at") - F("sent_at"), output_field=DurationField())
+    return MedianSeconds(duration, filter=Q(outcome__in=REMOVED, resolved_at__isnull=False))
+
+
+# ---------------------------------------------------------------- fiscal-year table
+
+
+def _fiscal_year():
+    zone = desk_zone()
+    year = ExtractYear("sent_at", tzinfo=zone)
+    return Case(When(LessThan(ExtractMonth("sent_at", tzinfo=zone), 4), then=year - 1), default=year)
+
+
+def _outcome_counts() -> dict:
+    counts = {f"n_{o.value}": Count("pk", filter=Q(outcome=o)) for o in OUTCOMES}
+    return {"total": Count("pk"), **counts}
+
+
+@dataclass
+class YearLine:
+    """One fiscal year (and case type, in the per-type table): requests by published category."""
+
+    fiscal_year: int
+    case_type: str
+    total: int
+    counts: dict[str, int]
+
+    @property
+    def cells(self) -> list[tuple[str, int, Share]]:
+        return [(o.value, self.counts[o.value], Share(self.counts[o.value], self.total)) for o in OUTCOMES]
+
+    def share(self, outcome: str) -> Share:
+        return Share(self.counts[outcome], self.total)
+
+    @property
+    def case_type_label(self) -> str:
+        from ..cases.models import CaseType
+
+        return dict(CaseType.choices).get(self.case_type, self.case_type)
+
+
+def in_fiscal_years(requests: QuerySet, first: int | None = None, last: int | None = None, case_type: str = ""):
+    """Requests sent in fiscal years ``first``..``last`` (inclusive), of one case type if given.
+
+    Filters on ``sent_at`` bounds, not on the computed year, so the index on ``sent_at`` serves it.
+    """
+    if first is not None and last is not None and first > last:
+        raise UserError(f"the first fiscal year ({first}) is after the last ({last})")
+    if first is not None:
+        requests = requests.filter(sent_at__gte=fiscal_year_start(first))
+    if last is not None:
+        requests = requests.filter(sent_at__lt=fiscal_year_start(last + 1))
+    if case_type:
+        from ..cases.models import CaseType
+
+        if case_type not in CaseType.values:
+            raise UserError(f"unknown case type {case_type!r} (one of {', '.join(CaseType.values)})")
+        requests = requests.filter(case_type=case_type)
+    return requests
+
+
+def fiscal_year_table(requests: QuerySet, *, by_case_type: bool = False) -> list[YearLine]:
+    """Counts of every outcome per fiscal year (and per case type), oldest year first."""
+    keys = ["fy", "case_type"] if by_case_type else ["fy"]
+    rows = requests.order_by().annotate(fy=_fiscal_year()).values(*keys).annotate(**_outcome_counts()).order_by(*keys)
+    return [
+        YearLine(
+            fiscal_year=row["fy"],
+            case_type=row.get("case_type", ""),
+            total=row["total"],
+            counts={o.value: row[f"n_{o.value}"] for o in OUTCOMES},
+        )
+        for row in rows
+    ]
+
+
+def per_year(lines: list[YearLine]) -> list[YearLine]:
+    """The lines of a by-case-type table added up per fiscal year (the by-year table without a second scan)."""
+    years: dict[int, YearLine] = {}
+    for line in lines:
+        year = years.setdefault(line.fiscal_year, YearLine(line.fiscal_year, "", 0, {o.value: 0 for o in OUTCOMES}))
+        year.total += line.total
+        for key, n in line.counts.items():
+            year.counts[key] += n
+    return [years[year] for year in sorted(years)]
+
+
+def total_line(lines: list[YearLine]) -> YearLine | None:
+    """All years together (for a range, the sum of its years)."""
+    if not lines:
+        return None
+    counts = {o.value: sum(line.counts[o.value] for line in lines) for o in OUTCOMES}
+    return YearLine(fiscal_year=0, case_type="", total=sum(line.total for line in lines), counts=counts)
+
+
+# ---------------------------------------------------------------- compliance
+
+
+GROUPINGS = ("site", "host", "country")
+ORDERS = {  # the sort keys a page or CSV can ask for; a leading "-" reverses
+    "name": "name",
+    "requests": "requests",
+    "settled": "settled",
+    "removed": "removed",
+    "rate": "rate",
+    "days": "median_seconds",
+}
+
+
+@dataclass
+class ComplianceLine:
+    """Compliance of one site, host or country. ``rate`` is removed / settled (not / all requests)."""
+
+    key: str
+    name: str
+    country: str
+    requests: int
+    settled: int
+    removed: int
+    median_days: float | None
+
+    @property
+    def rate(self) -> Share:
+        return Share(self.removed, self.settled)
+
+    @property
+    def median_text(self) -> str:
+        return days_text(self.median_days)
+
+
+def _group_fields(by: str) -> dict:
+    if by == "site":
+        return {"key": Cast("site_id", output_field=CharField()), "name": F("site__domain"), "country": _country()}
+    if by == "host":
+        return {"key": Cast("site__host_id", output_field=CharField()), "name": F("site__host__name"),
+                "country": F("site__host__country")}  # fmt: skip
+    if by == "country":
+        return {"key": _country(), "name": _country(), "country": _country()}
+    raise UserError(f"group by one of {', '.join(GROUPINGS)}, not {by!r}")
+
+
+def _country():
+    """Where the content is served from, else the country whose law binds the operator; "" if unknown."""
+    return Coalesce(NullIf("site__server_country", Value("")), NullIf("site__jurisdiction", Value("")), Value(""))
+
+
+def _compliance_measures() -> dict:
+    return {
+        "requests": Count("pk"),
+        "settled": Count("pk", filter=Q(outcome__in=SETTLED)),
+        "removed": Count("pk", filter=Q(outcome__in=REMOVED)),
+        "median_seconds": _removal_seconds(),
+    }
+
+
+def compliance(requests: QuerySet, by: str = "host", *, min_settled: int = 0, order: str = "-requests") -> QuerySet:
+    """One row (a dict) per site, host or country, with requests, settled, removed, rate and median.
+
+    Requests to sites whose host (or country) is unknown have no row by host (or country); see
+    ``unattributed``.
+    ``min_settled`` keeps the groups with at least that many settled requests.
+    """
+    fields = _group_fields(by)
+    if by == "host":
+        requests = requests.filter(site__host__isnull=False)
+    elif by == "country":
+        requests = requests.exclude(site__server_country="", site__jurisdiction="")
+    rows = (
+        requests.order_by()
+        .annotate(**fields)
+        .values(*fields)
+        .annotate(**_compliance_measures())
+        .annotate(rate=Cast("removed", FloatField()) / NullIf(Cast("settled", FloatField()), Value(0.0)))
+    )
+    if min_settled:
+        rows = rows.filter(settled__gte=min_settled)
+    return rows.order_by(*_ordering(order))
+
+
+def _ordering(order: str) -> list:
+    descending = order.startswith("-")
+    name = ORDERS.get(order.lstrip("-"))
+    if name is None:
+        raise UserError(f"sort by one of {', '.join(ORDERS)}, not {order!r}")
+    column = F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_last=True)
+    return [column, F("name").asc(), F("key").asc()]
+
+
+def unattributed(requests: QuerySet, by: str) -> int:
+    """How many requests have no row in the table grouped ``by`` (unknown host or country)."""
+    if by == "host":
+        return requests.filter(site__host__isnull=True).count()
+    if by == "country":
+        return requests.filter(site__server_country="", site__jurisdiction="").count()
+    return 0
+
+
+def compliance_lines(rows) -> list[ComplianceLine]:
+    """Rows of ``compliance`` (a page of them, or all) as lines the pages and exports print."""
+    return [
+        ComplianceLine(
+            key=row["key"] or "",
+            name=row["name"] or "",
+            country=row["country"] or "",
+            requests=row["requests"],
+            settled=row["settled"],
+            removed=row["removed"],
+            median_days=None if row["median_seconds"] is None else row["median_seconds"] / SECONDS_PER_DAY,
+        )
+        for row in rows
+    ]
+
+
+def public_league(requests: QuerySet) -> list[ComplianceLine]:
+    """The per-host league table for advocacy: only hosts with enough settled requests, best first.
+
+    Host name, its country and the aggregates: no case, site, URL or person.
+    """
+    rows = compliance(requests, "host", min_settled=PUBLIC_MIN_SETTLED, order="-rate")
+    return compliance_lines(rows)
+
+
+# ---------------------------------------------------------------- re-uploads
+
+
+@dataclass
+class ReuploadSummary:
+    sites: int  # sites with a removal or a re-upload
+    reuploads: int
+    removed: int
+    hits: int
+    reupload_hits: int
+
+    @property
+    def per_removal(self) -> Share:
+        return Share(self.reuploads, self.removed)
+
+    @property
+    def hit_share(self) -> Share:
+        return Share(self.reupload_hits, self.hits)
+
+
+def reupload_sites(requests: QuerySet, order: str = "-reuploads") -> QuerySet:
+    """Per site with a request in ``requests``: re-uploads seen against its requests removed.
+
+    Only sites with a removal or a re-upload have a row. Re-uploads are the site's running total
+    (``Site.reuploads``), removals those among ``requests``.
+    """
+    orders = {"reuploads": "reuploads", "removed": "removed", "rate": "rate", "name": "domain"}
+    name = orders.get(order.lstrip("-"))
+    if name is None:
+        raise UserError(f"sort by one of {', '.join(orders)}, not {order!r}")
+    column = F(name).desc(nulls_last=True) if order.startswith("-") else F(name).asc(nulls_last=True)
+    return (
+        requests.order_by()
+        .values(domain=F("site__domain"), reuploads=F("site__reuploads"))
+        .annotate(removed=Count("pk", filter=Q(outcome__in=REMOVED)))
+        .annotate(rate=Cast("reuploads", FloatField()) / NullIf(Cast("removed", FloatField()), Value(0.0)))
+        .filter(Q(removed__gt=0) | Q(reuploads__gt=0))
+        .order_by(column, "domain")
+    )
+
+
+def reupload_summary(requests: QuerySet) -> ReuploadSummary:
+    from ..matching.models import Hit
+
+    reuploads = Site.objects.filter(pk__in=requests.values("site_id")).aggregate(n=Sum("reuploads"))["n"]
+    hits = Hit.objects.aggregate(n=Count("pk"), reuploads=Count("pk", filter=Q(reupload_of__isnull=False)))
+    return ReuploadSummary(
+        sites=reupload_sites(requests).count(),
+        reuploads=reuploads or 0,
+        removed=requests.filter(outcome__in=REMOVED).count(),
+        hits=hits["n"],
+        reupload_hits=hits["reuploads"],
+    )
+
+
+# ---------------------------------------------------------------- by country, for the chart
+
+
+def median_days_by_country(requests: QuerySet, limit: int = 12) -> list[ComplianceLine]:
+    """The countries with the most removals (known country only), with their median days to removal."""
+    rows = compliance(requests, "country", order="-removed")
+    return [line for line in compliance_lines(rows[:limit]) if line.median_days is not None]
+
+
+def includes_synthetic(requests: QuerySet) -> bool:
+    return requests.filter(source=Source.SYNTHETIC).exists()
+
+
+def all_requests() -> QuerySet:
+    return TakedownRequest.objects.all()
+
+
+def integer(value: str | None, name: str, *, minimum: int = 0, maximum: int = 10**6) -> int | None:
+    """A whole number typed by staff (query string or CLI), or None when left empty."""
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise UserError(f"{name} must be a whole number") from None
+    if not minimum <= number <= maximum:
+        raise UserError(f"{name} must be between {minimum} and {maximum}")
+    return number

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "reports"
+urlpatterns = [
+    path("reports/", views.home, name="home"),
+    path("reports/compliance/", views.compliance, name="compliance"),
+    path("reports/reuploads/", views.reuploads, name="reuploads"),
+    path("reports/public/", views.public, name="public"),
+]

@@ -1,0 +1,324 @@
+"""The review queue: which hits staff look at first, what they see of each, and what they decide.
+
+Views parse and render; everything else is here. A hit is shown as a blurred greyscale thumbnail next to
+the reference it matched, with the numbers of the match; the real medium only on a deliberate reveal,
+which is audited and counted against the person's daily exposure (``exposure``). Decisions go through
+``kesu.matching.services`` (a confirmed hit joins her bank) and are kept as ``Decision`` rows, from which
+``calibration.refit`` learns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Case as When_  # (a SQL CASE; Case is the desk's)
+from django.db.models import F, IntegerField, Q, QuerySet, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..audit.services import log_action
+from ..cases.models import Case, CaseType
+from ..cases.services import visible_cases
+from ..lib.errors import NotFound, UserError
+from ..matching import media
+from ..matching import services as matching
+from ..matching.models import Hit
+from ..vault import services as vault
+from .models import Decision, HitPreview
+
+ORDERS = ("priority", "probability", "nudity", "age")
+PER_PAGE = 50
+# CSAM and minors first: the law gives hosts the shortest deadlines there, and the harm grows fastest.
+URGENT_CASE = Q(case_type=CaseType.CSAM) | Q(victim__is_minor=True)
+# Every signal a hit can come from (kesu.matching); a constant, so the filter form reads no table for it.
+SIGNALS = ("sha256", "md5", "pdq", "local", "vpdq", "face")
+
+
+@dataclass(frozen=True)
+class Filters:
+    case: int | None = None
+    host: str = ""
+    signal: str = ""
+    status: str = Hit.Status.NEW
+    order: str = "priority"
+
+    @classmethod
+    def from_query(cls, query) -> Filters:
+        """Filters from a request's GET; unknown values fall back to the defaults (no error for a stale link)."""
+        case = query.get("case", "")
+        status = query.get("status", Hit.Status.NEW)
+        order = query.get("order", "priority")
+        return cls(
+            case=int(case) if case.isdigit() else None,
+            host=query.get("site", "").strip().lower()[:253],
+            signal=query.get("signal", "").strip()[:32],
+            status=status if status in Hit.Status.values or status == "all" else Hit.Status.NEW,
+            order=order if order in ORDERS else "priority",
+        )
+
+    def as_query(self) -> dict[str, str]:
+        """The non-default filters, for links that keep them (next, previous, back to the queue)."""
+        values = {"case": self.case or "", "site": self.host, "signal": self.signal}
+        values |= {"status": self.status if self.status != Hit.Status.NEW else ""}
+        values |= {"order": self.order if self.order != "priority" else ""}
+        return {key: str(value) for key, value in values.items() if value}
+
+
+def _ordering(order: str) -> list:
+    if order == "probability":
+        return ["-probability", "created_at", "pk"]
+    if order == "nudity":
+        return [F("nudity").desc(nulls_last=True), "-probability", "pk"]
+    if order == "age":
+        return ["created_at", "pk"]
+    return ["urgency", "-probability", F("nudity").desc(nulls_last=True), "created_at", "pk"]
+
+
+def queue(user, filters: Filters) -> QuerySet[Hit]:
+    """The hits this user may review, filtered and in review order."""
+    hits = Hit.objects.all()
+    if not getattr(user, "sees_all_cases", False):
+        hits = hits.filter(case__in=visible_cases(user))
+    if filters.status != "all":
+        hits = hits.filter(status=filters.status)
+    if filters.case:
+        hits = hits.filter(case_id=filters.case)
+    if filters.host:
+        hits = hits.filter(Q(host=filters.host) | Q(host__endswith="." + filters.host))
+    if filters.signal:
+        hits = hits.filter(signal=filters.signal)
+    # The urgent cases are few: naming them spares the sort a join with every hit's case and victim.
+    urgent = list(Case.objects.filter(URGENT_CASE).values_list("pk", flat=True))
+    hits = hits.annotate(urgency=When_(When(case_id__in=urgent, then=0), default=1, output_field=IntegerField()))
+    return hits.select_related("case__victim").order_by(*_ordering(filters.order))
+
+
+def choices(user) -> dict[str, list]:
+    """What the filter form offers: the cases with hits waiting, the hosts and the signals seen."""
+    waiting = Hit.objects.filter(status=Hit.Status.NEW).values("case_id")
+    cases = visible_cases(user).filter(pk__in=waiting).order_by("pk").values_list("pk", "victim__code")
+    return {"cases": list(cases), "signals": SIGNALS}
+
+
+@dataclass(frozen=True)
+class Place:
+    position: int  # 1-based, 0 when the hit is not (or no longer) in the filtered queue
+    total: int
+    previous: int | None
+    next: int | None
+
+
+def place(user, filters: Filters, hit_id: int) -> Place:
+    """Where a hit stands in the filtered queue, and its neighbours (ids only: one query)."""
+    ids = list(queue(user, filters).values_list("pk", flat=True))
+    if hit_id not in ids:
+        return Place(0, len(ids), None, ids[0] if ids else None)
+    i = ids.index(hit_id)
+    return Place(i + 1, len(ids), ids[i - 1] if i else None, ids[i + 1] if i + 1 < len(ids) else None)
+
+
+def hit_for(user, hit_id) -> Hit:
+    """A hit of a case this user may see, else NotFound (the views answer 404)."""
+    try:
+        hit_id = int(hit_id)
+    except (TypeError, ValueError):
+        raise NotFound(f"no hit {hit_id}") from None
+    hit = Hit.objects.filter(pk=hit_id, case__in=visible_cases(user)).select_related(
+        "case__victim", "case__data_key", "reference", "matched_hit", "reupload_of"
+    )
+    if not hit:
+        raise NotFound(f"no hit {hit_id}")
+    return hit[0]
+
+
+# --- what matched ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The numbers behind a hit, as staff read them."""
+
+    signal: str
+    probability: float
+    scores: dict
+    exact: str
+    pdq: dict | None
+    local: dict | None
+    face: dict | None
+    segments: list
+
+
+def evidence_of(hit: Hit) -> Evidence:
+    raw = hit.evidence or {}
+    return Evidence(
+        signal=hit.signal,
+        probability=hit.probability,
+        scores=raw.get("scores", {}),
+        exact=raw.get("exact", ""),
+        pdq=raw.get("pdq"),
+        local=raw.get("local"),
+        face=raw.get("face"),
+        segments=raw.get("segments", []),
+    )
+
+
+def features_of(hit: Hit) -> list[float]:
+    """The raw scores of the signal that gave the hit its probability, as the calibration reads them."""
+    raw = hit.evidence or {}
+    if hit.signal == "pdq" and raw.get("pdq"):
+        return [raw["pdq"]["distance"]]
+    if hit.signal == "local" and raw.get("local"):
+        return [raw["local"]["inliers"], raw["local"]["matches"]]
+    if hit.signal == "face" and raw.get("face"):
+        return [raw["face"]["distance"]]
+    if hit.signal == "vpdq" and raw.get("segments"):
+        segments = raw["segments"]
+        return [max(s["frames"] for s in segments), min(s["mean_distance"] for s in segments)]
+    return []
+
+
+# --- previews and reveals --------------------------------------------------------------------------------
+
+
+def _poster(hit: Hit, data: bytes):
+    """An image to blur: the picture itself, or for a video the frame where the match starts."""
+    if not hit.media_type.startswith("video/"):
+        return media.open_image(data)
+    from PIL import Image
+
+    from ..matching.video import decode_frames
+
+    segments = (hit.evidence or {}).get("segments") or [{}]
+    start = float(segments[0].get("query_start", 0.0))
+    frames = decode_frames(data, fps=1.0, max_side=480, max_frames=int(start) + 2, max_seconds=20).frames
+    if not frames:
+        raise NotFound("the video has no frame to show")
+    frame = min(frames, key=lambda f: abs(f.t - start))
+    return Image.fromarray(frame.rgb)
+
+
+def preview(actor, hit: Hit) -> bytes:
+    """The blurred greyscale thumbnail of a found medium (audited: it is still her picture).
+
+    Made once from the sealed medium and kept sealed; CSAM hits have no medium, so no preview.
+    """
+    log_action(actor, "media.preview", hit, case_id=hit.case_id)
+    kept = HitPreview.objects.filter(hit=hit, blob__isnull=False).select_related("blob").first()
+    if kept:
+        return vault.read_blob(kept.blob)
+    if hit.blob is None:
+        raise NotFound("this hit's medium is not kept")
+    try:
+        jpeg = media.blurred_preview(_poster(hit, vault.read_blob(hit.blob)))
+    except UserError:
+        raise NotFound("this hit's medium cannot be shown") from None
+    with transaction.atomic():
+        blob = vault.store_blob(hit.case.data_key, jpeg)
+        HitPreview.objects.update_or_create(hit=hit, defaults={"blob": blob})
+    return jpeg
+
+
+def reveal(actor, hit: Hit) -> tuple[bytes, str]:
+    """The found medium itself, for a user who chose to look (audited, counted as exposure)."""
+    from . import exposure
+
+    if hit.blob is None:
+        raise NotFound("this hit's medium is not kept")
+    data = vault.read_blob(hit.blob)
+    log_action(actor, "media.view", hit, case_id=hit.case_id)
+    exposure.count(actor)
+    if hit.media_type.startswith("video/"):
+        return data, hit.media_type
+    return media.display_copy(data)
+
+
+def capture_of(hit: Hit):
+    """The newest evidence bundle of the page the hit was found on, or None.
+
+    Bundles keep their URL sealed, so the case's bundles are opened and compared (a case has tens, not
+    thousands)."""
+    from ..evidence.services import url_of
+
+    if hit.source_url_sealed is None:
+        return None
+    url = matching.source_url(hit)
+    for bundle in hit.case.evidence.order_by("-requested_at")[:200]:
+        if url_of(bundle) == url:
+            return bundle
+    return None
+
+
+def request_capture(actor, hit: Hit):
+    from ..evidence.services import request_preservation
+
+    if hit.source_url_sealed is None:
+        raise UserError(_("This hit has no recorded place to capture."))
+    return request_preservation(actor, hit.case, matching.source_url(hit))
+
+
+# --- decisions -------------------------------------------------------------------------------------------
+
+
+def _record(actor, hit: Hit, kind: str) -> Decision:
+    return Decision.objects.create(
+        hit=hit,
+        user=actor if getattr(actor, "pk", None) and getattr(actor, "is_authenticated", False) else None,
+        kind=kind,
+        signal=hit.signal,
+        probability=hit.probability,
+        features=features_of(hit),
+    )
+
+
+def _confirm(actor, hit: Hit) -> None:
+    if hit.blob is None:
+        # CSAM hits keep no medium to bank: the decision is recorded, the bank learns nothing new.
+        hit.status, hit.decided_by, hit.decided_at = Hit.Status.CONFIRMED, matching._user(actor), timezone.now()
+        hit.save(update_fields=["status", "decided_by", "decided_at"])
+        log_action(actor, "hit.confirm", hit, case_id=hit.case_id, signals=0)
+    else:
+        matching.confirm_hit(actor, hit)
+
+
+def decide(actor, hit: Hit, kind: str) -> list[Hit]:
+    """Confirm, reject, or confirm with every other waiting hit of the case showing the very same file
+    ("same content elsewhere"). Returns the hits decided."""
+    if kind not in (Decision.Kind.CONFIRM, Decision.Kind.REJECT, Decision.Kind.SAME):
+        raise UserError(f"unknown decision {kind!r}: use confirm, reject or same")
+    if hit.status != Hit.Status.NEW:
+        raise UserError(_("Hit #%(id)d was already decided (%(status)s).") % {"id": hit.pk, "status": hit.status})
+    decided = [hit]
+    if kind == Decision.Kind.SAME:
+        others = Hit.objects.filter(case_id=hit.case_id, sha256=hit.sha256, status=Hit.Status.NEW).exclude(pk=hit.pk)
+        decided += list(others.select_related("case__data_key"))
+    with transaction.atomic():
+        for item in decided:
+            if kind == Decision.Kind.REJECT:
+                matching.reject_hit(actor, item)
+            else:
+                _confirm(actor, item)
+            _record(actor, item, kind)
+    return decided
+
+
+def undo(actor, hit: Hit) -> Hit:
+    """Take back the last decision on a hit: it waits for review again, and its banked signals go."""
+    last = hit.decisions.filter(undone=False).exclude(kind=Decision.Kind.UNDO).first()
+    if last is None or hit.status == Hit.Status.NEW:
+        raise UserError(_("Hit #%(id)d has no decision to undo.") % {"id": hit.pk})
+    with transaction.atomic():
+        last.undone = True
+        last.save(update_fields=["undone"])
+        hit.banked_signals.all().delete()
+        hit.status, hit.decided_by, hit.decided_at = Hit.Status.NEW, None, None
+        hit.save(update_fields=["status", "decided_by", "decided_at"])
+        _record(actor, hit, Decision.Kind.UNDO)
+        log_action(actor, "hit.undo", hit, case_id=hit.case_id, decision=last.kind)
+    return hit
+
+
+def counts(user) -> dict[str, int]:
+    """Waiting hits for the navigation badge and the queue header."""
+    waiting = queue(user, Filters()).order_by()
+    return {"waiting": waiting.count(), "pink": waiting.filter(probability__gte=0.95).count()}
