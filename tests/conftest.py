@@ -147,3 +147,16 @@ def cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture
+def leak(db):
+    """A site whose operator takes notices by e-mail (notices, the case timeline)."""
+    from kesu.notices import templates
+    from kesu.sites.models import Contact, Organisation, Role, Site
+
+    templates.sync_shipped()
+    operator = Organisation.objects.create(role=Role.OPERATOR, key="leak", name="Leak Tube")
+    Contact.objects.create(organisation=operator, channel="email", address="abuse@leak.example", priority=10)
+    Site.objects.create(domain="leak.example", operator=operator)
+    return operator

@@ -16,10 +16,9 @@ from kesu.cases import timeline
 from kesu.cases.models import Case, ContactEntry
 from kesu.evidence.models import EvidenceBundle
 from kesu.matching.models import Hit
-from kesu.notices import compose, templates
+from kesu.notices import compose
 from kesu.notices.models import Notice, NoticeEvent, OutboxMessage, Reply
 from kesu.patrol.models import Recheck, Stage
-from kesu.sites.models import Contact, Organisation, Role, Site
 from kesu.vault import services as vault
 
 HIT_URL = "https://leak.example/v/hanako-secret-hit-{n}"
@@ -34,16 +33,6 @@ def english(clients, settings):
         client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     with translation.override("en"):
         yield
-
-
-@pytest.fixture
-def leak(db):
-    """A site whose operator takes notices by e-mail."""
-    templates.sync_shipped()
-    operator = Organisation.objects.create(role=Role.OPERATOR, key="leak", name="Leak Tube")
-    Contact.objects.create(organisation=operator, channel="email", address="abuse@leak.example", priority=10)
-    Site.objects.create(domain="leak.example", operator=operator)
-    return operator
 
 
 @pytest.fixture

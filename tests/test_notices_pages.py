@@ -11,7 +11,7 @@ from django.utils import timezone
 from kesu.matching.models import Hit
 from kesu.notices import compose, templates
 from kesu.notices.models import Notice, NoticeTemplate, OutboxMessage, Reply
-from kesu.sites.models import Contact, Organisation, Role, Site
+from kesu.sites.models import Site
 from kesu.vault import services as vault
 
 URL = "https://leak.example/v/1"
@@ -22,16 +22,6 @@ def english(clients, settings):
     """The pages in English, so the assertions hold once the Japanese catalogue has these strings."""
     for client in clients.values():
         client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-
-
-@pytest.fixture
-def leak(db):
-    """A site whose operator takes notices by e-mail."""
-    templates.sync_shipped()
-    operator = Organisation.objects.create(role=Role.OPERATOR, key="leak", name="Leak Tube")
-    Contact.objects.create(organisation=operator, channel="email", address="abuse@leak.example", priority=10)
-    Site.objects.create(domain="leak.example", operator=operator)
-    return operator
 
 
 @pytest.fixture

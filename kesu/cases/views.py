@@ -14,7 +14,7 @@ from ..audit.services import log_action
 from ..evidence.services import evidence_rows
 from ..evidence.views import PreserveForm
 from ..lib.errors import NotFound, UserError
-from ..lib.web import private
+from ..lib.web import private, revealed
 from . import references, services, timeline
 from .forms import CaseCreateForm, CaseEditForm, ContactForm, ReferenceTextForm, VictimForm
 from .models import Case, CaseType
@@ -280,9 +280,7 @@ def reference_media(request, case_id, ref_id):
         data, content_type = references.reveal(request.user, case, item)
     except NotFound:
         raise Http404 from None
-    response = private(HttpResponse(data, content_type=content_type))
-    response["Content-Disposition"] = "inline"
-    return response
+    return revealed(data, content_type)
 
 
 @login_required

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from ..accounts.models import User
 from ..lib.errors import NotFound, UserError
-from ..lib.web import private
+from ..lib.web import private, revealed
 from . import calibration, exposure, services
 from .models import Decision
 from .services import Filters
@@ -149,9 +149,7 @@ def media(request, hit_id):
         data, content_type = services.reveal(request.user, hit)
     except NotFound:
         raise Http404 from None
-    response = private(HttpResponse(data, content_type=content_type))
-    response["Content-Disposition"] = "inline"
-    return response
+    return revealed(data, content_type)
 
 
 @login_required
