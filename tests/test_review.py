@@ -161,6 +161,8 @@ def test_keyboard_decisions_move_to_the_next_hit_and_feed_the_bank_and_the_calib
     assert response["Location"] == f"/review/hits/{third.pk}/?order=age"
     response = client.post(f"/review/hits/{third.pk}/decide/", {"kind": "reject"})
     assert response["Location"] == "/review/"
+    queue = client.get("/review/").content.decode()  # the queue says what the last decision was
+    assert re.search(r'<div id="review-status"[^>]*>([^<]*)</div>', queue).group(1) == f"Hit #{third.pk}: Rejected."
     # undo: waits again, and the bank forgets it
     client.post(f"/review/hits/{first.pk}/undo/")
     first.refresh_from_db()

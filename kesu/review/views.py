@@ -69,6 +69,7 @@ def queue(request):
             ("age", _("Oldest first")),
         ],
         "exposure": exposure.today(request.user),
+        "done": request.session.pop("review_done", ""),  # the last decision of the queue, said here
     }
     return private(render(request, "review/queue.html", context))
 
