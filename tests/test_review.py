@@ -61,7 +61,7 @@ def other_case(personas, victim_details):
 
 
 def ids(response) -> list[int]:
-    return [hit.pk for hit in response.context["page"]]
+    return [hit.pk for hit in response.context["hits"]]
 
 
 def test_the_queue_puts_csam_and_minors_first_then_probability_nudity_and_age(clients, case, other_case, personas):
@@ -99,6 +99,8 @@ def test_the_queue_filters_by_case_site_and_signal(clients, case, other_case):
     assert ids(client.get("/review/?site=tube.example")) == [c.pk, a.pk]  # subdomains of the site too
     assert ids(client.get("/review/?signal=face")) == [b.pk]
     assert ids(client.get("/review/?signal=face&case=999999")) == []
+    assert ids(client.get(f"/review/?case={case.victim.code.lower()}")) == [a.pk, b.pk]  # her code as on the page
+    assert ids(client.get("/review/?case=V-NONE-NONE")) == []
     assert client.get("/review/?order=bogus&status=bogus&case=x").status_code == 200  # stale links still work
 
 
@@ -253,3 +255,12 @@ def test_the_command_line_lists_the_queue_and_decides(cli, case, personas):
     assert code != 0 and f"#{hit.pk}" in err and "Traceback" not in err
     code, out, _ = cli("review", "exposure", "--user", "hana", "--limit", "7", "--json")
     assert code == 0 and {"user": "hana", "today": 0, "week": 0, "limit": 7} in json.loads(out)
+
+
+def test_pages_of_the_queue_run_on_from_the_urgent_hits_to_the_others(clients, case, other_case, monkeypatch):
+    monkeypatch.setattr(review, "PER_PAGE", 2)
+    urgent = [make_hit(other_case, p) for p in (0.9, 0.8, 0.7)]
+    others = [make_hit(case, p) for p in (0.99, 0.6)]
+    pages = [ids(clients["supervisor"].get(f"/review/?page={n}")) for n in (1, 2, 3)]
+    assert pages == [[urgent[0].pk, urgent[1].pk], [urgent[2].pk, others[0].pk], [others[1].pk]]
+    assert clients["supervisor"].get("/review/").context["page"].paginator.count == 5

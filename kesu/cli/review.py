@@ -39,7 +39,7 @@ def queue(args):
     from ..review import services
 
     filters = services.Filters(case=args.case, host=args.site.lower(), signal=args.signal, order=args.order)
-    hits = services.queue(args.principal, filters)[: max(1, args.limit)]
+    hits = services.queue(args.principal, filters).select_related("case__victim")[: max(1, args.limit)]
     rows = [
         {"hit": h.pk, "case": h.case.victim.code, "site": h.host or "-", "signal": h.signal,
          "probability": round(h.probability, 3), "pink": h.pink, "nudity": h.nudity,

@@ -372,7 +372,7 @@ def reply_decide(request, reply_id):
 # --- the desk's queue ---------------------------------------------------------------------------------------------
 
 
-QUEUE_SHOWN = 50
+QUEUE_SHOWN = 25
 
 
 def _section(request, name: str, rows):

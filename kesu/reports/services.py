@@ -386,17 +386,18 @@ def reupload_sites(requests: QuerySet, order: str = "-reuploads") -> QuerySet:
     )
 
 
-def reupload_summary(requests: QuerySet) -> ReuploadSummary:
+def reupload_summary(requests: QuerySet, sites: int | None = None) -> ReuploadSummary:
+    """The totals above the table; ``sites`` is the table's row count when the caller has it already."""
     from ..matching.models import Hit
 
     reuploads = Site.objects.filter(pk__in=requests.values("site_id")).aggregate(n=Sum("reuploads"))["n"]
-    hits = Hit.objects.aggregate(n=Count("pk"), reuploads=Count("pk", filter=Q(reupload_of__isnull=False)))
     return ReuploadSummary(
-        sites=reupload_sites(requests).count(),
+        sites=reupload_sites(requests).count() if sites is None else sites,
         reuploads=reuploads or 0,
         removed=requests.filter(outcome__in=REMOVED).count(),
-        hits=hits["n"],
-        reupload_hits=hits["reuploads"],
+        # two counts the indexes answer (all hits; those with a re-upload link), not one scan with a filter
+        hits=Hit.objects.count(),
+        reupload_hits=Hit.objects.filter(reupload_of__isnull=False).count(),
     )
 
 

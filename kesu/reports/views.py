@@ -127,9 +127,10 @@ def reuploads(request):
         return _bad(request, error)
     if request.GET.get("format") == "csv":
         return _csv(request, "reuploads", exports.reupload_columns(), rows, "reuploads")
+    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     context = {
-        "page": Paginator(rows, PER_PAGE).get_page(request.GET.get("page")),
-        "summary": services.reupload_summary(requests),
+        "page": page,
+        "summary": services.reupload_summary(requests, sites=page.paginator.count),
         "synthetic": services.includes_synthetic(requests),
         "sort": request.GET.get("sort", "-reuploads"),
     }

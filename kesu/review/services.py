@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Case as When_  # (a SQL CASE; Case is the desk's)
 from django.db.models import F, IntegerField, Q, QuerySet, When
@@ -50,7 +51,7 @@ class Filters:
         status = query.get("status", Hit.Status.NEW)
         order = query.get("order", "priority")
         return cls(
-            case=int(case) if case.isdigit() else None,
+            case=_case_id(case.strip()),
             host=query.get("site", "").strip().lower()[:253],
             signal=query.get("signal", "").strip()[:32],
             status=status if status in Hit.Status.values or status == "all" else Hit.Status.NEW,
@@ -65,6 +66,16 @@ class Filters:
         return {key: str(value) for key, value in values.items() if value}
 
 
+def _case_id(text: str) -> int | None:
+    """A case number, or a victim's code as staff read it on the page (an unknown code matches nothing)."""
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    found = Case.objects.filter(victim__code=text.upper()).values_list("pk", flat=True).first()
+    return found or -1
+
+
 def _ordering(order: str) -> list:
     if order == "probability":
         return ["-probability", "created_at", "pk"]
@@ -72,7 +83,11 @@ def _ordering(order: str) -> list:
         return [F("nudity").desc(nulls_last=True), "-probability", "pk"]
     if order == "age":
         return ["created_at", "pk"]
-    return ["urgency", "-probability", F("nudity").desc(nulls_last=True), "created_at", "pk"]
+    return ["urgency", *_within_urgency()]
+
+
+def _within_urgency() -> list:
+    return ["-probability", F("nudity").desc(nulls_last=True), "created_at", "pk"]
 
 
 def queue(user, filters: Filters) -> QuerySet[Hit]:
@@ -91,7 +106,50 @@ def queue(user, filters: Filters) -> QuerySet[Hit]:
     # The urgent cases are few: naming them spares the sort a join with every hit's case and victim.
     urgent = list(Case.objects.filter(URGENT_CASE).values_list("pk", flat=True))
     hits = hits.annotate(urgency=When_(When(case_id__in=urgent, then=0), default=1, output_field=IntegerField()))
-    return hits.select_related("case__victim").order_by(*_ordering(filters.order))
+    return hits.order_by(*_ordering(filters.order))
+
+
+class _UrgentFirst:
+    """The priority order as two index-ordered queries, urgent cases' hits first, for the paginator: sorting
+    every waiting hit by a CASE over the urgent cases cost ~60 ms at 100,000 hits; this reads 50 rows."""
+
+    def __init__(self, hits: QuerySet, urgent: list[int]):
+        rest = _within_urgency()
+        self.parts = [hits.filter(case_id__in=urgent).order_by(*rest), hits.exclude(case_id__in=urgent).order_by(*rest)]
+        self._counts: list[int] | None = None
+
+    def count(self) -> int:
+        if self._counts is None:
+            self._counts = [part.count() for part in self.parts]
+        return sum(self._counts)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[int]:
+        first = self._counts[0] if self._counts is not None else self.parts[0].count()
+        start, stop = window.start or 0, window.stop
+        ids = list(self.parts[0][start : min(stop, first)]) if start < first else []
+        if stop > first:
+            ids += list(self.parts[1][max(0, start - first) : stop - first])
+        return ids
+
+
+def page_of(user, filters: Filters, number):
+    """One page of the queue and its hits. The sort reads only the hits' own columns; the 50 hits shown are
+    then loaded with their cases (joining every waiting hit with its case before sorting took ~90 ms at
+    100,000 hits)."""
+    urgent = list(Case.objects.filter(URGENT_CASE).values_list("pk", flat=True))
+    ids = queue(user, filters).values_list("pk", flat=True)
+    if filters.order == "priority":
+        ids = _UrgentFirst(ids, urgent)
+    page = Paginator(ids, PER_PAGE).get_page(number)
+    shown = Hit.objects.filter(pk__in=list(page)).select_related("case__victim").defer("evidence", "source_url_sealed")
+    by_id = {hit.pk: hit for hit in shown}
+    hits = [by_id[pk] for pk in page if pk in by_id]
+    for hit in hits:
+        hit.urgency = 0 if hit.case_id in urgent else 1
+    return page, hits
 
 
 def choices(user) -> dict[str, list]:

@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -50,9 +49,10 @@ def _item_url(hit_id: int | None, filters: Filters) -> str:
 @login_required
 def queue(request):
     filters = Filters.from_query(request.GET)
-    page = Paginator(services.queue(request.user, filters), services.PER_PAGE).get_page(request.GET.get("page"))
+    page, hits = services.page_of(request.user, filters, request.GET.get("page"))
     context = {
         "page": page,
+        "hits": hits,
         "filters": filters,
         "query": urlencode(filters.as_query()),
         "choices": services.choices(request.user),
