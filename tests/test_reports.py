@@ -9,11 +9,8 @@ import csv
 import io
 import json
 import statistics
-import subprocess
-import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -386,21 +383,7 @@ def test_the_public_table_has_no_case_data_and_no_small_hosts(history, clients):
     assert [d["report"] for d in exports] == ["public_hosts", "public_hosts"]
 
 
-def compile_catalogue(directory: Path) -> Path:
-    """A .mo of this package's Japanese strings (the project's catalogue is merged by someone else)."""
-    strings = json.loads((Path(__file__).parents[2] / "i18n" / "reports.json").read_text())
-    po = directory / "ja" / "LC_MESSAGES" / "django.po"
-    po.parent.mkdir(parents=True)
-    quote = lambda text: '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'  # noqa: E731
-    entries = [f"msgid {quote(k)}\nmsgstr {quote(v)}\n" for k, v in strings.items()]
-    header = 'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n'
-    po.write_text("\n".join([header, *entries]), encoding="utf-8")
-    subprocess.run(["msgfmt", "--check-format", "-o", str(po.with_suffix(".mo")), str(po)], check=True)
-    return directory
-
-
-def test_pages_in_japanese_and_japanese_csv_headers(history, clients, settings, tmp_path):
-    settings.LOCALE_PATHS = [compile_catalogue(tmp_path), *settings.LOCALE_PATHS]
+def test_pages_in_japanese_and_japanese_csv_headers(history, clients):
     client = clients["on_case"]
     client.cookies["django_language"] = "ja"
     html = client.get("/reports/").content.decode()
@@ -440,19 +423,3 @@ def test_cli_reports(history, cli, tmp_path):
     assert code == 0 and rows[0][0] == "Hosting provider"
     assert {row[0] for row in rows[1:]} == {name for name, g in hosts.items() if g["settled"] >= 10}
     assert cli("report", "fy", "--type", "nonsense")[0] == 1
-
-
-def test_page_timings(history, clients, capsys):
-    """Not an assertion on speed (shared machine); prints what the pages take for the final report."""
-    client = clients["supervisor"]
-    timings = {}
-    for url in ("/reports/", "/reports/compliance/?by=host", "/reports/compliance/?by=site"):
-        samples = []
-        for _ in range(3):
-            start = time.perf_counter()
-            assert client.get(url).status_code == 200
-            samples.append(time.perf_counter() - start)
-        timings[url] = samples
-    with capsys.disabled():
-        for url, samples in timings.items():
-            print(f"\n{url}: " + ", ".join(f"{s * 1000:.0f} ms" for s in samples))
