@@ -367,7 +367,9 @@ def _reply_received(row: dict) -> Event:
     link = reverse("notices:reply", args=[row["pk"]])
     if row["proposal"] == Reply.Proposal.VICTIM:  # her address, even its domain, stays off the page
         return Event(row["received_at"], "reply", _("E-mail from her received"), "", link)
-    sender = row["notice__recipient__name"] or row["from_domain"] or _("unknown sender")
+    # Only the recipient's name: a reply threaded to the case alone (a bounce of a receipt we sent her, her
+    # mailbox's auto-reply) comes from her domain, which is part of her contact.
+    sender = row["notice__recipient__name"] or _("a message not about a notice")
     title = _("Reply from %(sender)s") % {"sender": sender}
     detail = _("looks like: %(proposal)s") % {"proposal": labels.get(row["proposal"], row["proposal"])}
     tone = "warn" if row["proposal"] in (Reply.Proposal.BOUNCE, Reply.Proposal.REFUSED) else ""
@@ -571,6 +573,7 @@ def _past_deadline(case: Case, now: datetime) -> list[Action]:
         .filter(escalations__isnull=True, sent_at__isnull=False)
         .filter(Q(outcome=Outcome.STILL_ONLINE) | Q(rechecks__state=Recheck.State.ONLINE))
         .values("pk", "sent_at", "deadline_hours", "recipient__name")
+        .order_by("sent_at", "pk")  # the oldest are the latest past their deadline: never cut them off
         .distinct()[:20]
     )
     late = [r for r in rows if r["sent_at"] + timedelta(hours=r["deadline_hours"]) <= now]
@@ -627,7 +630,8 @@ def _waiting_notices(case: Case, status: str, count: int) -> list[Action]:
 
 def removal_hit_ids(case: Case) -> list[int]:
     """Confirmed hits not yet in a live notice: preselected when staff ask for removal."""
-    hits = case.hits.filter(status=Hit.Status.CONFIRMED).exclude(notices__status__in=LIVE_NOTICES)
+    hits = case.hits.filter(status=Hit.Status.CONFIRMED, source_url_sealed__isnull=False)  # a notice names a place
+    hits = hits.exclude(notices__status__in=LIVE_NOTICES)
     return list(hits.order_by("pk").values_list("pk", flat=True).distinct()[:MAX_PRESELECTED])
 
 

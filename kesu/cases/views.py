@@ -100,7 +100,7 @@ def case_detail(request, case_id):
         "kinds": list(timeline.KINDS.items()),
         "chosen_kinds": kinds,
     }
-    return render(request, "cases/detail.html", context)
+    return private(render(request, "cases/detail.html", context))  # hosts and evidence URLs: never cached
 
 
 @login_required

@@ -59,13 +59,17 @@ def params() -> dict:
 
     The refitted file is re-read when it changes, so every worker follows a refit without a restart.
     """
+    path = desk_file()
     try:
-        stat = desk_file().stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
-    except (OSError, ImportError):
+        stat = path.stat()
+        stamp = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)  # a refit replaces the file: new inode
+    except OSError:
         stamp = None
     if stamp != _desk["stamp"]:
-        _desk["params"] = json.loads(desk_file().read_text()).get("signals", {}) if stamp else {}
+        try:
+            _desk["params"] = json.loads(path.read_text()).get("signals", {}) if stamp else {}
+        except FileNotFoundError:  # forgotten between the stat and the read
+            _desk["params"], stamp = {}, None
         _desk["stamp"] = stamp
     return {**shipped_params(), **_desk["params"]}
 

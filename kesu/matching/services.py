@@ -170,11 +170,18 @@ def _record_hit(case, candidate: Candidate, result: MatchResult, data: bytes, so
 
 
 def host_of_url(url: str) -> str:
-    """The host name of a URL, lower case, or "" (never raises: a stored URL may be odd)."""
+    """The site of a URL as kept in the clear: its registrable domain (``m.blog.example`` -> ``blog.example``),
+    never the full host name, which can carry her name (``hanako.blog.example``). An address without one (an
+    IP) keeps its host; "" when there is none. Never raises: a stored URL may be odd."""
+    from ..sites.domains import BadDomain, registrable
+
     try:
-        return (urlsplit(url).hostname or "").rstrip(".")
-    except ValueError:
-        return ""
+        return registrable(url)
+    except BadDomain:
+        try:
+            return (urlsplit(url).hostname or "").rstrip(".")
+        except ValueError:
+            return ""
 
 
 def source_url(hit: Hit) -> str:

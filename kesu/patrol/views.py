@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -28,7 +27,7 @@ from ..cases.views import case_or_404
 from ..lib.errors import UserError
 from ..lib.web import private
 from ..matching.models import Hit
-from ..matching.services import source_url
+from ..matching.services import host_of_url, source_url
 from ..vault import services as vault
 from . import discovery, services
 from .forms import SubmitForm, WatchForm
@@ -116,7 +115,7 @@ class HitRow:
 def _host_of(hit: Hit) -> str:
     if hit.host or hit.source_url_sealed is None:
         return hit.host  # kept in the clear since the review queue; older hits open their sealed URL
-    return urlsplit(source_url(hit)).hostname or ""
+    return host_of_url(source_url(hit))
 
 
 @login_required

@@ -39,6 +39,7 @@ SIGNALS = ("sha256", "md5", "pdq", "local", "vpdq", "face")
 @dataclass(frozen=True)
 class Filters:
     case: int | None = None
+    code: str = ""  # a victim's code as staff read it on the page: all her cases
     host: str = ""
     signal: str = ""
     status: str = Hit.Status.NEW
@@ -50,8 +51,10 @@ class Filters:
         case = query.get("case", "")
         status = query.get("status", Hit.Status.NEW)
         order = query.get("order", "priority")
+        case = case.strip()
         return cls(
-            case=_case_id(case.strip()),
+            case=int(case) if case.isdigit() else None,
+            code=case.upper()[:16] if case and not case.isdigit() else "",
             host=query.get("site", "").strip().lower()[:253],
             signal=query.get("signal", "").strip()[:32],
             status=status if status in Hit.Status.values or status == "all" else Hit.Status.NEW,
@@ -60,20 +63,10 @@ class Filters:
 
     def as_query(self) -> dict[str, str]:
         """The non-default filters, for links that keep them (next, previous, back to the queue)."""
-        values = {"case": self.case or "", "site": self.host, "signal": self.signal}
+        values = {"case": self.case or self.code, "site": self.host, "signal": self.signal}
         values |= {"status": self.status if self.status != Hit.Status.NEW else ""}
         values |= {"order": self.order if self.order != "priority" else ""}
         return {key: str(value) for key, value in values.items() if value}
-
-
-def _case_id(text: str) -> int | None:
-    """A case number, or a victim's code as staff read it on the page (an unknown code matches nothing)."""
-    if not text:
-        return None
-    if text.isdigit():
-        return int(text)
-    found = Case.objects.filter(victim__code=text.upper()).values_list("pk", flat=True).first()
-    return found or -1
 
 
 def _ordering(order: str) -> list:
@@ -99,6 +92,8 @@ def queue(user, filters: Filters) -> QuerySet[Hit]:
         hits = hits.filter(status=filters.status)
     if filters.case:
         hits = hits.filter(case_id=filters.case)
+    if filters.code:
+        hits = hits.filter(case__victim__code=filters.code)
     if filters.host:
         hits = hits.filter(Q(host=filters.host) | Q(host__endswith="." + filters.host))
     if filters.signal:
@@ -277,15 +272,18 @@ def preview(actor, hit: Hit) -> bytes:
     return jpeg
 
 
-def reveal(actor, hit: Hit) -> tuple[bytes, str]:
-    """The found medium itself, for a user who chose to look (audited, counted as exposure)."""
+def reveal(actor, hit: Hit, *, first: bool = True) -> tuple[bytes, str]:
+    """The found medium itself, for a user who chose to look (audited, counted as exposure).
+
+    ``first`` is False for a video's later range requests: the same look, audited and counted once."""
     from . import exposure
 
     if hit.blob is None:
         raise NotFound("this hit's medium is not kept")
     data = vault.read_blob(hit.blob)
-    log_action(actor, "media.view", hit, case_id=hit.case_id)
-    exposure.count(actor)
+    if first:
+        log_action(actor, "media.view", hit, case_id=hit.case_id)
+        exposure.count(actor)
     if hit.media_type.startswith("video/"):
         return data, hit.media_type
     return media.display_copy(data)
@@ -344,13 +342,18 @@ def decide(actor, hit: Hit, kind: str) -> list[Hit]:
     ("same content elsewhere"). Returns the hits decided."""
     if kind not in (Decision.Kind.CONFIRM, Decision.Kind.REJECT, Decision.Kind.SAME):
         raise UserError(f"unknown decision {kind!r}: use confirm, reject or same")
-    if hit.status != Hit.Status.NEW:
-        raise UserError(_("Hit #%(id)d was already decided (%(status)s).") % {"id": hit.pk, "status": hit.status})
-    decided = [hit]
+    ids = [hit.pk]
     if kind == Decision.Kind.SAME:
-        others = Hit.objects.filter(case_id=hit.case_id, sha256=hit.sha256, status=Hit.Status.NEW).exclude(pk=hit.pk)
-        decided += list(others.select_related("case__data_key"))
+        same = Hit.objects.filter(case_id=hit.case_id, sha256=hit.sha256, status=Hit.Status.NEW)
+        ids += same.values_list("pk", flat=True)
     with transaction.atomic():
+        # Locked and read again: a double key press or a colleague on the same hit must not decide it twice
+        # (her bank would get its signals twice, the calibration the decision twice).
+        waiting = Hit.objects.select_for_update().filter(pk__in=ids, status=Hit.Status.NEW).order_by("pk")
+        decided = sorted(waiting.select_related("case__data_key"), key=lambda h: h.pk != hit.pk)
+        if not decided or decided[0].pk != hit.pk:
+            hit.refresh_from_db(fields=["status"])
+            raise UserError(_("Hit #%(id)d was already decided (%(status)s).") % {"id": hit.pk, "status": hit.status})
         for item in decided:
             if kind == Decision.Kind.REJECT:
                 matching.reject_hit(actor, item)
@@ -362,9 +365,13 @@ def decide(actor, hit: Hit, kind: str) -> list[Hit]:
 
 def undo(actor, hit: Hit) -> Hit:
     """Take back the last decision on a hit: it waits for review again, and its banked signals go."""
+    from ..cases.timeline import LIVE_NOTICES
+
     last = hit.decisions.filter(undone=False).exclude(kind=Decision.Kind.UNDO).first()
     if last is None or hit.status == Hit.Status.NEW:
         raise UserError(_("Hit #%(id)d has no decision to undo.") % {"id": hit.pk})
+    if hit.notices.filter(status__in=LIVE_NOTICES).exists():
+        raise UserError(_("Hit #%(id)d is named in a notice: cancel the notice first.") % {"id": hit.pk})
     with transaction.atomic():
         last.undone = True
         last.save(update_fields=["undone"])

@@ -4,11 +4,13 @@ from django.db import migrations, models
 
 
 def hosts_from_sightings(apps, schema_editor):
-    """Hits the patrol found already know their host through the page they were seen on; other hits keep ""."""
+    """Hits the patrol found know their site through the page they were seen on; other hits keep ""."""
     Sighting = apps.get_model("patrol", "Sighting")
     Hit = apps.get_model("matching", "Hit")
+    from kesu.matching.services import host_of_url
+
     for hit_id, host in Sighting.hits.through.objects.values_list("hit_id", "sighting__host").iterator():
-        Hit.objects.filter(pk=hit_id, host="").update(host=host)
+        Hit.objects.filter(pk=hit_id, host="").update(host=host_of_url(f"http://{host}/"))
 
 
 class Migration(migrations.Migration):
