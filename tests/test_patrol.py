@@ -242,7 +242,9 @@ def test_rate_and_retry_after_are_honoured(db, case, site):
     listing = [t for t, p in site.times if p == "/latest"]
     assert listing[1] - listing[0] >= 1.9  # waited as asked
     times = [t for t, _ in site.times][1:]  # after the wait: the listing again and its five items
-    assert times[-1] - times[0] >= (len(times) - 1) * 0.5 * 0.95  # 120 a minute: one every 0.5 s
+    # 120 a minute: one every 0.5 s. Measured where the requests arrive, so one request held up on its way
+    # (a busy machine) shortens one gap; without the rate the five items would come within a few ms.
+    assert times[-1] - times[0] >= (len(times) - 2) * 0.5
     assert any("asked us to wait 2 s" in n for n in run.notes)
 
 
