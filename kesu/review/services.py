@@ -381,9 +381,3 @@ def undo(actor, hit: Hit) -> Hit:
         _record(actor, hit, Decision.Kind.UNDO)
         log_action(actor, "hit.undo", hit, case_id=hit.case_id, decision=last.kind)
     return hit
-
-
-def counts(user) -> dict[str, int]:
-    """Waiting hits for the navigation badge and the queue header."""
-    waiting = queue(user, Filters()).order_by()
-    return {"waiting": waiting.count(), "pink": waiting.filter(probability__gte=0.95).count()}
