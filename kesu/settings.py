@@ -272,6 +272,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(ensure_dir(_broker_dir / "queue")),
         "data_folder_out": str(ensure_dir(_broker_dir / "queue")),
         "processed_folder": str(ensure_dir(_broker_dir / "processed")),
+        # kombu keeps its exchange table in ./control by default: the working directory, often the checkout
+        "control_folder": str(ensure_dir(_broker_dir / "control")),
         "store_processed": False,
     }
 )

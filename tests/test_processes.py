@@ -102,9 +102,11 @@ def test_worker_runs_scheduled_task_from_the_broker(tmp_path, broker):
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     case_id = json.loads(created.stdout)["id"]
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
     worker = subprocess.Popen(
         [KESU, "worker", "--concurrency", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
+        text=True, start_new_session=True, cwd=workdir,
     )  # fmt: skip
     try:
         send = "from kesu.celery import app; app.send_task('kesu.cases.tasks.flag_due_continuations')"
@@ -120,3 +122,5 @@ def test_worker_runs_scheduled_task_from_the_broker(tmp_path, broker):
         worker.communicate(timeout=60)
     due = subprocess.run([KESU, "case", "due", "--json"], env=env, capture_output=True, text=True).stdout
     assert json.loads(due.splitlines()[0])["id"] == case_id
+    # the broker's files stay under the data directory, never in the directory the worker was started from
+    assert list(workdir.iterdir()) == []
