@@ -178,6 +178,12 @@ def test_session_key_changes_at_the_password_and_at_the_second_step(personas):
     assert len({before, after_password, after_code}) == 3
     assert not Session.objects.filter(session_key__in=[before, after_password]).exists()
     assert client.get("/").status_code == 200
+    # and when the second step is her first enrolment
+    fresh = newcomer()
+    client = password_step(fresh)
+    after_password = client.cookies["sessionid"].value
+    enrol(client, fresh)
+    assert client.cookies["sessionid"].value != after_password and client.get("/").status_code == 200
 
 
 def test_no_user_name_or_menu_before_the_second_factor(personas):
@@ -309,11 +315,20 @@ def test_admin_reset_of_the_second_factor_is_audited_and_she_is_told(clients, pe
     assert b"reset your two-step verification" not in password_step(user).get("/accounts/otp/").content
 
 
-def test_cli_reset_tells_her_too(cli, personas):
+def test_cli_resets_and_passwords_tell_her_too(cli, personas):
     from kesu.accounts.models import AccountNotice
 
     user = personas["on_case"]
     code, _, err = cli("user", "totp-reset", user.username)
     assert code == 0, err
-    assert AccountNotice.objects.filter(user=user, kind="totp_reset", seen_at__isnull=True).count() == 1
     assert audited("user.told", user).get().detail == {"kind": "totp_reset", "mailed": False}  # no address
+    assert cli("user", "totp", user.username)[0] == 0  # an operator's new authenticator (nothing to replace now)
+    assert cli("user", "totp", user.username)[0] == 0  # ... and one that replaces hers
+    code, _, err = cli("user", "password", user.username, "--password-file", "-", stdin=NEW_PASSWORD)
+    assert code == 0, err
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD) and audited("user.password", user, "system:cli").exists()
+    kinds = AccountNotice.objects.filter(user=user, seen_at__isnull=True).values_list("kind", flat=True)
+    assert sorted(kinds) == ["password_set", "totp_replaced", "totp_reset"]
+    code, _, err = cli("user", "password", user.username, "--password-file", "-", stdin="123")
+    assert code != 0 and "password rejected" in err and len(err.strip().splitlines()) == 1

@@ -8,8 +8,10 @@ from django.contrib.auth.admin import UserAdmin
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.debug import sensitive_post_parameters
 
 from . import services
 from .forms import StaffCreationForm, StaffPasswordForm
@@ -40,6 +42,7 @@ class StaffAdmin(UserAdmin):
         changes = {name: form.cleaned_data[name] for name in form.changed_data}
         services.change_user(request.user, obj, changes)
 
+    @method_decorator(sensitive_post_parameters())
     def user_change_password(self, request, id, form_url=""):
         user = self.get_object(request, unquote(id))
         if user is None:

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.decorators import otp_required
@@ -35,6 +36,7 @@ def with_next(path: str, next_url: str) -> str:
 
 
 @never_cache
+@sensitive_post_parameters("password")
 def login(request, default_next: str = "/"):
     """The only way in, for the desk and the staff admin alike (the admin's login page is this)."""
     form = LoginForm(request.POST or None)
@@ -65,6 +67,7 @@ def _verified(request, device, via: str) -> None:
 
 
 @never_cache
+@sensitive_post_parameters("token")
 @login_required
 def otp(request):
     user = request.user
