@@ -36,3 +36,27 @@ class LoginFailure(models.Model):
     username = models.CharField(max_length=150, db_index=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class RecoveryCode(models.Model):
+    """A one-use code that stands in for the authenticator. Only a keyed hash is kept, so the
+    database alone (a backup, a dump) gives nobody a way past the second factor."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+
+class AccountNotice(models.Model):
+    """Something someone else did to her account, shown to her at her next login until she is through."""
+
+    class Kind(models.TextChoices):
+        TOTP_RESET = "totp_reset", _("An administrator reset your two-step verification.")
+        TOTP_REPLACED = "totp_replaced", _("An administrator set up a new authenticator for your account.")
+        PASSWORD_SET = "password_set", _("An administrator set a new password for your account.")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="account_notices")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField(null=True, blank=True)

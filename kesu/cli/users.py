@@ -25,6 +25,11 @@ def register(commands) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=list_users)
 
+    p = sub.add_parser("password", help="set a user's password (they are told); from --password-file, - or a prompt")
+    p.add_argument("username")
+    p.add_argument("--password-file", metavar="FILE", help="password from FILE or - (stdin)")
+    p.set_defaults(handler=password)
+
     p = sub.add_parser("role", help="change a user's role")
     p.add_argument("username")
     p.add_argument("role", choices=services.ROLES)
@@ -89,6 +94,12 @@ def list_users(args):
             emit_json(row)
     else:
         table(rows, ["username", "role", "active", "totp", "last_login"])
+
+
+def password(args):
+    _admin(args)
+    services.set_password(args.principal, services.get_user(args.username), _password(args.password_file))
+    print(f"{args.username} has a new password; their open sessions have ended")
 
 
 def role(args):
