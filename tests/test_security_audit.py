@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from test_audit import without_guards
 
 from kesu.audit import tasks
 from kesu.audit.models import AuditEntry, AuditHead
@@ -37,14 +37,8 @@ KEYLESS_MACS = {
 
 def raw_sql(*statements) -> None:
     """What someone holding the database does: drop the append-only triggers, then write."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("DROP TRIGGER IF EXISTS audit_no_update")
-            cursor.execute("DROP TRIGGER IF EXISTS audit_no_delete")
-        else:
-            cursor.execute("DROP TRIGGER IF EXISTS audit_no_change ON audit_auditentry")
-        for sql, params in statements:
-            cursor.execute(sql, params)
+    for sql, params in statements:
+        without_guards(sql, *params)
 
 
 def actions(count: int) -> None:

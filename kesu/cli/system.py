@@ -37,10 +37,20 @@ def register(commands) -> None:
     sub = audit.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
     p = sub.add_parser("verify", help="check the hash chain and its anchors; exits 1 when it is broken")
-    p.add_argument("--bundle", action="append", default=[], metavar="PATH",
-                   help="also check the audit anchor in this evidence bundle's signed manifest (repeatable)")
-    p.add_argument("--anchor", action="append", default=[], metavar="SEQ:MAC",
-                   help="also check an anchor as a staff digest prints it (repeatable)")
+    p.add_argument(
+        "--bundle",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also check the audit anchor in this evidence bundle's signed manifest (repeatable)",
+    )
+    p.add_argument(
+        "--anchor",
+        action="append",
+        default=[],
+        metavar="SEQ:MAC",
+        help="also check an anchor as a staff digest prints it (repeatable)",
+    )
     p.set_defaults(handler=audit_verify)
     p = sub.add_parser("anchor", help="check the chain, then anchor its head in the anchor file; prints SEQ:MAC")
     p.set_defaults(handler=audit_anchor)

@@ -105,9 +105,8 @@ def audit_anchor_of(path) -> Anchor:
         files = bundle.from_path(Path(path))
     except bundle.BundleError as error:
         raise UserError(str(error)) from None
-    if not bundle.signature_valid(files) or bundle.fingerprint(files[bundle.SIGNER]) != bundle.fingerprint(
-        signer_pem()
-    ):
+    trusted = bundle.fingerprint(signer_pem())
+    if not bundle.signature_valid(files) or bundle.fingerprint(files[bundle.SIGNER]) != trusted:
         raise UserError(f"{path}: the manifest is not signed by this installation's key")
     manifest = json.loads(files[bundle.MANIFEST])
     try:

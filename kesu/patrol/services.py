@@ -255,7 +255,7 @@ def _digest_message(user, rows: list[dict], now, anchor) -> EmailMessage:
     lines += ["", f"Review them in Kesu: {settings.KESU_BASE_URL.rstrip('/')}/patrol/hits/", "",
               "This message never contains images or the addresses where they were found."]  # fmt: skip
     if anchor is not None:  # a copy of the audit log's head outside Kesu: a log cut back later fails to verify
-        lines += ["", f"Audit log anchor (kesu audit verify --anchor): {anchor.token}"]
+        lines += ["", "Audit log anchor (kesu audit verify --anchor):", f"  {anchor.token}"]
     message = EmailMessage()
     message["From"] = settings.DEFAULT_FROM_EMAIL
     message["To"] = user.email
