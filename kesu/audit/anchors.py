@@ -55,13 +55,13 @@ def anchor_mac(key: bytes, seq: int, hash_: str) -> str:
     return hmac.new(key, f"anchor|{seq}|{hash_}".encode(), hashlib.sha256).hexdigest()
 
 
-def make(key: bytes, seq: int, hash_: str, source: str = "anchor") -> Anchor:
-    return Anchor(seq, anchor_mac(key, seq, hash_), hash_, source)
+def make(key: bytes, seq: int, hash_: str) -> Anchor:
+    return Anchor(seq, anchor_mac(key, seq, hash_), hash_)
 
 
 def parse_token(text: str) -> Anchor:
-    seq, _, mac = text.strip().partition(":")
-    if not seq.isdigit() or len(mac) != 64 or any(c not in "0123456789abcdef" for c in mac):
+    seq, _, mac = text.strip().lower().partition(":")
+    if not seq.isascii() or not seq.isdigit() or len(mac) != 64 or any(c not in "0123456789abcdef" for c in mac):
         raise UserError(f"--anchor {text[:80]!r}: expected SEQ:MAC as a digest prints it (64 hex digits)")
     return Anchor(int(seq), mac, None, f"anchor {seq}:{mac[:12]}…")
 
@@ -119,8 +119,8 @@ def read_file() -> tuple[list[Anchor], list[str]]:
     for number, line in enumerate(lines, 1):
         try:
             data = json.loads(line)
-            at = str(data.get("at"))[:10] if isinstance(data, dict) else ""
-            anchors.append(from_mapping(data, f"anchor file line {number} ({at})"))
+            at = data.get("at") if isinstance(data, dict) else None
+            anchors.append(from_mapping(data, f"anchor file line {number}" + (f" ({str(at)[:10]})" if at else "")))
         except ValueError:
             problems.append(f"anchor file line {number} is damaged")
     return anchors, problems

@@ -199,7 +199,7 @@ def _check_head(key: bytes, last_seq: int, last_hash: str) -> list[str]:
 # --- anchoring ---------------------------------------------------------------------------------------------
 
 
-def current_anchor(source: str = "anchor") -> Anchor | None:
+def current_anchor() -> Anchor | None:
     """The head as an anchor, for a bundle's manifest or a digest; None when the head's own MAC fails (an
     altered head is not vouched for). Reads committed state: call outside a transaction."""
     ensure_genesis()
@@ -208,7 +208,7 @@ def current_anchor(source: str = "anchor") -> Anchor | None:
     if not hmac.compare_digest(head.mac, _head_mac(key, head.seq, head.hash)):
         log.error("audit head %d fails its MAC: not anchored", head.seq)
         return None
-    return anchors.make(key, head.seq, head.hash, source)
+    return anchors.make(key, head.seq, head.hash)
 
 
 def verify_and_anchor() -> tuple[ChainReport, Anchor | None]:
