@@ -31,6 +31,9 @@ CSRF_TRUSTED_ORIGINS = env_list("KESU_CSRF_TRUSTED_ORIGINS", "")
 KESU_MASTER_KEY = env_key("KESU_MASTER_KEY")
 KESU_MASTER_KEY_FILE = env_path("KESU_MASTER_KEY_FILE", str(DATA_DIR / "master.key"))
 KESU_VAULT_DIR = ensure_dir(env_path("KESU_VAULT_DIR", str(DATA_DIR / "vault")))
+# The audit log's head, anchored outside the database (daily, and at the first entry). Better still on
+# another machine or an append-only mount: whoever can rewrite this file and the database can cut the log.
+KESU_AUDIT_ANCHOR_FILE = env_path("KESU_AUDIT_ANCHOR_FILE", str(DATA_DIR / "audit-anchors.jsonl"))
 KESU_MAX_UPLOAD_MB = env_int("KESU_MAX_UPLOAD_MB", 512, minimum=1, maximum=16384)
 KESU_MAX_IMAGE_PIXELS = env_int("KESU_MAX_IMAGE_PIXELS", 100_000_000, minimum=1_000_000)
 # Match thresholds per bank: PDQ and video frames in Hamming bits (Meta: 31),

@@ -160,3 +160,14 @@ def leak(db):
     Contact.objects.create(organisation=operator, channel="email", address="abuse@leak.example", priority=10)
     Site.objects.create(domain="leak.example", operator=operator)
     return operator
+
+
+@pytest.fixture(autouse=True)
+def audit_anchor_file(settings, tmp_path_factory):
+    """Each test's audit log lives in a rolled-back transaction, with its own audit key: its anchors (the
+    log's head kept outside the database) go to a file of its own, never one an earlier test wrote. Nothing
+    is created unless the test anchors."""
+    import uuid
+
+    settings.KESU_AUDIT_ANCHOR_FILE = tmp_path_factory.getbasetemp() / "audit-anchors" / f"{uuid.uuid4().hex}.jsonl"
+    return settings.KESU_AUDIT_ANCHOR_FILE

@@ -573,6 +573,16 @@ def test_the_digest_counts_new_hits_per_case_without_media_or_addresses(db, case
     assert "1 new hit(s) to review, 1 of them with probability 95 % or more" in text
     assert case.victim.code in text
     assert "watch.example" not in text and "/v/1" not in text and "Content-Type: image" not in text
+    # issue 18 (audit): each digest carries the audit log's head, a copy outside Kesu that verify checks
+    from email import message_from_bytes, policy
+
+    from kesu.audit.anchors import parse_token
+    from kesu.audit.services import verify_chain
+
+    body = message_from_bytes(text.encode(), policy=policy.default).get_content()
+    token = body.split("Audit log anchor (kesu audit verify --anchor):", 1)[1].split()[0]
+    report = verify_chain([parse_token(token)])
+    assert report.ok and report.anchors == 1 and int(token.split(":")[0]) > 1
 
 
 def test_strangers_pictures_are_forgotten_after_a_while_and_fetched_again_when_seen(db, case, site, astronaut_png):

@@ -49,14 +49,17 @@ def _setup_django() -> None:
 
 
 def _migrate_if_needed() -> None:
-    """A fresh data directory initialises itself on first use."""
+    """A fresh data directory initialises itself on first use, its audit log starting with the genesis entry."""
     from django.core.management import call_command
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
+    from ..audit.services import ensure_genesis
+
     executor = MigrationExecutor(connection)
     if executor.migration_plan(executor.loader.graph.leaf_nodes()):
         call_command("migrate", interactive=False, verbosity=0)
+        ensure_genesis()
 
 
 def _principal(as_user: str | None):

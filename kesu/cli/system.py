@@ -36,8 +36,24 @@ def register(commands) -> None:
     audit = commands.add_parser("audit", help="the audit log")
     sub = audit.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
-    p = sub.add_parser("verify", help="check the hash chain; exits 1 when it is broken")
+    p = sub.add_parser("verify", help="check the hash chain and its anchors; exits 1 when it is broken")
+    p.add_argument(
+        "--bundle",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also check the audit anchor in this evidence bundle's signed manifest (repeatable)",
+    )
+    p.add_argument(
+        "--anchor",
+        action="append",
+        default=[],
+        metavar="SEQ:MAC",
+        help="also check an anchor as a staff digest prints it (repeatable)",
+    )
     p.set_defaults(handler=audit_verify)
+    p = sub.add_parser("anchor", help="check the chain, then anchor its head in the anchor file; prints SEQ:MAC")
+    p.set_defaults(handler=audit_anchor)
     p = sub.add_parser("tail", help="the latest entries")
     p.add_argument("-n", type=int, default=20)
     p.add_argument("--case", dest="case_id")
@@ -60,6 +76,9 @@ def _operator(args):
 
 
 def init(args):
+    from ..audit.services import ensure_genesis
+
+    ensure_genesis()
     print(f"data directory {settings.DATA_DIR} is ready ({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
 
 
@@ -127,16 +146,34 @@ def beat(args):
 
 
 def audit_verify(args):
+    from ..audit.anchors import parse_token
     from ..audit.services import verify_chain
+    from ..evidence.services import audit_anchor_of
 
-    report = verify_chain()
+    given = [parse_token(text) for text in args.anchor] + [audit_anchor_of(path) for path in args.bundle]
+    report = verify_chain(given)
     if report.ok:
-        print(f"audit log intact: {report.entries} entries")
+        print(f"audit log intact: {report.entries} entries; {report.anchors} anchors hold")
         return 0
+    return _broken(report)
+
+
+def _broken(report) -> int:
     for problem in report.problems:
         print(f"kesu: audit: {problem}", file=sys.stderr)
     print(f"kesu: error: audit log is broken ({len(report.problems)} problems)", file=sys.stderr)
     return 1
+
+
+def audit_anchor(args):
+    _operator(args)
+    from ..audit.services import verify_and_anchor
+
+    report, anchor = verify_and_anchor()
+    if not report.ok:
+        return _broken(report)
+    print(f"audit log anchored at entry {anchor.seq}: {anchor.token}")
+    return 0
 
 
 def audit_tail(args):

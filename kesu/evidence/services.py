@@ -6,6 +6,7 @@ from the case page (a Celery task) and operators from ``kesu capture``.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from datetime import datetime
@@ -18,6 +19,9 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from kesu.audit import anchors
+from kesu.audit import services as audit
+from kesu.audit.anchors import Anchor
 from kesu.audit.services import Actor, log_action
 from kesu.capture import services as capturing
 from kesu.capture.policy import check_url
@@ -77,6 +81,7 @@ def seal_capture(
         software=SOFTWARE,
         withhold_media=withhold_media,
     )
+    manifest["audit"] = _audit_anchor()
     files["summary.html"] = summary(manifest, bundle.file_table(files), signer_pem()).encode("utf-8")
     errors: list[str] = []
     stamper = _timestamper(errors)
@@ -84,6 +89,30 @@ def seal_capture(
     if sealed.get(bundle.TIMESTAMP) is None:
         sealed.pop(bundle.TIMESTAMP, None)
     return sealed, errors
+
+
+def _audit_anchor() -> dict | None:
+    """The audit log's head when the bundle was sealed: a signed copy of it outside the database, so that a log
+    later cut back (or wiped) before this point fails ``kesu audit verify --bundle``."""
+    anchor = audit.current_anchor()
+    return anchor.as_dict() if anchor else None
+
+
+def audit_anchor_of(path) -> Anchor:
+    """The audit anchor in an exported bundle's manifest, once the manifest is shown signed by this
+    installation."""
+    try:
+        files = bundle.from_path(Path(path))
+    except bundle.BundleError as error:
+        raise UserError(str(error)) from None
+    trusted = bundle.fingerprint(signer_pem())
+    if not bundle.signature_valid(files) or bundle.fingerprint(files[bundle.SIGNER]) != trusted:
+        raise UserError(f"{path}: the manifest is not signed by this installation's key")
+    manifest = json.loads(files[bundle.MANIFEST])
+    try:
+        return anchors.from_mapping(manifest.get("audit"), f"bundle {str(manifest.get('bundle'))[:40]}")
+    except ValueError:
+        raise UserError(f"{path}: the manifest holds no audit anchor (sealed before bundles carried one)") from None
 
 
 def summary(manifest: dict, files: dict, signer: bytes) -> str:
