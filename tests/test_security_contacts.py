@@ -142,6 +142,9 @@ def test_finding1_a_second_supervisor_confirms_then_routing_uses_it_audited(clie
     assert decide(clients["supervisor"], trap, "confirm").status_code == 302  # refused: not waiting any more
     trap.refresh_from_db()
     assert trap.status == "rejected"
+    clients["outsider"].cookies["django_language"] = "en"
+    page = clients["outsider"].get("/sites/leak.example/").content.decode()
+    assert "rejected by user:sato" in page and "confirmed by user:root" in page and "/decide/" not in page
 
     decisions = ("contact.propose", "contact.confirm", "contact.reject")
     entries = {e.action: e for e in AuditEntry.objects.filter(action__in=decisions)}
