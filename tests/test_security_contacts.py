@@ -263,7 +263,6 @@ def test_finding1_an_import_only_proposes_where_notices_already_go(personas, lea
     assert route("https://leak.example/v/1", "ncii").steps[0].address == OLD
 
 
-
 def test_finding1_contacts_on_file_before_the_upgrade_stay_in_use_confirmed_by_it(leak):
     """The data migration, run on rows as the schema change leaves them (no provenance yet)."""
     from importlib import import_module
