@@ -69,14 +69,17 @@ def watch_demo_web(port: int) -> list:
     reaches the demo web's SMTP server, which removes what the notice names). Idempotent."""
     from .patrol import services as patrol
     from .patrol.models import Watch
-    from .sites.models import Contact, Organisation, Role, Site
+    from .sites.models import Contact, Organisation, Role, Site, Source, provenance
 
     watches = []
     for domain, spec in DEMO_WATCHES.items():
         operator, _ = Organisation.objects.get_or_create(
             role=Role.OPERATOR, key=f"demo-{domain}", defaults={"name": f"{domain} (demo web)", "country": "US"}
         )
-        Contact.objects.get_or_create(organisation=operator, channel="email", address=f"abuse@{domain}")
+        demo_contact = {"source": Source.SYNTHETIC, **provenance(ACTOR.audit_label)}
+        Contact.objects.get_or_create(
+            organisation=operator, channel="email", address=f"abuse@{domain}", defaults=demo_contact
+        )
         Site.objects.update_or_create(domain=domain, defaults={"operator": operator, "jurisdiction": "US"})
         base = f"http://{domain}:{port}"
         values = {

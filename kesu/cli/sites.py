@@ -78,12 +78,16 @@ def register(commands) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(handler=synthetic_history)
 
-    p = sub.add_parser("contact", help="add a contact to a site's operator, or mark one bounced")
+    p = sub.add_parser(
+        "contact", help="propose a contact for a site's operator, confirm or reject one (supervisors), mark one bounced"
+    )
     p.add_argument("domain", metavar="DOMAIN_OR_URL")
     p.add_argument("--email")
     p.add_argument("--form", metavar="URL")
     p.add_argument("--lang", default="", help="languages it answers in, e.g. ja,en")
     p.add_argument("--bounced", metavar="ADDRESS", help="mark this address as bounced")
+    p.add_argument("--confirm", metavar="ADDRESS", help="confirm a proposed contact (another person proposed it)")
+    p.add_argument("--reject", metavar="ADDRESS", help="reject a proposed contact")
     p.set_defaults(handler=contact)
 
 
@@ -160,7 +164,16 @@ def _org(org) -> dict | None:
     if org is None:
         return None
     contacts = [
-        {"channel": c.channel, "address": c.address, "bounced": bool(c.bounced_at), "languages": c.languages}
+        {
+            "channel": c.channel,
+            "address": c.address,
+            "status": c.status,
+            "source": c.source,
+            "proposed_by": c.created_by,
+            "decided_by": c.decided_by,
+            "bounced": bool(c.bounced_at),
+            "languages": c.languages,
+        }
         for c in org.contacts.all()
     ]
     return {"name": org.name, "key": org.key, "country": org.country, "languages": org.languages, "contacts": contacts}
@@ -193,7 +206,8 @@ def show(args):
         if org:
             print(f"  {role}: {org['name']} {org['country']}")
             for c in org["contacts"]:
-                print(f"    {c['channel']}: {c['address']}{' (bounced)' if c['bounced'] else ''}")
+                status = "" if c["status"] == "confirmed" else f" ({c['status']})"
+                print(f"    {c['channel']}: {c['address']}{status}{' (bounced)' if c['bounced'] else ''}")
     if data["group"]:
         print("  same operator: " + ", ".join(data["group"]))
     for line in data["history"]:
@@ -208,17 +222,34 @@ def contact(args):
         match = Contact.objects.filter(organisation_id=site.operator_id, address=args.bounced).first()
         if match is None:
             raise UserError(f"{args.bounced!r} is not a contact of {site.domain}")
-        services.set_bounced(args.principal, match)
+        services.set_bounced(args.principal, match, site=site)
         print(f"marked {args.bounced} bounced")
         return 0
+    for decision, address in (("confirm", args.confirm), ("reject", args.reject)):
+        if address:
+            services.decide_contact(args.principal, _proposed(site, address), decision, site=site)
+            print(f"{decision}ed {address} for {site.domain}")
+            return 0
     if not (args.email or args.form):
-        raise UserError("give --email ADDRESS, --form URL or --bounced ADDRESS")
+        raise UserError("give --email ADDRESS, --form URL, --confirm ADDRESS, --reject ADDRESS or --bounced ADDRESS")
     languages = [code.strip() for code in args.lang.split(",") if code.strip()]
     for channel, address in ((Contact.Channel.EMAIL, args.email), (Contact.Channel.FORM, args.form)):
         if address:
-            services.add_contact(args.principal, site, channel, address, languages)
-            print(f"added {channel} {address} to {site.domain}")
+            added = services.add_contact(args.principal, site, channel, address, languages)
+            if added.status == Contact.Status.PROPOSED:
+                print(f"proposed {channel} {address} for {site.domain}: used once a supervisor confirms it")
+            else:
+                print(f"{channel} {address} is already a {added.status} contact of {site.domain}")
     return 0
+
+
+def _proposed(site, address: str) -> Contact:
+    orgs = [site.operator_id, site.host_id, site.cdn_id, site.registrar_id]
+    found = Contact.objects.filter(organisation_id__in=[o for o in orgs if o], address=address.strip(),
+                                   status=Contact.Status.PROPOSED).first()  # fmt: skip
+    if found is None:
+        raise UserError(f"{address[:80]!r} is not a proposed contact of {site.domain}")
+    return found
 
 
 def route(args):

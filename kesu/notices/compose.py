@@ -200,6 +200,7 @@ def _create(actor, case, proposal: Proposal, urls, after) -> Notice:
         role=step.role,
         channel=step.channel,
         address=step.address,
+        contact=step.contact,
         regime=regime.key,
         language=proposal.language,
         step=step.order,
@@ -213,6 +214,41 @@ def _create(actor, case, proposal: Proposal, urls, after) -> Notice:
     )
     event(notice, "prepared", actor, urls=len(urls), regime=regime.key, step=step.order)
     log_action(actor, "notice.prepare", notice, case_id=case.pk, regime=regime.key, urls=len(urls))
+    return notice
+
+
+# --- the address ------------------------------------------------------------------------------------------
+
+
+def address_now(notice: Notice) -> tuple[bool, Step | None]:
+    """(changed, step): the rung that reaches the notice's recipient today (None: none does), and whether its
+    address differs from the one the notice was composed with. Sending never uses it: only staff, on a draft."""
+    urls = urls_of(notice)
+    try:
+        ladder = route(urls[0], notice.case.case_type) if urls else None
+    except UserError:  # the URL no longer routes at all: nobody reaches the recipient through it
+        ladder = None
+    steps = ladder.active if ladder else []
+    step = next((s for s in steps if s.recipient is not None and s.recipient.pk == notice.recipient_id), None)
+    changed = step is None or (step.channel, step.address) != (notice.channel, notice.address)
+    return changed, step
+
+
+def readdress(actor, notice: Notice) -> Notice:
+    """Staff move a draft to the address its recipient's confirmed contacts give today (audited)."""
+    if notice.status != Notice.Status.DRAFT:
+        raise UserError("only a draft's address can change")
+    changed, step = address_now(notice)
+    if step is None or step.channel not in CHANNELS:
+        raise UserError(f"{notice.recipient.name} cannot be reached by e-mail or web form now; cancel this draft")
+    if not changed:
+        return notice
+    previous = notice.contact_id
+    notice.channel, notice.address, notice.contact = step.channel, step.address, step.contact
+    notice.save(update_fields=["channel", "address", "contact"])
+    now_id = step.contact.pk if step.contact else None
+    event(notice, "readdressed", actor, contact=now_id, previous=previous)
+    log_action(actor, "notice.readdress", notice, case_id=notice.case_id, contact=now_id, previous=previous)
     return notice
 
 

@@ -97,6 +97,9 @@ class Notice(models.Model):
     role = models.CharField(_("recipient role"), max_length=16)
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     address = models.CharField(_("address"), max_length=500, help_text=_("abuse e-mail or form URL"))
+    # The contact the address was taken from when the notice was composed (None: the shipped knowledge base).
+    # Sending uses ``address`` as stored, never a fresh lookup; the contact says where it came from.
+    contact = models.ForeignKey("sites.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     regime = models.CharField(_("legal regime"), max_length=32)
     language = models.CharField(_("language"), max_length=8)
     step = models.PositiveSmallIntegerField(default=1, help_text=_("rung of the escalation ladder"))

@@ -245,7 +245,7 @@ def bounced(actor, notice: Notice) -> Prepared | None:
     contact = Contact.objects.filter(organisation=notice.recipient, address=notice.address).first()
     with transaction.atomic():
         if contact:
-            set_bounced(actor, contact)
+            set_bounced(actor, contact, site=notice.site)
         notice.status, notice.resend_at, notice.escalate_at = Notice.Status.FAILED, None, None
         notice.save()
         event(notice, "bounced", actor)

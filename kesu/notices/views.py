@@ -27,6 +27,7 @@ from ..matching.services import source_url
 from ..patrol.views import recheck_rows
 from ..sites.domains import host_of, to_unicode
 from ..sites.models import Contact, Outcome, Role
+from ..sites.services import unseen_changes
 from . import compose, outbox, regimes, replies, services, templates, victim
 from .forms import SlotForm, SubmittedForm, TemplateForm, VictimMessageForm
 from .models import Notice, NoticeTemplate, OutboxMessage, Reply
@@ -35,7 +36,7 @@ SETTLE = (Outcome.DELETED, Outcome.PARTLY_DELETED, Outcome.STILL_ONLINE)
 
 
 def _notice(request, notice_id) -> Notice:
-    notice = Notice.objects.select_related("recipient", "template_version").filter(pk=notice_id).first()
+    notice = Notice.objects.select_related("recipient", "template_version", "contact").filter(pk=notice_id).first()
     if notice is None:
         raise Http404
     notice.case = case_or_404(request, notice.case_id)
@@ -204,7 +205,11 @@ def _draft_context(request, notice: Notice) -> dict:
     result = compose.check(notice, actor=request.user)
     missing = {element for element, _label, _why in result.missing}
     checklist = _checklist(notice, result)
+    address_changed, address_step = compose.address_now(notice)
     return {
+        "address_changed": address_changed,
+        "address_step": address_step,
+        "can_readdress": address_step is not None and address_step.channel in compose.CHANNELS,
         "check": result,
         "checklist": checklist,
         "can_record_identity": "requester" in missing and Consent.NAME_IN_NOTICES in (notice.case.consent or []),
@@ -265,6 +270,11 @@ def _template(request, notice):
     return _("Template changed: the preview below uses it.")
 
 
+def _readdress(request, notice):
+    compose.readdress(request.user, notice)
+    return _("The draft now goes to the recipient's current confirmed address.")
+
+
 def _identity(request, notice):
     compose.record_identity_consent(request.user, notice)
     return _("Her agreement to give her name to this recipient was recorded.")
@@ -290,6 +300,7 @@ ACTIONS = {
     "language": _language,
     "template": _template,
     "identity": _identity,
+    "readdress": _readdress,
     "outcome": _outcome,
     "escalate": _escalate,
 }
@@ -394,6 +405,7 @@ def queue(request):
         ),
         "uncertain": _visible(OutboxMessage.objects.filter(status=OutboxMessage.Status.UNCERTAIN), user),
         "proposals": Reply.Proposal.choices,
+        "site_changes": unseen_changes(user).count(),
     }
     return render(request, "notices/queue.html", context)
 

@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from ..audit.services import log_action
 from .models import Contact, Lookup, Organisation, Site, TakedownRequest
+from .services import tell_supervisors
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -24,8 +25,22 @@ class AuditedAdmin(admin.ModelAdmin):
 
 
 class ContactInline(admin.TabularInline):
+    """Shown, never edited here: contacts are proposed and confirmed on the site pages (or with
+    ``kesu site contact``), so where notices go changes only with a second person."""
+
     model = Contact
-    extra = 1
+    extra = 0
+    fields = ("channel", "address", "priority", "status", "source", "created_by", "decided_by", "bounced_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Organisation)
@@ -42,6 +57,11 @@ class SiteAdmin(AuditedAdmin):
     list_filter = ("status", "relation", "server_country")
     search_fields = ("domain", "operator__name", "host__name")
     raw_id_fields = ("operator", "host", "cdn", "registrar")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:  # a new operator or host sends the site's next notices elsewhere
+            tell_supervisors(request.user, "sites.admin_change", site=obj)
 
 
 @admin.register(TakedownRequest)

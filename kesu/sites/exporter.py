@@ -38,10 +38,10 @@ REQUEST_COLUMNS = (
 
 
 def _contacts() -> dict[int, dict[str, list[str]]]:
+    """Confirmed contacts only: the list others work from carries no address a second person has not checked."""
     out: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for org_id, channel, address in Contact.objects.order_by("priority", "pk").values_list(
-        "organisation_id", "channel", "address"
-    ):
+    confirmed = Contact.objects.filter(status=Contact.Status.CONFIRMED).order_by("priority", "pk")
+    for org_id, channel, address in confirmed.values_list("organisation_id", "channel", "address"):
         out[org_id][channel].append(address)
     return out
 

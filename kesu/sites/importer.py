@@ -20,7 +20,7 @@ from django.utils import timezone
 from ..lib.errors import UserError
 from . import names
 from .domains import BadDomain, host_of, own_operator_key, registrable
-from .models import Contact, Organisation, Outcome, Role, Site, Source, TakedownRequest
+from .models import Contact, Organisation, Outcome, Role, Site, Source, TakedownRequest, provenance
 from .table import Sheet, read_table
 
 SITE_FIELDS = ("status", "relation", "jurisdiction", "server_country", "notes")
@@ -155,6 +155,7 @@ class Report:
     unchanged: int = 0
     organisations_created: list[str] = field(default_factory=list)
     contacts_created: int = 0
+    contacts_proposed: int = 0  # of those, for organisations that already had a confirmed contact
     requests_created: int = 0
     requests_updated: int = 0
     requests_unchanged: int = 0
@@ -184,6 +185,7 @@ class Report:
             "sites_unchanged": self.unchanged,
             "organisations_created": len(self.organisations_created),
             "contacts_created": self.contacts_created,
+            "contacts_proposed": self.contacts_proposed,
             "requests_created": self.requests_created,
             "requests_updated": self.requests_updated,
             "requests_unchanged": self.requests_unchanged,
@@ -428,7 +430,8 @@ class Plan:
     new_sites: dict[str, dict] = field(default_factory=dict)  # domain -> fields (links as (role, key))
     site_updates: dict[str, dict] = field(default_factory=dict)  # domain -> changed fields
     org_languages: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-    new_contacts: list[tuple[tuple[str, str], str, str, list[str], int]] = field(default_factory=list)
+    # (operator key, channel, address, languages, priority, status)
+    new_contacts: list[tuple[tuple[str, str], str, str, list[str], int, str]] = field(default_factory=list)
     new_requests: list[WantedRequest] = field(default_factory=list)
     request_updates: dict[str, dict] = field(default_factory=dict)
     contact_keys: set = field(default_factory=set)
@@ -448,6 +451,8 @@ class _Database:
             for s in Site.objects.values("id", "domain", *SITE_FIELDS, "extra", *(f"{link}_id" for link in LINKS))
         }
         self.contacts = set(Contact.objects.values_list("organisation_id", "channel", "address"))
+        confirmed = Contact.objects.filter(status=Contact.Status.CONFIRMED)
+        self.confirmed_orgs = set(confirmed.values_list("organisation_id", flat=True))
 
     def named(self, role: str, name: str) -> tuple[str, str]:
         key = (role, org_key(name))
@@ -530,12 +535,16 @@ def _diff_contacts(item: Wanted, operator: tuple[str, str], plan: Plan, db: _Dat
     org = db.orgs.get(operator)
     org_id = org["id"] if org else None
     channels = [(Contact.Channel.EMAIL, a) for a in item.emails] + [(Contact.Channel.FORM, u) for u in item.forms]
+    # A list fills in organisations nobody can reach yet; where notices already go, it only proposes: that
+    # address changes only once a second person confirms it, as when staff add one.
+    status = Contact.Status.PROPOSED if org_id in db.confirmed_orgs else Contact.Status.CONFIRMED
     for priority, (channel, address) in enumerate(channels, 1):
         planned = (operator, channel, address)  # a second site of the same operator adds it once
         if (org_id, channel, address) not in db.contacts and planned not in plan.contact_keys:
-            plan.new_contacts.append((operator, channel, address, item.languages, priority * 10))
+            plan.new_contacts.append((operator, channel, address, item.languages, priority * 10, status))
             plan.contact_keys.add(planned)
             plan.report.contacts_created += 1
+            plan.report.contacts_proposed += status == Contact.Status.PROPOSED
     if item.languages:
         current = plan.org_languages.get(operator) or (org["languages"] if org else [])
         merged = list(current) + [code for code in item.languages if code not in current]
@@ -592,7 +601,10 @@ def plan_requests(items: list[WantedRequest], plan: Plan, db: _Database) -> None
 _BATCH = 2000
 
 
-def _apply(plan: Plan) -> None:
+def _apply(plan: Plan, actor) -> None:
+    from ..audit.services import Actor
+
+    label = Actor.of(actor).label
     Organisation.objects.bulk_create([Organisation(**fields) for fields in plan.new_orgs.values()], batch_size=_BATCH)
     orgs = {(o.role, o.key): o for o in Organisation.objects.only("id", "role", "key", "languages")}
     Site.objects.bulk_create(
@@ -603,12 +615,13 @@ def _apply(plan: Plan) -> None:
         Organisation.objects.filter(pk=orgs[key].pk).update(languages=languages)
     Contact.objects.bulk_create(
         [
-            Contact(organisation=orgs[op], channel=ch, address=ad, languages=langs, priority=prio, source=Source.IMPORT)
-            for op, ch, ad, langs, prio in plan.new_contacts
+            Contact(organisation=orgs[op], channel=ch, address=ad, languages=langs, priority=prio, source=Source.IMPORT,
+                    **provenance(label, status))
+            for op, ch, ad, langs, prio, status in plan.new_contacts
         ],
         batch_size=_BATCH,
         ignore_conflicts=True,
-    )
+    )  # fmt: skip
     _write_requests(plan, orgs)
 
 
@@ -697,6 +710,6 @@ def run(data: bytes, filename: str, actor, *, dry_run: bool = True) -> Report:
         result = plan(data, filename)
         result.report.dry_run = dry_run
         if not dry_run:
-            _apply(result)
+            _apply(result, actor)
             log_action(actor, "sites.import", None, file=filename[-120:], **result.report.summary())
     return result.report

@@ -23,7 +23,7 @@ from django.db import transaction
 from ..cases.models import CaseType
 from ..lib.errors import UserError
 from .domains import BadDomain, registrable
-from .models import Contact, Organisation, Role, Source
+from .models import Contact, Organisation, Role, Source, provenance
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 ORGANISATION_FILES = {
@@ -646,7 +646,8 @@ def _sync_contacts(org: Organisation, entry: dict, compiled_on: str, report: Syn
         wanted = _contact_fields(item, index, compiled_on)
         contact = existing.get(key)
         if contact is None:
-            Contact.objects.create(organisation=org, channel=key[0], address=key[1], source=Source.KNOWLEDGE, **wanted)
+            Contact.objects.create(organisation=org, channel=key[0], address=key[1], source=Source.KNOWLEDGE,
+                                   **wanted, **provenance("system:knowledge"))  # fmt: skip
             report.contacts_created += 1
         elif contact.source == Source.KNOWLEDGE:
             changed = [name for name, value in wanted.items() if getattr(contact, name) != value]

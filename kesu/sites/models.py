@@ -7,6 +7,7 @@ shredding a case keeps the compliance history of the site.
 """
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..cases.models import CaseType
@@ -63,7 +64,13 @@ class Organisation(models.Model):
 
 
 class Contact(models.Model):
-    """One way to reach an organisation. Routing uses the first one that has not bounced."""
+    """One way to reach an organisation. Routing uses the first confirmed one that has not bounced.
+
+    Where notices go is shared knowledge, so it changes only with a second person: a contact staff add is
+    proposed until a supervisor other than the proposer confirms it. Contacts the machinery writes (the
+    shipped knowledge base, RDAP/WHOIS answers, a supervisor's import, the demo) are confirmed as they are
+    written, and say so in ``decided_by``; every writer sets ``status`` itself.
+    """
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("E-mail")
@@ -71,6 +78,11 @@ class Contact(models.Model):
         API = "api", _("API")
         POSTAL = "postal", _("Postal address")
         PHONE = "phone", _("Phone")
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Proposed")
+        CONFIRMED = "confirmed", _("Confirmed")
+        REJECTED = "rejected", _("Rejected")
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="contacts")
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
@@ -80,6 +92,11 @@ class Contact(models.Model):
     bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=300, blank=True)
     source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.STAFF)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.CONFIRMED)
+    created_by = models.CharField(max_length=160, blank=True)  # audit label: "user:hana", "system:resolver"
+    created_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=160, blank=True)  # who confirmed or rejected it
+    decided_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -90,6 +107,19 @@ class Contact(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()}: {self.address}"
+
+    @property
+    def usable(self) -> bool:
+        """Routing may send to it: confirmed and not bounced."""
+        return self.status == self.Status.CONFIRMED and self.bounced_at is None
+
+
+def provenance(label: str, status: str = Contact.Status.CONFIRMED) -> dict:
+    """A new contact's provenance fields: written by ``label`` (an audit label) and, when confirmed as it is
+    written (machinery, a supervisor's import into an organisation nobody could reach), confirmed by it too."""
+    now = timezone.now()
+    decided = {"decided_by": label, "decided_at": now} if status == Contact.Status.CONFIRMED else {}
+    return {"status": status, "created_by": label, "created_at": now, **decided}
 
 
 class Site(models.Model):
@@ -146,6 +176,43 @@ class Site(models.Model):
         from .domains import to_unicode
 
         return to_unicode(self.domain)
+
+
+class SiteChange(models.Model):
+    """A change to who gets a site's notices (or to the site) while notices to it are open.
+
+    Supervisors see each one (on the site page and the list of changes, and by e-mail) until one of them
+    marks it seen. It names the change and who made it, never an address or a case.
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, null=True, related_name="changes")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, null=True, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, related_name="+")
+    action = models.CharField(max_length=40)  # the audit action that made the change
+    actor = models.CharField(max_length=160)
+    open_notices = models.PositiveIntegerField()
+    at = models.DateTimeField(auto_now_add=True)
+    seen_by = models.CharField(max_length=160, blank=True)
+    seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    LABELS = {
+        "contact.propose": _("proposed a new contact"),
+        "contact.confirm": _("confirmed a proposed contact"),
+        "contact.reject": _("rejected a proposed contact"),
+        "sites.contact_bounced": _("marked a contact bounced"),
+        "sites.contact_restored": _("marked a bounced contact working"),
+        "sites.edit": _("edited the site's record"),
+        "contact.lookup": _("added a contact that RDAP or WHOIS published"),
+        "sites.resolve": _("looked the site up again: its host, CDN or registrar changed"),
+        "sites.admin_change": _("changed the site in the admin"),
+    }
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    @property
+    def label(self) -> str:
+        return str(self.LABELS.get(self.action, self.action))
 
 
 class Outcome(models.TextChoices):

@@ -173,9 +173,12 @@ class _Case:
 
 
 def _reach(step: Step, org: Organisation | None, data_contacts=(), prefer=()) -> str:
-    """Fill channel/address from the first non-bounced contact (``prefer`` addresses first); returns a
-    sentence about it ("" when nothing needs saying). Marks the step skipped when nobody can be reached."""
-    contacts = sorted(org.contacts.all(), key=lambda c: (c.priority, c.pk)) if org else []
+    """Fill channel/address from the first confirmed, non-bounced contact (``prefer`` addresses first); returns
+    a sentence about it ("" when nothing needs saying). Marks the step skipped when nobody can be reached.
+
+    A proposed contact is never used: where notices go changes only once a second person confirmed it."""
+    on_file = sorted(org.contacts.all(), key=lambda c: (c.priority, c.pk)) if org else []
+    contacts = [c for c in on_file if c.status == Contact.Status.CONFIRMED]
     usable = [c for c in contacts if c.bounced_at is None]
     if usable:
         pick = next((c for c in usable if c.address in prefer), usable[0])
@@ -192,6 +195,8 @@ def _reach(step: Step, org: Organisation | None, data_contacts=(), prefer=()) ->
     step.skip = True
     if contacts:
         step.skip_reason = f"every contact of {step.recipient_name} has bounced; find a new one"
+    elif any(c.status == Contact.Status.PROPOSED for c in on_file):
+        step.skip_reason = f"no confirmed contact for {step.recipient_name}; a proposed one waits for a supervisor"
     else:
         step.skip_reason = f"no contact on file for {step.recipient_name}; add one"
     return ""

@@ -5,20 +5,27 @@ read and edit it; every change is audited. Importing a whole list at once is
 for supervisors, since it can change thousands of records.
 """
 
+import logging
 import re
 from dataclasses import dataclass
+from functools import reduce
+from operator import or_
 from statistics import median
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
-from ..audit.services import log_action
+from ..audit.services import Actor, log_action
 from ..lib.errors import NotFound, UserError
 from . import exporter, importer
 from .domains import BadDomain, own_operator_key, registrable, to_unicode
-from .models import REMOVED, SETTLED, Contact, Organisation, Role, Site, Source, TakedownRequest
+from .models import REMOVED, SETTLED, Contact, Organisation, Role, Site, SiteChange, Source, TakedownRequest
+
+log = logging.getLogger(__name__)
 
 
 class NotAllowed(UserError):
@@ -132,6 +139,7 @@ def update_site(actor, site: Site, changes: dict) -> list[str]:
     if changed:
         site.save(update_fields=[*changed, "updated_at"])
         log_action(actor, "sites.edit", site, fields=changed, domain=site.domain)
+        tell_supervisors(actor, "sites.edit", site=site)
     return changed
 
 
@@ -145,33 +153,169 @@ def operator_of(site: Site) -> Organisation:
     return site.operator
 
 
-@transaction.atomic
-def add_contact(actor, site: Site, channel: str, address: str, languages: list[str] | None = None) -> Contact:
+def _checked_address(channel: str, address: str) -> str:
     address = address.strip()
     if channel == Contact.Channel.EMAIL and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", address):
         raise UserError(f"{address[:80]!r} is not an e-mail address")
     if channel in (Contact.Channel.FORM, Contact.Channel.API) and not re.match(r"^https?://\S+$", address):
         raise UserError(f"{address[:80]!r} is not an http(s) URL")
+    return address
+
+
+@transaction.atomic
+def add_contact(actor, site: Site, channel: str, address: str, languages: list[str] | None = None) -> Contact:
+    """Propose a new way to reach the site's operator (staff, supervisors and the CLI alike).
+
+    A proposed contact is never routed to: a supervisor other than the proposer confirms it first
+    (``decide_contact``). An address already on file keeps its status; a rejected one is proposed again,
+    by this actor. Re-adding a bounced address marks it working again, as before.
+    """
+    address = _checked_address(channel, address)
     operator = operator_of(site)
+    label, now = Actor.of(actor).label, timezone.now()
+    proposal = {"status": Contact.Status.PROPOSED, "created_by": label, "created_at": now, "decided_by": "",
+                "decided_at": None, "source": Source.STAFF}  # fmt: skip
     contact, created = Contact.objects.get_or_create(
         organisation=operator,
         channel=channel,
         address=address,
-        defaults={"languages": languages or [], "source": Source.STAFF, "priority": 5},
+        defaults={"languages": languages or [], "priority": 5, **proposal},
     )
-    if not created and contact.bounced_at:
-        contact.bounced_at = None
-        contact.save(update_fields=["bounced_at", "updated_at"])
-    log_action(actor, "sites.contact_add", site, domain=site.domain, channel=channel)
+    if not created and contact.status == Contact.Status.REJECTED:
+        for name, value in proposal.items():
+            setattr(contact, name, value)
+        contact.save()
+        created = True
+    if created:
+        log_action(actor, "contact.propose", contact, domain=site.domain, channel=channel, organisation=operator.pk)
+        tell_supervisors(actor, "contact.propose", site=site, organisation=operator, contact=contact)
+    elif contact.bounced_at:
+        set_bounced(actor, contact, bounced=False, site=site)
     return contact
 
 
 @transaction.atomic
-def set_bounced(actor, contact: Contact, bounced: bool = True) -> None:
+def decide_contact(actor, contact: Contact, decision: str, site: Site | None = None) -> Contact:
+    """A supervisor confirms or rejects a proposed contact; never the person who proposed it."""
+    if decision not in DECISIONS:
+        raise UserError(f"unknown decision {decision!r} (confirm or reject)")
+    if not getattr(actor, "sees_all_cases", False):
+        raise NotAllowed("only a supervisor confirms or rejects a contact")
+    contact = Contact.objects.select_for_update().select_related("organisation").get(pk=contact.pk)
+    if contact.status != Contact.Status.PROPOSED:
+        raise UserError(f"this contact is {contact.get_status_display().lower()}, not waiting for a decision")
+    label = Actor.of(actor).label
+    if contact.created_by == label:
+        raise NotAllowed("you proposed this contact: another supervisor confirms or rejects it")
+    contact.status, contact.decided_by, contact.decided_at = DECISIONS[decision], label, timezone.now()
+    contact.save(update_fields=["status", "decided_by", "decided_at", "updated_at"])
+    action = f"contact.{decision}"
+    log_action(actor, action, contact, domain=site.domain if site else "", organisation=contact.organisation_id,
+               proposed_by=contact.created_by)  # fmt: skip
+    tell_supervisors(actor, action, site=site, organisation=contact.organisation, contact=contact)
+    return contact
+
+
+DECISIONS = {"confirm": Contact.Status.CONFIRMED, "reject": Contact.Status.REJECTED}
+
+
+@transaction.atomic
+def set_bounced(actor, contact: Contact, bounced: bool = True, site: Site | None = None) -> None:
     """A bounced address stays on record but routing moves on to the next contact."""
     contact.bounced_at = timezone.now() if bounced else None
     contact.save(update_fields=["bounced_at", "updated_at"])
-    log_action(actor, "sites.contact_bounced" if bounced else "sites.contact_restored", contact.organisation)
+    action = "sites.contact_bounced" if bounced else "sites.contact_restored"
+    log_action(actor, action, contact.organisation)
+    tell_supervisors(actor, action, site=site, organisation=contact.organisation, contact=contact)
+
+
+# --- telling supervisors ------------------------------------------------------------------------------------
+
+
+def open_notices(site: Site | None = None, organisation: Organisation | None = None) -> int:
+    """Notices not yet settled (drafts included) about this site or to this organisation."""
+    from ..notices.compose import OPEN
+    from ..notices.models import Notice
+
+    about = [Q(site=site)] if site is not None else []
+    about += [Q(recipient=organisation)] if organisation is not None else []
+    if not about:
+        return 0
+    return Notice.objects.filter(reduce(or_, about), status__in=OPEN).count()
+
+
+def tell_supervisors(actor, action: str, *, site=None, organisation=None, contact=None) -> SiteChange | None:
+    """Record a change to where a site's notices go (or to the site) while notices to it are open, and mail
+    every supervisor with an address. Nothing is recorded when no notice is open. Names no address, no case."""
+    count = open_notices(site, organisation)
+    if not count:
+        return None
+    change = SiteChange.objects.create(site=site, organisation=organisation, contact=contact, action=action,
+                                       actor=Actor.of(actor).label, open_notices=count)  # fmt: skip
+    _mail_supervisors(change)
+    return change
+
+
+def change_text(change: SiteChange) -> tuple[str, str]:
+    """Subject and body of the mail about a change, in the desk's language."""
+    where = change.site.unicode_domain if change.site else change.organisation.name if change.organisation else ""
+    what = change.label
+    subject = _("[Kesu] %(where)s: %(who)s %(what)s") % {"where": where, "who": change.actor, "what": what}
+    page = f"/sites/{change.site.domain}/" if change.site else "/sites/changes/"
+    body = "\n".join([
+        subject.removeprefix("[Kesu] ") + ".",
+        _("Open notices to this site or organisation (drafts included): %(n)d.") % {"n": change.open_notices},
+        _("A proposed contact is not used until a second person confirms it; a draft keeps the address it "
+          "was composed with."),
+        "",
+        _("See it in Kesu: %(url)s") % {"url": settings.KESU_BASE_URL.rstrip("/") + page},
+        "",
+        _("This message names no address and no case."),
+    ])  # fmt: skip
+    return subject, body
+
+
+def _mail_supervisors(change: SiteChange) -> int:
+    from ..accounts.models import User
+    from ..notices import mail, outbox
+    from ..notices.models import OutboxMessage
+
+    supervisors = User.objects.filter(is_active=True, role__in=(User.Role.SUPERVISOR, User.Role.ADMIN))
+    queued = 0
+    with translation.override(settings.LANGUAGE_CODE):
+        subject, body = change_text(change)
+    for user in supervisors.exclude(email="").order_by("pk"):
+        message_id = mail.new_message_id("site-change")
+        try:
+            data = mail.build(to=user.email, subject=subject, body=body, message_id=message_id,
+                              language=settings.LANGUAGE_CODE)  # fmt: skip
+        except UserError:  # an address mail cannot use: the change is still on the pages
+            log.warning("supervisor %s has an address mail cannot use; site change %s not mailed", user.pk, change.pk)
+            continue
+        outbox.queue(key=f"site-change:{change.pk}:{user.pk}", kind=OutboxMessage.Kind.DIGEST, case=None,
+                     to=user.email, data=data, message_id=message_id)  # fmt: skip
+        queued += 1
+    return queued
+
+
+def unseen_changes(actor, site: Site | None = None) -> QuerySet:
+    """The changes no supervisor has marked seen yet (supervisors only: a change hints at open notices)."""
+    if not getattr(actor, "sees_all_cases", False):
+        return SiteChange.objects.none()
+    changes = SiteChange.objects.filter(seen_at__isnull=True).select_related("site", "organisation")
+    return changes.filter(site=site) if site is not None else changes
+
+
+@transaction.atomic
+def mark_seen(actor, change_ids: list[int]) -> int:
+    if not getattr(actor, "sees_all_cases", False):
+        raise NotAllowed("only a supervisor marks site changes seen")
+    marked = SiteChange.objects.filter(pk__in=change_ids, seen_at__isnull=True).update(
+        seen_by=Actor.of(actor).label, seen_at=timezone.now()
+    )
+    if marked:
+        log_action(actor, "sites.change_seen", None, changes=sorted(change_ids)[:100], count=marked)
+    return marked
 
 
 def import_file(actor, data: bytes, filename: str, *, dry_run: bool) -> importer.Report:

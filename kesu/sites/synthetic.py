@@ -354,8 +354,9 @@ def _write_orgs(specs: list[OrgSpec]) -> dict[str, int]:
 def _write_contacts(specs: list[OrgSpec], pks: dict[str, int]) -> None:
     """An abuse address per organisation (under .example, which never resolves), so demo ladders have someone
     to write to."""
-    from .models import Contact, Source
+    from .models import Contact, Source, provenance
 
+    written = provenance("system:synthetic")
     Contact.objects.bulk_create(
         [
             Contact(
@@ -363,6 +364,7 @@ def _write_contacts(specs: list[OrgSpec], pks: dict[str, int]) -> None:
                 channel=Contact.Channel.EMAIL,
                 address=f"abuse@{o.key}.example",
                 source=Source.SYNTHETIC,
+                **written,
             )
             for o in specs
             if f"{o.role}:{o.key}" in pks and o.role in ("operator", "host", "registrar")

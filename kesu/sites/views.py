@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from ..audit.services import Actor
 from ..lib.datadir import ensure_dir, write_private
 from ..lib.errors import NotFound, UserError
 from . import services
@@ -54,6 +55,8 @@ def site_detail(request, domain):
         "history": services.history_summary(site),
         "requests": site.requests.select_related("recipient")[:50],
         "organisations": [(label, org) for label, org in _organisations(site) if org],
+        "me": Actor.of(request.user).label,
+        "changes": services.unseen_changes(request.user, site),
     }
     context.update(_extras(site))
     return render(request, "sites/detail.html", context)
@@ -120,8 +123,11 @@ def contact_add(request, domain):
     form = ContactForm(request.POST)
     if form.is_valid():
         try:
-            services.add_contact(request.user, site, **form.cleaned_data)
-            messages.success(request, _("Contact added."))
+            contact = services.add_contact(request.user, site, **form.cleaned_data)
+            if contact.status == Contact.Status.PROPOSED:
+                messages.success(request, _("Contact proposed: notices use it once a supervisor confirms it."))
+            else:
+                messages.info(request, _("This contact is already on file."))
         except UserError as error:
             messages.error(request, str(error))
     else:
@@ -129,15 +135,54 @@ def contact_add(request, domain):
     return redirect("sites:detail", domain=site.domain)
 
 
+def _contact(site: Site, contact_id: int) -> Contact:
+    """A contact of one of the site's organisations, else 404."""
+    contact = Contact.objects.filter(pk=contact_id, organisation__in=[o for _l, o in _organisations(site) if o]).first()
+    if contact is None:
+        raise Http404
+    return contact
+
+
 @login_required
 @require_POST
 def contact_bounced(request, domain, contact_id):
     site = _site(domain)
-    contact = Contact.objects.filter(pk=contact_id, organisation__in=[o for _l, o in _organisations(site) if o]).first()
-    if contact is None:
-        raise Http404
-    services.set_bounced(request.user, contact, bounced=request.POST.get("bounced") == "1")
+    contact = _contact(site, contact_id)
+    services.set_bounced(request.user, contact, bounced=request.POST.get("bounced") == "1", site=site)
     return redirect("sites:detail", domain=site.domain)
+
+
+@login_required
+@require_POST
+def contact_decide(request, domain, contact_id):
+    """A supervisor confirms or rejects a proposed contact (not one she proposed herself)."""
+    if not request.user.sees_all_cases:
+        raise Http404
+    site = _site(domain)
+    contact = _contact(site, contact_id)
+    decision = request.POST.get("decision", "")
+    try:
+        services.decide_contact(request.user, contact, decision, site=site)
+    except UserError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Contact confirmed.") if decision == "confirm" else _("Contact rejected."))
+    return redirect("sites:detail", domain=site.domain)
+
+
+@login_required
+def changes(request):
+    """Changes to sites while notices to them were open, for supervisors, until one of them marks each seen."""
+    if not request.user.sees_all_cases:
+        raise Http404
+    if request.method == "POST":
+        marked = services.mark_seen(request.user, [int(v) for v in request.POST.getlist("change") if v.isdigit()])
+        messages.success(request, _("Marked as seen: %(n)d.") % {"n": marked})
+        if request.POST.get("domain"):  # marked on the site's page: back there
+            return redirect("sites:detail", domain=_site(request.POST["domain"]).domain)
+        return redirect("sites:changes")
+    page = Paginator(services.unseen_changes(request.user), 50).get_page(request.GET.get("page"))
+    return render(request, "sites/changes.html", {"page": page})
 
 
 @login_required
