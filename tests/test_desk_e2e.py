@@ -501,8 +501,8 @@ def test_11_the_other_screens_pass_axe(desk, page):
         if problems:
             found[path] = problems
     page.goto(desk.url("/sites/route/"))  # her URL goes in the body of a POST, never in the address
-    page.get_by_label("URL", exact=True).fill("https://x.com/a/status/1")
-    page.get_by_label("Case type", exact=True).select_option("ncii")
+    page.get_by_label("URL:", exact=True).fill("https://x.com/a/status/1")
+    page.get_by_label("Case type:", exact=True).select_option("ncii")
     with page.expect_navigation():
         page.get_by_role("button", name="Show the escalation ladder").click()
     expect(page.locator("ol.ladder li").first).to_be_visible()
