@@ -81,7 +81,8 @@ def test_kesu_run_serves_the_demo_and_stops_cleanly(tmp_path):
         assert fetch(opener, f"{base}/static/kesu/kesu.css")[0] == 200
         sites = fetch(opener, f"{base}/sites/?q=synthetic")[2]
         assert "(synthetic)" in sites  # the demo's synthetic request history, for predictions
-        ladder = fetch(opener, f"{base}/sites/route/?url=https%3A%2F%2Fx.com%2Fa%2Fstatus%2F1&case_type=ncii")[2]
+        route = {"csrfmiddlewaretoken": csrf(fetch(opener, f"{base}/sites/route/")[2]), "case_type": "ncii"}
+        ladder = fetch(opener, f"{base}/sites/route/", {**route, "url": "https://x.com/a/status/1"})[2]
         assert "X (formerly Twitter)" in ladder and "Google Search" in ladder  # the shipped knowledge base
         # the worker patrols the demo web served beside it, and her pictures turn up in the review queue
         queue = wait_for(lambda: (page := fetch(opener, f"{base}/patrol/hits/")) and "tubeleak.test" in page[2], 300)

@@ -158,10 +158,10 @@ def test_the_route_page_lists_every_step_with_its_reason(clients, site):
     knowledge.sync()
     client = clients["on_case"]
     client.cookies["django_language"] = "en"
-    page = client.get("/sites/route/", {"url": "https://m.tube.example/v/1", "case_type": "ncii"}).content.decode()
+    page = client.post("/sites/route/", {"url": "https://m.tube.example/v/1", "case_type": "ncii"}).content.decode()
     assert "abuse@tube.example" in page and "Google Search" in page
     assert page.count('<p class="reason">') >= 7
-    bad = client.get("/sites/route/", {"url": "not a url", "case_type": "ncii"}).content.decode()
+    bad = client.post("/sites/route/", {"url": "not a url", "case_type": "ncii"}).content.decode()
     assert "is not a valid domain name" in bad
 
 

@@ -40,8 +40,8 @@ def _fill(outcome) -> str:
 
 def _svg(width: int, height: int, title: str, desc: str, body: str, ident: str) -> str:
     return format_html(
-        '<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {w} {h}" width="100%" '
-        'style="max-width:{w}px" aria-labelledby="{i}-t {i}-d" {font}><title id="{i}-t">{t}</title>'
+        '<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+        'class="chart" aria-labelledby="{i}-t {i}-d" {font}><title id="{i}-t">{t}</title>'
         '<desc id="{i}-d">{d}</desc>{body}</svg>',
         w=width,
         h=height,

@@ -100,10 +100,14 @@ def _extras(site: Site) -> dict:
 
 @login_required
 def route_view(request):
-    """The escalation ladder for a URL (any URL: unknown sites get a ladder that says what is missing)."""
+    """The escalation ladder for a URL (any URL: unknown sites get a ladder that says what is missing).
+
+    Only by POST: her URL in a query string would be written to every access log on the way."""
     from .routing import route
 
-    form, ladder = RouteForm(request.GET or None), None
+    if request.method != "POST" and request.GET:
+        return redirect("sites:route")  # an old link: its URL is not echoed into the page (nor its language form)
+    form, ladder = RouteForm(request.POST if request.method == "POST" else None), None
     if form.is_bound and form.is_valid():
         try:
             ladder = route(

@@ -106,3 +106,9 @@ document.addEventListener("submit", function (event) {
   xhr.onerror = function () { form.submit(); };
   xhr.send(new FormData(form));
 });
+
+// A select marked data-submit-on-change (the language) sends its form at once; a <noscript> button does it
+// without JS.
+document.addEventListener("change", function (event) {
+  if (event.target.matches("select[data-submit-on-change]")) event.target.form.submit();
+});
