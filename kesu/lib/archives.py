@@ -101,22 +101,45 @@ def stream_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -
             yield chunk
 
 
-def inflated_size(stream: bytes, limit: int) -> tuple[int, bool]:
-    """Inflate a raw deflate stream without keeping its output, stopping past ``limit`` bytes out.
+@dataclass
+class Inflated:
+    parts: list[bytes]  # the output, when kept
+    size: int  # bytes out; limit + 1 when the stream went past the limit
+    end: int  # where in the input the stream ended (or reading stopped)
+    ended: bool  # the stream's own end was reached
 
-    Returns (bytes out, whether the stream ends exactly where ``stream`` does);
-    past the limit, (limit + 1, False).
+
+def inflate(data: bytes | memoryview, start: int, limit: int, *, wbits: int = -zlib.MAX_WBITS, keep: bool = True):
+    """Inflate the deflate (or, with wbits 16 + MAX_WBITS, gzip) stream at data[start:], CHUNK by CHUNK.
+
+    Stops as soon as the output passes ``limit`` bytes, so a stream of a few
+    kilobytes that would unpack to gigabytes costs one chunk. Raises zlib.error.
     """
-    inflater, view = zlib.decompressobj(-zlib.MAX_WBITS), memoryview(stream)
-    out = position = 0
-    pending = b""
+    inflater, view = zlib.decompressobj(wbits), memoryview(data)
+    result, pending = Inflated([], 0, start, False), b""
     while not inflater.eof:
         if not pending:
-            if position >= len(stream):
+            if result.end >= len(view):
                 break
-            pending, position = view[position : position + CHUNK], position + CHUNK
-        out += len(inflater.decompress(pending, CHUNK))
+            pending, result.end = view[result.end : result.end + CHUNK], min(result.end + CHUNK, len(view))
+        part = inflater.decompress(pending, CHUNK)
         pending = inflater.unconsumed_tail
-        if out > limit:
-            return limit + 1, False
-    return out, inflater.eof and not inflater.unused_data and position >= len(stream)
+        result.size += len(part)
+        if result.size > limit:
+            result.size = limit + 1
+            return result
+        if keep:
+            result.parts.append(part)
+    result.ended = inflater.eof
+    result.end -= len(inflater.unused_data)
+    return result
+
+
+def inflated_size(stream: bytes, limit: int) -> tuple[int, bool]:
+    """(bytes out, whether the raw deflate stream ends exactly where ``stream`` does), output not kept;
+    past ``limit`` bytes out, (limit + 1, False)."""
+    try:
+        result = inflate(stream, 0, limit, keep=False)
+    except zlib.error:
+        return 0, False
+    return result.size, result.ended and result.end == len(stream)
