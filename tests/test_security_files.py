@@ -254,8 +254,9 @@ def test_finding6_a_wacz_whose_header_lies_about_a_member_is_not_inflated_past_i
     assert seconds < 20 and peak < 40 * MB, (seconds, peak)  # today's main inflates all 256 MB at once
 
 
-def test_finding6_a_bundle_zip_or_warc_holding_a_bomb_is_refused_the_same_way(honest, cli, settings, tmp_path):
+def test_finding6_a_bundle_zip_warc_or_file_over_the_limit_is_refused_the_same_way(honest, cli, settings, tmp_path):
     settings.KESU_EVIDENCE_MAX_MB = 16
+    limit = r"more than the 16,777,216-byte limit \(set by KESU_EVIDENCE_MAX_MB\)"
     archive = tmp_path / "bundle.zip"
     with zipfile.ZipFile(archive, "w") as crafted:
         for name, data in honest.items():
@@ -263,16 +264,26 @@ def test_finding6_a_bundle_zip_or_warc_holding_a_bomb_is_refused_the_same_way(ho
                 write_zeros(crafted, name, 24 * MB)
             else:
                 crafted.writestr(name, data)
-    (code, out, err), seconds, peak = _measured(lambda: cli("evidence", "verify", str(archive)))
-    assert (code, out) == (1, "") and err.startswith(
-        "kesu: error: the bundle archive: 'capture.warc.gz' unpacks to 25,165,824 bytes from"
-    ), err
-    assert peak < 10 * MB, peak
+    _assert_refused(
+        _measured(lambda: cli("evidence", "verify", str(archive))),
+        rf"the bundle archive: 'capture.warc.gz' unpacks to 25,165,824 bytes from \d+,\d+ \(ratio 1,0\d\d:1\), {limit}",
+        peak_mb=10,
+    )
     warc_bomb = gzip.compress(bytes(24 * MB), compresslevel=1)
-    (code, out, err), seconds, peak = verify_directory(cli, {**honest, "capture.warc.gz": warc_bomb}, tmp_path / "w")
-    assert (code, out, err) == (1, "", "kesu: error: capture.warc.gz: the record at offset 0 unpacks to more than "
-                                       "16,777,216 bytes (set by KESU_EVIDENCE_MAX_MB)\n")  # fmt: skip
-    assert peak < 40 * MB, peak
+    _assert_refused(
+        verify_directory(cli, {**honest, "capture.warc.gz": warc_bomb}, tmp_path / "w"),
+        r"capture.warc.gz: the record at offset 0 unpacks to more than 16,777,216 bytes "
+        r"\(set by KESU_EVIDENCE_MAX_MB\)",
+        peak_mb=40,
+    )
+    bundle.to_directory(honest, tmp_path / "f")
+    with open(tmp_path / "f" / "dom.html", "r+b") as page:
+        page.truncate(17 * MB)  # sparse: nothing is written
+    _assert_refused(
+        _measured(lambda: cli("evidence", "verify", str(tmp_path / "f"))),
+        rf"dom.html holds 17,825,792 bytes, {limit}",
+        peak_mb=10,
+    )
 
 
 @pytest.mark.slow

@@ -177,7 +177,8 @@ def _check_sizes(path: Path, items: list[Path]) -> None:
         total += size
         if size > bounds.member:
             name = item.relative_to(path).as_posix()[:80]
-            raise BundleError(f"{name} holds {size:,} bytes, more than the {bounds.member:,}-byte limit "
-                              f"(set by {bounds.setting})")  # fmt: skip
+            raise BundleError(
+                f"{name} holds {size:,} bytes, more than the {bounds.member:,}-byte limit (set by {bounds.setting})"
+            )
         if total > bounds.total:
             raise BundleError(f"{path.name}: its files hold more than {bounds.total:,} bytes together")
