@@ -69,6 +69,9 @@ KESU_CHROMIUM = env_str("KESU_CHROMIUM", "/usr/bin/chromium")
 # RFC 3161 timestamps on evidence bundles: off unless an authority is named.
 KESU_TSA_URL = env_str("KESU_TSA_URL")
 KESU_TSA_CA_FILE = env_str("KESU_TSA_CA_FILE")
+# The most one file of an evidence bundle (or one member of its WACZ, one WARC record) may unpack to when a
+# bundle is read or verified: a capture's download limit plus room for WARC headers. Larger is refused unread.
+KESU_EVIDENCE_MAX_MB = env_int("KESU_EVIDENCE_MAX_MB", KESU_CAPTURE_PAGE_MB + 256, minimum=1, maximum=65536 + 256)
 
 # Site resolution (kesu.sites.resolvers): DNS, RDAP, WHOIS, ASN, CDN. Answers are
 # cached in the database; failures for a shorter time so they are retried soon.

@@ -24,10 +24,14 @@ import io
 import json
 import os
 import zipfile
+from itertools import islice
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ..lib import archives
+from ..lib.errors import UserError
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -36,10 +40,20 @@ TIMESTAMP = "manifest.tsr"
 SEALS = (SIGNATURE, SIGNER, TIMESTAMP)  # files that vouch for the manifest rather than being listed in it
 FORMAT = "kesu-evidence-bundle/1"
 MAX_BUNDLE_FILES = 10_000
+MAX_RATIO = 200  # unpacked / packed per ZIP member; a bundle's files are media, gzip and HTML (under 20:1)
 
 
-class BundleError(Exception):
-    """A bundle that cannot be read at all (not a directory or zip, no manifest)."""
+class BundleError(UserError):
+    """A bundle that cannot be read at all (not a directory or zip, no manifest, over the size limits)."""
+
+
+def limits() -> archives.ZipLimits:
+    """What a bundle, or the WACZ in it, may unpack to. One file up to KESU_EVIDENCE_MAX_MB; the WARC is
+    there twice (as it is and inside the WACZ) beside joined media, so all files together three times that."""
+    from django.conf import settings
+
+    member = settings.KESU_EVIDENCE_MAX_MB << 20
+    return archives.ZipLimits(MAX_BUNDLE_FILES, member, 3 * member, MAX_RATIO, setting="KESU_EVIDENCE_MAX_MB")
 
 
 def sha256(data: bytes) -> str:
@@ -109,15 +123,17 @@ def to_zip(files: dict[str, bytes]) -> bytes:
 
 
 def from_zip(data: bytes) -> dict[str, bytes]:
+    bounds = limits()
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with archives.open_zip(data, bounds) as archive:
             names = [info.filename for info in archive.infolist()]
-            if len(names) > MAX_BUNDLE_FILES:
-                raise BundleError("too many files for an evidence bundle")
             if len(set(names)) != len(names):
                 # Tools disagree on which copy of a name they show: such an archive is not a bundle.
                 raise BundleError("the archive holds two files of the same name")
-            return {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
+            infos = [info for info in archive.infolist() if not info.is_dir()]
+            return {info.filename: archives.read_member(archive, info, bounds.member) for info in infos}
+    except archives.ArchiveRefused as refusal:
+        raise BundleError(f"the bundle archive: {refusal}") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as error:
         raise BundleError(f"not a readable bundle archive ({error})") from None
 
@@ -137,15 +153,32 @@ def to_directory(files: dict[str, bytes], directory: Path) -> None:
 def from_path(path: Path) -> dict[str, bytes]:
     """A bundle exported as a directory, or as a .zip of one."""
     if path.is_file():
+        if path.stat().st_size > limits().total:
+            raise BundleError(f"{path.name}: {path.stat().st_size:,} bytes, more than any bundle holds")
         return from_zip(path.read_bytes())
     if not path.is_dir():
         raise BundleError(f"{path}: no such bundle (a directory or a .zip)")
-    files = {}
-    for item in sorted(path.rglob("*")):
-        if item.is_file():
-            files[item.relative_to(path).as_posix()] = item.read_bytes()
-            if len(files) > MAX_BUNDLE_FILES:
-                raise BundleError("too many files for an evidence bundle")
+    items = list(islice((item for item in path.rglob("*") if item.is_file()), MAX_BUNDLE_FILES + 1))
+    if len(items) > MAX_BUNDLE_FILES:
+        raise BundleError("too many files for an evidence bundle")
+    items.sort()
+    _check_sizes(path, items)
+    files = {item.relative_to(path).as_posix(): item.read_bytes() for item in items}
     if MANIFEST not in files:
         raise BundleError(f"{path}: no {MANIFEST}, so not an evidence bundle")
     return files
+
+
+def _check_sizes(path: Path, items: list[Path]) -> None:
+    """The files' sizes against the limits, before any is read into memory."""
+    bounds, total = limits(), 0
+    for item in items:
+        size = item.stat().st_size
+        total += size
+        if size > bounds.member:
+            name = item.relative_to(path).as_posix()[:80]
+            raise BundleError(
+                f"{name} holds {size:,} bytes, more than the {bounds.member:,}-byte limit (set by {bounds.setting})"
+            )
+        if total > bounds.total:
+            raise BundleError(f"{path.name}: its files hold more than {bounds.total:,} bytes together")

@@ -13,7 +13,6 @@ import re
 import struct
 import uuid
 import zipfile
-import zlib
 from collections import Counter
 from datetime import UTC, datetime
 from io import BytesIO, StringIO
@@ -24,6 +23,8 @@ from cdxj_indexer.main import CDXJIndexer
 from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import iso_date_to_timestamp
 
+from ..lib import archives
+from . import bundle
 from .warc import check_warc
 
 WACZ_VERSION = "1.1.1"
@@ -166,26 +167,30 @@ def _sha256(data: bytes) -> str:
 # -- checking
 
 
-def check_wacz(data: bytes) -> list[str]:
+def check_wacz(data: bytes, limits: archives.ZipLimits | None = None) -> list[str]:
     """Problems with a WACZ, one line each; empty when it is intact.
 
     Mirrors `wacz validate` (required files, datapackage hashes and sizes,
     digest file) and goes further: ZIP CRCs, every ZIP entry listed, the WARC
     passes check_warc and every index line points at the record it names.
-    Never raises. Like check_warc, blind to unused bits after a deflate stream.
+    Like check_warc, blind to unused bits after a deflate stream. Never
+    raises, but for ArchiveRefused: a package over ``limits`` (by default
+    bundle.limits()) is refused before anything in it is unpacked.
     """
     try:
-        return _check_wacz(data)
+        return _check_wacz(data, limits or bundle.limits())
+    except archives.ArchiveRefused:
+        raise
     except Exception as error:  # a damaged package is a finding, not a crash
         return [f"WACZ could not be read: {type(error).__name__}: {error}".replace("\n", " ")[:300]]
 
 
-def _check_wacz(data: bytes) -> list[str]:
+def _check_wacz(data: bytes, limits: archives.ZipLimits) -> list[str]:
     try:
-        archive = zipfile.ZipFile(BytesIO(data))
+        archive = archives.open_zip(data, limits)
     except zipfile.BadZipFile as error:
         return [f"not a ZIP file: {error}"]
-    entries, problems = _read_entries(archive)
+    entries, problems = _read_entries(archive, limits)
     problems += _check_zip_layout(data, archive)
     if problems:
         return problems
@@ -196,19 +201,21 @@ def _check_wacz(data: bytes) -> list[str]:
     problems += _check_pages(entries[PAGES])
     for path, warc in entries.items():
         if path.startswith("archive/"):
-            problems += [f"{path}: {problem}" for problem in check_warc(warc)]
+            problems += [f"{path}: {problem}" for problem in check_warc(warc, limits)]
     if not problems:
         problems += _check_index(entries)
     return problems
 
 
-def _read_entries(archive: zipfile.ZipFile) -> tuple[dict[str, bytes], list[str]]:
+def _read_entries(archive: zipfile.ZipFile, limits: archives.ZipLimits) -> tuple[dict[str, bytes], list[str]]:
     entries, problems = {}, []
     for info in archive.infolist():
         if info.filename in entries:
             problems.append(f"{info.filename}: appears twice in the ZIP")
         try:
-            entries[info.filename] = archive.read(info)  # zipfile checks each entry's CRC-32
+            entries[info.filename] = archives.read_member(archive, info, limits.member)  # zipfile checks CRC-32s
+        except archives.ArchiveRefused:
+            raise
         except Exception as error:
             problems.append(f"{info.filename}: unreadable ({type(error).__name__}: {error})")
     return entries, problems
@@ -252,9 +259,12 @@ def _check_entry_layout(data: bytes, info: zipfile.ZipInfo, expected: int) -> tu
     start = info.header_offset + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little")
     end = start + info.compress_size
     if info.compress_type == zipfile.ZIP_DEFLATED:
-        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        inflater.decompress(data[start:end])
-        if not inflater.eof or inflater.unused_data:
+        # Inflated without keeping the output, and only as far as the directory's size: zipfile stops
+        # there too, so a stream that goes on (to gigabytes) is a header that lies.
+        size, exact = archives.inflated_size(data[start:end], info.file_size)
+        if size > info.file_size:
+            return f"deflate stream unpacks to more than the {info.file_size:,} bytes the directory says", end
+        if not exact:
             return "deflate stream does not end where the entry ends", end
     return "", end
 

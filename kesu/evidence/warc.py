@@ -28,6 +28,9 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from kesu.capture.record import Capture, Exchange, MediaItem
+from kesu.lib import archives
+
+from . import bundle
 
 WARC_VERSION = "WARC/1.1"
 WARC_FORMAT = "WARC File Format 1.1"
@@ -298,6 +301,17 @@ def read_warc(data: bytes) -> list[dict]:
     return records
 
 
+def payload_sha256s(data: bytes) -> set[str]:
+    """The SHA-256 (hex) of every record's payload as read_warc gives it, read in chunks, not kept."""
+    hashes = set()
+    for record in ArchiveIterator(BytesIO(data)):
+        digest, stream = hashlib.sha256(), record.content_stream()
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+        hashes.add(digest.hexdigest())
+    return hashes
+
+
 def header(pairs: list[tuple[str, str]], name: str) -> str | None:
     """First value of a header in read_warc's header lists, case-insensitive."""
     return next((value for key, value in pairs if key.lower() == name.lower()), None)
@@ -306,27 +320,32 @@ def header(pairs: list[tuple[str, str]], name: str) -> str | None:
 # -- checking
 
 
-def check_warc(data: bytes) -> list[str]:
+def check_warc(data: bytes, limits: archives.ZipLimits | None = None) -> list[str]:
     """Problems with a Kesu WARC, one line each; empty when it is intact.
 
     Stricter than warcio check: besides digests it checks the gzip framing
     (CRC and length of every member, one record per member, identical member
     headers), record structure, required headers and references between
-    records. Never raises: a WARC that cannot be read is a problem too.
+    records. Never raises: a WARC that cannot be read is a problem too; but
+    a record that unpacks past ``limits.member`` bytes, or records past
+    ``limits.total`` together, stop it with ArchiveRefused (by default
+    bundle.limits()).
     Not seen: the unused bits after a deflate stream's last block, which
     carry no content; the sealed hash of the file covers those.
     """
     try:
-        return _check_warc(data)
+        return _check_warc(data, limits or bundle.limits())
+    except archives.ArchiveRefused:
+        raise
     except Exception as error:  # a damaged file must come back as a finding, not a crash
         return [f"WARC could not be read: {_one_line(f'{type(error).__name__}: {error}')[:300]}"]
 
 
-def _check_warc(data: bytes) -> list[str]:
+def _check_warc(data: bytes, limits: archives.ZipLimits) -> list[str]:
     problems: list[str] = []
     records: list[tuple[int, dict]] = []
     try:
-        for offset, plain in _gzip_members(data):  # one member in memory at a time
+        for offset, plain in _gzip_members(data, limits):  # one member in memory at a time
             fields, found = _check_record(offset, plain)
             records.append((offset, fields))
             problems += found
@@ -343,25 +362,29 @@ class _Damaged(Exception):
     """The gzip layer is broken: nothing after this point can be read."""
 
 
-def _gzip_members(data: bytes):
+def _gzip_members(data: bytes, limits: archives.ZipLimits):
     """Each gzip member's offset and content; zlib checks each CRC-32 and length."""
     if not data:
         raise _Damaged("WARC is empty")
-    view, offset = memoryview(data), 0
+    offset, total = 0, 0
     while offset < len(data):
         if data[offset : offset + 2] != b"\x1f\x8b":
             raise _Damaged(f"offset {offset}: not a gzip member")
-        inflater, position, parts = zlib.decompressobj(16 + zlib.MAX_WBITS), offset, []
         try:
-            while not inflater.eof and position < len(data):
-                parts.append(inflater.decompress(view[position : position + CHUNK]))
-                position = min(position + CHUNK, len(data))
+            inflated = archives.inflate(data, offset, limits.member, wbits=16 + zlib.MAX_WBITS)
         except zlib.error as error:
             raise _Damaged(f"offset {offset}: gzip member is damaged ({error})") from None
-        if not inflater.eof:
+        if inflated.size > limits.member:
+            raise archives.ArchiveRefused(
+                f"the record at offset {offset} unpacks to more than {limits.member:,} bytes (set by {limits.setting})"
+            )
+        total += inflated.size
+        if total > limits.total:
+            raise archives.ArchiveRefused(f"its records unpack to more than {limits.total:,} bytes together")
+        if not inflated.ended:
             raise _Damaged(f"offset {offset}: gzip member is cut short")
-        yield offset, b"".join(parts)
-        offset = position - len(inflater.unused_data)
+        yield offset, b"".join(inflated.parts)
+        offset = inflated.end
 
 
 def _check_gzip_headers(data: bytes, offsets: list[int]) -> list[str]:

@@ -2,8 +2,8 @@
 
 from collections import defaultdict
 
+from ..lib.spreadsheet import csv_bytes, xlsx_bytes
 from .models import Contact, Organisation, Site, TakedownRequest
-from .table import write_csv, write_xlsx
 
 # (field, Japanese header, English header); the importer knows both.
 COLUMNS = (
@@ -116,5 +116,5 @@ def export(fmt: str = "csv", language: str = "ja", *, requests: bool = False) ->
     columns, rows = (REQUEST_COLUMNS, request_rows()) if requests else (COLUMNS, site_rows())
     headers, body = _table(columns, rows, language)
     if fmt == "xlsx":
-        return write_xlsx(headers, body, "requests" if requests else "sites")
-    return write_csv(headers, body)
+        return xlsx_bytes(headers, body, "requests" if requests else "sites")
+    return csv_bytes(headers, body)

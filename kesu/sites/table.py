@@ -1,4 +1,4 @@
-"""Reading and writing the desk's site list as CSV or XLSX, with the columns people really use.
+"""Reading the desk's site list (CSV or XLSX), with the columns people really use.
 
 Headers are matched after NFKC normalisation, case folding and dropping of
 spaces and punctuation, against the names below (Japanese and English).
@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from ..lib import archives, spreadsheet
 from ..lib.errors import UserError
 
 
@@ -23,7 +24,11 @@ class BadTable(UserError):
 MAX_ROWS = 500_000
 MAX_COLUMNS = 200
 MAX_CELL = 100_000  # characters; checked by Kesu itself, since csv.field_size_limit is process-wide state
-MAX_UNPACKED = 100 << 20  # bytes of XML inside an XLSX; the desk's 17,000-row list is about 5 MB
+MAX_UNPACKED = 100 << 20  # bytes of XML inside an XLSX; the desk's 17,000-row list is about 13 MB
+MAX_CELLS = 5_000_000  # per sheet, counting the blanks openpyxl fills in; the desk's list has about 250,000
+MAX_SHEETS = 200
+MAX_PARTS = 10_000  # members of the XLSX zip; a workbook has a dozen or so, plus one per sheet, image or chart
+MAX_RATIO = 200  # unpacked / packed per part; sheet XML packs about 10:1
 
 
 # field -> header names it is known by (normalised when compared).
@@ -109,7 +114,7 @@ class Sheet:
             known: dict[str, str] = {}
             extra: dict[str, str] = {}
             for header, key, cell in zip(self.headers, self.fields, cells, strict=False):
-                value = _unescape(cell.strip())
+                value = spreadsheet.unescape(cell.strip())
                 if key is None:
                     if value and header:
                         extra[header] = value
@@ -142,7 +147,7 @@ def _header_row(rows: list[list[str]]) -> int:
 
 def _sheet(name: str, rows: list[list[str]]) -> Sheet:
     start = _header_row(rows)
-    headers = [_unescape(str(h or "").strip())[:120] for h in rows[start]]
+    headers = [spreadsheet.unescape(str(h or "").strip())[:120] for h in rows[start]]
     kind, fields = classify(headers)
     sheet = Sheet(name=name, kind=kind, headers=headers, fields=fields)
     sheet.rows = [(start + offset + 2, row) for offset, row in enumerate(rows[start + 1 :])]
@@ -181,25 +186,41 @@ def read_xlsx(data: bytes) -> list[Sheet]:
 
     from openpyxl import load_workbook
 
+    from . import workbook
+
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise BadTable(f"not a readable XLSX workbook ({type(exc).__name__})") from None
-    if unpacked > MAX_UNPACKED:
-        raise BadTable(f"the workbook unpacks to {unpacked >> 20} MB, more than {MAX_UNPACKED >> 20} MB: split it")
-    try:
-        return _sheets(load_workbook(io.BytesIO(data), read_only=True, data_only=True))
+        archive = archives.open_zip(data, _xlsx_limits())
+        workbook.count_sheets(archive)
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        return _sheets(archive, book)
+    except archives.ArchiveRefused as refusal:
+        raise BadTable(f"the workbook: {refusal}") from None
     except BadTable:
         raise
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise BadTable(f"not a readable XLSX workbook ({type(exc).__name__})") from None
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds (XML, zip, value) on a damaged file
         raise BadTable(f"not a readable XLSX workbook ({type(exc).__name__})") from None
 
 
-def _sheets(book) -> list[Sheet]:
-    sheets = []
+def _xlsx_limits() -> archives.ZipLimits:
+    return archives.ZipLimits(entries=MAX_PARTS, member=MAX_UNPACKED, total=MAX_UNPACKED, ratio=MAX_RATIO)
+
+
+def _sheets(archive, book) -> list[Sheet]:
+    from . import workbook
+
+    sheets, seen = [], set()
     for worksheet in book.worksheets:
-        rows = _bounded([_cell(value) for value in row[:MAX_COLUMNS]] for row in worksheet.iter_rows(values_only=True))
+        part = worksheet._worksheet_path  # noqa: SLF001 - openpyxl keeps no public name for a sheet's part
+        if part in seen:
+            continue  # two sheets naming one part: read it once
+        seen.add(part)
+        scan = workbook.scan_sheet(archive, part, worksheet.title)
+        if not scan.cells:
+            continue
+        cells = worksheet.iter_rows(max_row=scan.rows, max_col=min(scan.columns, MAX_COLUMNS), values_only=True)
+        rows = _bounded([_cell(value) for value in row] for row in cells)
         try:
             sheets.append(_sheet(worksheet.title, rows))
         except BadTable:
@@ -236,38 +257,3 @@ def read_table(data: bytes, filename: str) -> list[Sheet]:
     if data[:4] == b"PK\x03\x04" or filename.lower().endswith((".xlsx", ".xlsm")):
         return read_xlsx(data)
     return read_csv(data, filename)
-
-
-def write_csv(headers: list[str], rows: list[list[str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([_safe_cell(header) for header in headers])
-    writer.writerows([[_safe_cell(cell) for cell in row] for row in rows])
-    return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8 Japanese correctly
-
-
-def write_xlsx(headers: list[str], rows: list[list[str]], title: str = "sites") -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title)
-    sheet.append([_safe_cell(header) for header in headers])
-    for row in rows:
-        sheet.append([_safe_cell(cell) for cell in row])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def _unescape(text: str) -> str:
-    """Undo :func:`_safe_cell`, so an exported file imports back unchanged."""
-    return text[1:] if text[:1] == "'" and text[1:2] in _FORMULA_START else text
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _safe_cell(value) -> str:
-    """A cell a site controls (a name, a URL) must not run as a formula when staff open the file."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in _FORMULA_START else text
