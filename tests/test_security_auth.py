@@ -332,3 +332,15 @@ def test_cli_resets_and_passwords_tell_her_too(cli, personas):
     assert sorted(kinds) == ["password_set", "totp_replaced", "totp_reset"]
     code, _, err = cli("user", "password", user.username, "--password-file", "-", stdin="123")
     assert code != 0 and "password rejected" in err and len(err.strip().splitlines()) == 1
+
+
+def test_admin_bulk_delete_of_the_knowledge_base_is_audited_row_by_row(clients):
+    from kesu.sites.models import Site
+
+    sites = [Site.objects.create(domain=f"bulk{n}.example") for n in range(2)]
+    response = clients["admin"].post(
+        "/admin/sites/site/", {"action": "delete_selected", "_selected_action": [s.pk for s in sites], "post": "yes"}
+    )
+    assert response.status_code == 302 and not Site.objects.filter(pk__in=[s.pk for s in sites]).exists()
+    deleted = AuditEntry.objects.filter(action="sites.admin_delete", actor="user:root")
+    assert sorted(deleted.values_list("object_id", flat=True)) == sorted(str(s.pk) for s in sites)

@@ -23,6 +23,12 @@ class AuditedAdmin(admin.ModelAdmin):
         log_action(request.user, "sites.admin_delete", obj, model=obj._meta.model_name)
         super().delete_model(request, obj)
 
+    def delete_queryset(self, request, queryset):
+        """The list's bulk delete: one audit entry per row, as a delete from the row's own page."""
+        for obj in queryset:
+            log_action(request.user, "sites.admin_delete", obj, model=obj._meta.model_name)
+        super().delete_queryset(request, queryset)
+
 
 class ContactInline(admin.TabularInline):
     """Shown, never edited here: contacts are proposed and confirmed on the site pages (or with
