@@ -36,6 +36,7 @@ app.conf.beat_schedule = {
     "notices-replies-every-5-minutes": {"task": "notices.fetch_replies", "schedule": 300.0},
     "notices-follow-up-every-15-minutes": {"task": "notices.follow_up", "schedule": 900.0},
     "notices-continuation-daily": {"task": "notices.continuation_mails", "schedule": crontab(hour=9, minute=0)},
+    "cases-shred-references-every-5-minutes": {"task": "cases.shred_due_references", "schedule": 300.0},
     "patrol-tick-every-minute": {"task": "patrol.tick", "schedule": 60.0},
     "patrol-digest-hourly": {"task": "patrol.digest", "schedule": crontab(minute=5)},
     "audit-verify-daily": {

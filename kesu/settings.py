@@ -36,6 +36,8 @@ KESU_VAULT_DIR = ensure_dir(env_path("KESU_VAULT_DIR", str(DATA_DIR / "vault")))
 KESU_AUDIT_ANCHOR_FILE = env_path("KESU_AUDIT_ANCHOR_FILE", str(DATA_DIR / "audit-anchors.jsonl"))
 KESU_MAX_UPLOAD_MB = env_int("KESU_MAX_UPLOAD_MB", 512, minimum=1, maximum=16384)
 KESU_MAX_IMAGE_PIXELS = env_int("KESU_MAX_IMAGE_PIXELS", 100_000_000, minimum=1_000_000)
+# A deleted reference stays sealed (hidden, out of the bank) this long so a mistaken click can be undone.
+KESU_REFERENCE_UNDO_MINUTES = env_int("KESU_REFERENCE_UNDO_MINUTES", 10, minimum=1, maximum=24 * 60)
 # Match thresholds per bank: PDQ and video frames in Hamming bits (Meta: 31),
 # faces in L2 distance (dlib: 0.6). Lower is stricter.
 KESU_MATCH_THRESHOLDS = env_thresholds(

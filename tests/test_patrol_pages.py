@@ -15,7 +15,7 @@ from kesu.audit.models import AuditEntry
 from kesu.cases import services as cases
 from kesu.matching.models import Hit
 from kesu.notices import compose, templates
-from kesu.patrol.models import HostState, Page, Recheck, Run, Stage, Watch
+from kesu.patrol.models import HostState, Page, Recheck, Run, Sighting, Stage, Watch
 from kesu.sites.models import Contact, Organisation, Role, Site
 from kesu.vault import services as vault
 
@@ -65,13 +65,18 @@ def make_hit(case, probability, url=SECRET_URL, **fields) -> Hit:
 
 
 def test_the_patrol_page_shows_staff_only_runs_of_their_cases(clients, case, other_case, watch):
-    Run.objects.create(source=Run.Source.LISTING, watch=watch, notes=["listing-note: 3 pages over the limit"])
+    listing = Run.objects.create(source=Run.Source.LISTING, watch=watch, notes=["listing-note: 3 pages over the limit"])
+    Page.objects.create(run=listing, url_key="l", url_sealed=b"", host="slow.example", kind=Page.Kind.LISTING)
     ours = Run.objects.create(source=Run.Source.SUBMITTED, case=case, hits=2, notes=["ours-note"])
     Run.objects.create(source=Run.Source.SUBMITTED, case=other_case, notes=["theirs-note"])
     for stage, n in ((Stage.DONE, 3), (Stage.FAILED, 1)):
         for i in range(n):
             Page.objects.create(run=ours, url_key=f"{stage}{i}", url_sealed=b"", host="leak.example",
                                 kind=Page.Kind.ITEM, stage=stage)  # fmt: skip
+    found = [make_hit(case, 0.9, url=f"https://leak.example/v/{i}") for i in range(2)]
+    sighting = Sighting.objects.create(page=ours.pages.first(), url_key="m", url_sealed=b"", host="leak.example",
+                                       new_hits=[hit.pk for hit in found])  # fmt: skip
+    sighting.hits.add(*found)
     Page.objects.create(run=ours, url_key="waiting", url_sealed=b"", host="leak.example", kind=Page.Kind.ITEM,
                         stage=Stage.FETCH)  # fmt: skip
     HostState.objects.create(host="slow.example", requests=40, refusals=2, last_status=429, note="told us to wait")

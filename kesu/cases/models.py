@@ -94,6 +94,20 @@ class Case(models.Model):
         return bool(self.continuation_due_on and self.continuation_due_on <= today and self.status != "closed")
 
 
+class InUse(models.Manager):
+    """References in use. A deleted one waits out its undo window hidden from every page, search and bank;
+    ``ReferenceItem.pending`` reaches it (to restore or shred it). Related lookups (a hit's reference) still
+    find it: they go through the base manager."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class Pending(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=False)
+
+
 class ReferenceItem(models.Model):
     class Kind(models.TextChoices):
         IMAGE = "image", _("Image")
@@ -113,6 +127,13 @@ class ReferenceItem(models.Model):
     height = models.PositiveIntegerField(null=True)
     created_by = models.CharField(max_length=160)
     created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="deleted: shredded once the undo window has passed"
+    )
+    deleted_by = models.CharField(max_length=160, blank=True)
+
+    objects = InUse()
+    pending = Pending()
 
     class Meta:
         ordering = ["created_at", "pk"]

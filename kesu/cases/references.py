@@ -3,9 +3,12 @@ and titles. Media go into the vault sealed under the case's key; CSAM cases
 keep only the derived signals."""
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from ..audit.services import Actor, log_action
 from ..lib.errors import NotFound, UserError
@@ -131,11 +134,86 @@ def reveal(actor, case: Case, item: ReferenceItem) -> tuple[bytes, str]:
     return media.display_copy(data)
 
 
+# --- deletion: hidden at once, restorable for KESU_REFERENCE_UNDO_MINUTES, then shredded -----------------
+
+
+def undo_deadline(item: ReferenceItem) -> datetime:
+    return item.deleted_at + timedelta(minutes=settings.KESU_REFERENCE_UNDO_MINUTES)
+
+
 def delete(actor, case: Case, item: ReferenceItem) -> None:
-    reference_id = item.pk
+    """Take the reference out of use now: hidden from the case, out of the bank (it stops matching), its keyword
+    out of searches. Its sealed media stay until ``shred`` runs after the undo window."""
     with transaction.atomic():
-        blobs = [b for b in (item.blob, item.preview) if b is not None]
-        item.delete()
-        for blob in blobs:
-            vault.delete_blob(blob)
-        log_action(actor, "reference.delete", None, case_id=case.pk, reference=reference_id)
+        now = timezone.now()
+        if not ReferenceItem.objects.filter(pk=item.pk).update(deleted_at=now, deleted_by=Actor.of(actor).label):
+            raise NotFound(f"no reference {item.pk} on this case")
+        item.deleted_at = now
+        minutes = settings.KESU_REFERENCE_UNDO_MINUTES
+        log_action(actor, "reference.delete", item, case_id=case.pk, pending=True, undo_minutes=minutes)
+        transaction.on_commit(lambda: _shred_later(item.pk, minutes * 60))
+
+
+def _shred_later(reference_id: int, seconds: int) -> None:
+    from .tasks import shred_references
+
+    # A second early: the task refuses to shred inside the window. The beat's sweep catches a lost message.
+    shred_references.apply_async(([reference_id],), countdown=seconds + 1)
+
+
+@dataclass
+class Deleted:
+    """A deleted reference that can still be restored, as the case page lists it."""
+
+    item: ReferenceItem
+    label: str
+    until: datetime
+
+
+def pending(case: Case) -> list[Deleted]:
+    """The case's deleted references still in their undo window."""
+    since = timezone.now() - timedelta(minutes=settings.KESU_REFERENCE_UNDO_MINUTES)
+    rows = ReferenceItem.pending.filter(case=case, deleted_at__gt=since).order_by("-deleted_at", "-pk")
+    return [Deleted(item, label(case, item), undo_deadline(item)) for item in rows]
+
+
+def pending_for(case: Case, reference_id) -> ReferenceItem:
+    try:
+        return ReferenceItem.pending.get(case=case, pk=int(reference_id))
+    except (ReferenceItem.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"no deleted reference {reference_id} on this case") from None
+
+
+def restore(actor, case: Case, item: ReferenceItem) -> None:
+    """Undo a deletion within its window: the reference is back on the case and in the bank."""
+    with transaction.atomic():
+        item = ReferenceItem.pending.select_for_update().filter(case=case, pk=item.pk).first()
+        if item is None or timezone.now() >= undo_deadline(item):
+            raise UserError("this reference can no longer be restored: its undo window has passed")
+        ReferenceItem.pending.filter(pk=item.pk).update(deleted_at=None, deleted_by="")
+        log_action(actor, "reference.restore", item, case_id=case.pk)
+
+
+def shred(actor, reference_ids: list[int], now=None) -> int:
+    """Remove deleted references whose undo window has passed, with their media and signals, for good.
+    Idempotent: a reference restored, already shredded or still in its window is left alone."""
+    shredded = 0
+    for reference_id in reference_ids:
+        with transaction.atomic():
+            item = ReferenceItem.pending.select_for_update().filter(pk=reference_id).first()
+            if item is None or (now or timezone.now()) < undo_deadline(item):
+                continue
+            blobs = [b for b in (item.blob, item.preview) if b is not None]
+            item.delete()  # its signals go with it
+            for blob in blobs:
+                vault.delete_blob(blob)
+            log_action(actor, "reference.shred", None, case_id=item.case_id, reference=reference_id)
+            shredded += 1
+    return shredded
+
+
+def shred_due(actor, now=None) -> int:
+    """Every deleted reference whose window has passed (the beat's safety net for lost task messages)."""
+    before = (now or timezone.now()) - timedelta(minutes=settings.KESU_REFERENCE_UNDO_MINUTES)
+    due = ReferenceItem.pending.filter(deleted_at__lte=before).order_by("pk").values_list("pk", flat=True)
+    return shred(actor, list(due[:1000]), now=now)

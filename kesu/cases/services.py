@@ -242,7 +242,9 @@ def record_continuation(actor, case: Case, continues: bool) -> None:
 
 
 def case_rows(user, status: str | None = None, case_type: str | None = None) -> QuerySet[Case]:
-    cases = visible_cases(user).annotate(reference_count=Count("references", distinct=True))
+    cases = visible_cases(user).annotate(
+        reference_count=Count("references", filter=Q(references__deleted_at__isnull=True), distinct=True)
+    )
     if status:
         cases = cases.filter(status=status)
     if case_type:

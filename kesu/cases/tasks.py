@@ -21,3 +21,19 @@ def flag_due_continuations() -> int:
         log_action(actor, "case.continuation_due", None, cases=due)
     log.info("%d cases due for their continuation check", len(due))
     return len(due)
+
+
+@shared_task(name="cases.shred_references", acks_late=True)
+def shred_references(reference_ids: list[int]) -> int:
+    """Shred deleted references once their undo window has passed (idempotent: restored or early ones stay)."""
+    from . import references
+
+    return references.shred(SystemPrincipal("scheduler"), reference_ids)
+
+
+@shared_task(name="cases.shred_due_references")
+def shred_due_references() -> int:
+    """Every few minutes: deleted references whose window passed and whose own message was lost."""
+    from . import references
+
+    return references.shred_due(SystemPrincipal("scheduler"))

@@ -20,4 +20,5 @@ urlpatterns = [
     path("cases/<int:case_id>/references/<int:ref_id>/preview/", views.reference_preview, name="preview"),
     path("cases/<int:case_id>/references/<int:ref_id>/media/", views.reference_media, name="media"),
     path("cases/<int:case_id>/references/<int:ref_id>/delete/", views.reference_delete, name="reference_delete"),
+    path("cases/<int:case_id>/references/<int:ref_id>/restore/", views.reference_restore, name="reference_restore"),
 ]

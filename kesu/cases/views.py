@@ -85,6 +85,7 @@ def case_detail(request, case_id):
     context = {
         "case": case,
         "references": labelled,
+        "deleted_references": references.pending(case),
         "contacts": case.contacts.all(),
         "contact_form": ContactForm(),
         "text_form": ReferenceTextForm(),
@@ -284,9 +285,30 @@ def reference_media(request, case_id, ref_id):
 
 
 @login_required
-@require_POST
 def reference_delete(request, case_id, ref_id):
+    """A confirmation naming the reference (its label, never its picture); the POST takes it out of use, and the
+    case page offers to undo that for KESU_REFERENCE_UNDO_MINUTES."""
     case, item = _reference(request, case_id, ref_id)
-    references.delete(request.user, case, item)
-    messages.success(request, _("Reference deleted."))
+    if request.method == "POST" and request.POST.get("confirm") == str(item.pk):
+        references.delete(request.user, case, item)
+        messages.success(request, _("Reference deleted. You can undo this on the case page for a few minutes."))
+        return redirect("cases:detail", case_id=case.pk)
+    log_action(request.user, "case.view", case, case_id=case.pk, reference=item.pk)  # the label is hers
+    context = {"case": case, "item": item, "label": references.label(case, item),
+               "undo_minutes": settings.KESU_REFERENCE_UNDO_MINUTES}  # fmt: skip
+    return private(render(request, "cases/reference_delete.html", context))
+
+
+@login_required
+@require_POST
+def reference_restore(request, case_id, ref_id):
+    case = case_or_404(request, case_id)
+    try:
+        references.restore(request.user, case, references.pending_for(case, ref_id))
+    except NotFound:
+        raise Http404 from None
+    except UserError:
+        messages.error(request, _("Too late to undo: the reference is being shredded."))
+    else:
+        messages.success(request, _("The reference is back."))
     return redirect("cases:detail", case_id=case.pk)

@@ -3,6 +3,8 @@
 from ..lib.errors import UserError
 from .output import emit_json, read_input, table
 
+HOSTS_LISTED = 10_000
+
 
 def register(commands) -> None:
     patrol = commands.add_parser("patrol", help="watch sites, find new copies, re-check removed ones")
@@ -43,7 +45,7 @@ def register(commands) -> None:
     p.add_argument("--inline", action="store_true")
     p.set_defaults(handler=submit)
 
-    p = sub.add_parser("runs", help="the latest runs and what happened in them")
+    p = sub.add_parser("runs", help="the latest runs and what happened in them (staff: those of their cases)")
     p.add_argument("-n", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=runs)
@@ -53,7 +55,7 @@ def register(commands) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=recheck)
 
-    p = sub.add_parser("hosts", help="politeness per host: requests, refusals, pauses")
+    p = sub.add_parser("hosts", help="politeness per host: requests, refusals, pauses (staff: their runs' hosts)")
     p.set_defaults(handler=hosts)
 
     p = sub.add_parser("sweep", help="what the scheduler does every minute: due runs, re-checks, lost work")
@@ -123,7 +125,7 @@ def run(args):
     count = len(started) if isinstance(started, list) else started
     print(f"started {count} run(s)")
     if args.inline:
-        _drain(args.seconds)
+        _drain(args.principal, args.seconds)
     return 0
 
 
@@ -138,40 +140,37 @@ def submit(args):
     item = discovery.Submitted.start(args.principal, case, urls, by=args.by)
     print(f"run {item.pk}: {item.pages.count()} page(s) to look at" + (f"; {item.notes[0]}" if item.notes else ""))
     if args.inline:
-        _drain(1800)
+        _drain(args.principal, 1800)
     return 0
 
 
-def _drain(seconds: int) -> None:
+def _drain(principal, seconds: int) -> None:
     from ..patrol import pipeline
 
     counts = pipeline.drain(seconds=seconds)
     print("worked: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing"))
-    _print_runs(5)
+    _print_runs(principal, 5)
 
 
 def runs(args):
     from ..patrol import services
-    from ..patrol.models import Run
 
-    latest = Run.objects.select_related("watch").order_by("-pk")[: args.n]
     if args.json:
-        for item in latest:
+        for item in services.runs_for(args.principal, args.n):
             emit_json(services.report(item))
         return 0
-    _print_runs(args.n)
+    _print_runs(args.principal, args.n)
     return 0
 
 
-def _print_runs(n: int) -> None:
+def _print_runs(principal, n: int) -> None:
     from ..patrol import services
-    from ..patrol.models import Run
 
-    for item in Run.objects.select_related("watch").order_by("-pk")[:n]:
+    for item in services.runs_for(principal, n):
         report = services.report(item)
         pages = ", ".join(f"{k} {v}" for k, v in sorted(report["pages"].items()))
         print(f"run {item.pk} [{item.source}] {report['watch'] or '-'}: {item.status}; pages {pages or 0}; "
-              f"media {report['media']}; hits {item.hits}")  # fmt: skip
+              f"media {report['media']}; hits {report['hits']}")  # fmt: skip
         for text in item.notes:
             print(f"    {text}")
 
@@ -198,14 +197,15 @@ def recheck(args):
 
 
 def hosts(args):
-    from ..patrol.models import HostState
+    from ..patrol import services
 
     rows = [
         {"host": h.host, "requests": h.requests, "last": h.last_status or "", "refusals": h.refusals,
          "paused_until": h.paused_until.isoformat(timespec="seconds") if h.paused_until else "", "note": h.note}
-        for h in HostState.objects.order_by("host")
+        for h in sorted(services.hosts_for(args.principal, HOSTS_LISTED), key=lambda h: h.host)
     ]  # fmt: skip
-    table(rows, ["host", "requests", "last", "refusals", "paused_until", "note"])
+    counts = ["requests"] if getattr(args.principal, "sees_all_cases", False) else []  # the team's: not for staff
+    table(rows, ["host", *counts, "last", "refusals", "paused_until", "note"])
     return 0
 
 
@@ -221,5 +221,5 @@ def sweep(args):
 
 
 def drain(args):
-    _drain(args.seconds)
+    _drain(args.principal, args.seconds)
     return 0

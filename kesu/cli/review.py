@@ -28,7 +28,7 @@ def register(commands) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=calibrate)
 
-    p = sub.add_parser("exposure", help="revealed media per person; --user U --limit N sets a daily limit")
+    p = sub.add_parser("exposure", help="revealed media per person (staff: their own); --user U --limit N sets a limit")
     p.add_argument("--user")
     p.add_argument("--limit", type=int, help="daily limit (0 clears it)")
     p.add_argument("--json", action="store_true")
@@ -90,7 +90,7 @@ def exposure_(args):
         exposure.set_limit(args.principal, get_user(args.user), args.limit or None)
     rows = [
         {"user": r["user"].username, "today": r["today"], "week": r["week"], "limit": r["limit"]}
-        for r in exposure.overview()
+        for r in exposure.overview(args.principal)
     ]
     if args.json:
         emit_json(rows)

@@ -3,7 +3,8 @@
 One Bank per process, loaded from `DATA_DIR/index/bank.ksv` (sealed with
 the installation's index key) and brought up to date from the database:
 signals added since it was saved are added incrementally; if any were
-deleted (a case closed or erased), it is rebuilt. `kesu match rebuild`
+deleted or withdrawn (a case closed or erased, a reference deleted or
+restored), it is rebuilt. `kesu match rebuild`
 rebuilds on demand.
 """
 
@@ -13,7 +14,7 @@ import threading
 from collections import defaultdict
 
 from django.conf import settings
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, Sum
 
 from ..lib.datadir import ensure_dir, write_private
 from ..vault import services as vault
@@ -23,7 +24,7 @@ from .models import Signal
 from .signals import REGISTRY, Medium, SignalValue, compute_all
 
 INDEX_KEY_PURPOSE = "index"
-FILE_FORMAT = 3
+FILE_FORMAT = 4
 
 
 class Bank:
@@ -40,6 +41,7 @@ class Bank:
         self.owners: dict[int, int] = {}  # owner -> case id
         self.max_id = 0
         self.count = 0
+        self.id_sum = 0  # with count: a set of signals that changed (one withdrawn, another back) is noticed
 
     def add(self, signal_id: int, owner: int, case_id: int, value: SignalValue) -> None:
         signal_type = REGISTRY.get(value.kind)
@@ -49,6 +51,7 @@ class Bank:
             signal_type.add(self.indexes[value.kind], signal_id, owner, value)
         self.max_id = max(self.max_id, signal_id)
         self.count += 1
+        self.id_sum += signal_id
 
     def add_row(self, signal: Signal, case_key) -> None:
         secret = vault.open_bytes(case_key, signal.sealed, f"signal.{signal.kind}") if signal.sealed else None
@@ -79,7 +82,8 @@ _bank: Bank | None = None
 
 
 def _live_signals():
-    return Signal.objects.exclude(case__status="closed")
+    """Signals that may match: not of a closed case, nor of a deleted reference waiting out its undo window."""
+    return Signal.objects.in_use().exclude(case__status="closed")
 
 
 def _fresh() -> Bank:
@@ -109,9 +113,12 @@ def current() -> Bank:
         if bank is None:
             bank = _fresh()
         else:
-            state = _live_signals().aggregate(top=Max("id"), known=Count("id", filter=Q(id__lte=bank.max_id)))
-            if state["known"] != bank.count:
-                bank = _fresh()  # something was deleted or closed: start over
+            known = Q(id__lte=bank.max_id)
+            state = _live_signals().aggregate(
+                top=Max("id"), known=Count("id", filter=known), id_sum=Sum("id", filter=known)
+            )
+            if (state["known"], state["id_sum"] or 0) != (bank.count, bank.id_sum):
+                bank = _fresh()  # something was deleted, closed or restored: start over
             elif (state["top"] or 0) > bank.max_id:
                 _add_rows(bank, _live_signals().filter(id__gt=bank.max_id))
                 _save(bank)

@@ -3,6 +3,12 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class SignalQuerySet(models.QuerySet):
+    def in_use(self):
+        """Without the signals of a deleted reference waiting out its undo window: those never match."""
+        return self.filter(models.Q(reference__isnull=True) | models.Q(reference__deleted_at__isnull=True))
+
+
 class Signal(models.Model):
     """A value derived from a medium of a case (a hash, features, a face), kept in the case's bank.
 
@@ -26,6 +32,8 @@ class Signal(models.Model):
     quality = models.SmallIntegerField(null=True, blank=True)
     meta = models.JSONField(default=dict, blank=True)  # region, frame time, face box: never personal data
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SignalQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["kind", "value"])]

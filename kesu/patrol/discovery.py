@@ -171,7 +171,7 @@ class ReverseImage:
         endpoint = settings.KESU_PATROL_REVERSE_SEARCH_URL
         if not endpoint:
             return None
-        hashes = list(case.signals.filter(kind="pdq").values_list("value", flat=True)[:100])
+        hashes = list(case.signals.in_use().filter(kind="pdq").values_list("value", flat=True)[:100])
         if not hashes:
             return None
         urls = cls.ask(endpoint, hashes)

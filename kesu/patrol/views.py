@@ -1,9 +1,10 @@
 """Staff pages for the patrol: its runs, watches and hosts, the queue of new hits, URLs handed in to look at,
 and the re-checks shown on a notice's page.
 
-Views parse and render; ``services`` and ``discovery`` do the work. Staff see runs and hits of their own cases
-(runs that belong to no case too); watches and hosts are no one's personal data. Changing a watch or starting
-it is for supervisors and admins: for anybody else those pages do not exist (404).
+Views parse and render; ``services`` and ``discovery`` do the work. Staff see what concerns their own cases:
+their runs and the sites' listings (no one's case), of each only the hits in their cases, the hosts those runs
+reached, and no request counts (``services.runs_for``, ``hosts_for``); watches are no one's personal data.
+Changing a watch or starting it is for supervisors and admins: for anybody else those pages do not exist (404).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from datetime import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -31,7 +31,7 @@ from ..matching.services import host_of_url, source_url
 from ..vault import services as vault
 from . import discovery, services
 from .forms import SubmitForm, WatchForm
-from .models import HostState, Page, Recheck, Run, Stage, Watch
+from .models import Recheck, Run, Watch
 
 RUNS_SHOWN = 50
 HOSTS_SHOWN = 200
@@ -43,33 +43,14 @@ def _supervisor_or_404(request) -> None:
         raise Http404
 
 
-def _runs(user) -> list[Run]:
-    """The newest runs with their pages counted by stage (counted for these runs only, after they are chosen:
-    counting every run's pages first took ~150 ms with 3,000 runs)."""
-    runs = Run.objects.select_related("watch", "case__victim")
-    if not user.sees_all_cases:
-        runs = runs.filter(Q(case__isnull=True) | Q(case__in=visible_cases(user)))
-    runs = list(runs.order_by("-started_at", "-pk")[:RUNS_SHOWN])
-    counts: dict[int, dict[str, int]] = {}
-    stages = Page.objects.filter(run__in=runs).values_list("run_id", "stage").annotate(n=Count("pk")).order_by()
-    for run_id, stage, n in stages:
-        counts.setdefault(run_id, {})[stage] = n
-    for run in runs:
-        by_stage = counts.get(run.pk, {})
-        run.done, run.failed, run.skipped = (by_stage.get(s, 0) for s in (Stage.DONE, Stage.FAILED, Stage.SKIPPED))
-        run.total, run.settled = sum(by_stage.values()), run.done + run.failed + run.skipped
-    return runs
-
-
 @login_required
 def home(request):
-    runs = _runs(request.user)
+    runs = services.runs_for(request.user, RUNS_SHOWN)
     context = {
         "runs": runs,
         "running": any(run.status == Run.Status.RUNNING for run in runs),
         "watches": Watch.objects.select_related("site"),
-        # Hosts that refuse us come first: they are the ones to look at.
-        "hosts": HostState.objects.order_by("-refusals", "-requests", "host")[:HOSTS_SHOWN],
+        "hosts": services.hosts_for(request.user, HOSTS_SHOWN),
         "hosts_shown": HOSTS_SHOWN,
     }
     return private(render(request, "patrol/home.html", context))

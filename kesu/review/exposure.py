@@ -68,18 +68,24 @@ def set_limit(actor, user, daily: int | None) -> None:
         log_action(actor, "exposure.limit", user, daily=daily)
 
 
-def overview(days: int = 7) -> list[dict]:
-    """Per person: today's count, the last ``days`` days' total and the limit (for supervisors)."""
+def overview(actor, days: int = 7) -> list[dict]:
+    """Per person: today's count, the last ``days`` days' total and the limit. Supervisors and admins see the
+    team; anyone else only her own row (how much a colleague has looked at is not hers to know)."""
     from ..accounts.models import User
 
+    users = User.objects.filter(is_active=True).order_by("username")
+    if not getattr(actor, "sees_all_cases", False):
+        user = _user(actor)
+        users = users.filter(pk=user.pk if user else None)
+    users = list(users)
     since = timezone.localdate() - timezone.timedelta(days=days - 1)
-    rows = Exposure.objects.filter(day__gte=since).values_list("user_id", "day", "count")
+    rows = Exposure.objects.filter(day__gte=since, user__in=users).values_list("user_id", "day", "count")
     today_, totals, todays = timezone.localdate(), {}, {}
     for user_id, day, n in rows:
         totals[user_id] = totals.get(user_id, 0) + n
         if day == today_:
             todays[user_id] = n
-    limits = dict(ExposureLimit.objects.values_list("user_id", "daily"))
+    limits = dict(ExposureLimit.objects.filter(user__in=users).values_list("user_id", "daily"))
     return [
         {
             "user": user,
@@ -88,5 +94,5 @@ def overview(days: int = 7) -> list[dict]:
             "limit": limits.get(user.pk, settings.KESU_EXPOSURE_DAILY_LIMIT),
             "own_limit": user.pk in limits,
         }
-        for user in User.objects.filter(is_active=True).order_by("username")
+        for user in users
     ]

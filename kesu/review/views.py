@@ -186,7 +186,8 @@ def exposure_overview(request):
         else:
             messages.success(request, _("The limit of %(name)s was saved.") % {"name": user.username})
         return redirect("review:exposure")
-    return render(request, "review/exposure.html", {"rows": exposure.overview(), "default": exposure.today(None).limit})
+    context = {"rows": exposure.overview(request.user), "default": exposure.today(None).limit}
+    return render(request, "review/exposure.html", context)
 
 
 @login_required
