@@ -11,8 +11,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ..audit.services import log_action
-from ..evidence.services import evidence_rows
-from ..evidence.views import PreserveForm
 from ..lib.errors import NotFound, UserError
 from ..lib.web import private, revealed
 from . import references, services, timeline
@@ -91,9 +89,7 @@ def case_detail(request, case_id):
         "text_form": ReferenceTextForm(),
         "history": services.case_history(case)[:50],
         "max_upload_mb": settings.KESU_MAX_UPLOAD_MB,
-        "evidence": evidence_rows(case),
-        "preserve_form": PreserveForm(),
-        "notices": case.notices.select_related("recipient")[:10],
+        **timeline.sections(case),  # the other apps' sections: evidence, notices
         "next_action": actions[0] if actions else None,
         "other_actions": actions[1:],
         "removal_hits": ",".join(str(pk) for pk in timeline.removal_hit_ids(case)),

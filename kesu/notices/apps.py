@@ -5,3 +5,8 @@ class NoticesConfig(AppConfig):
     name = "kesu.notices"
     label = "notices"
     verbose_name = "Notices"
+
+    def ready(self):
+        from . import timeline  # what this app adds to the case page (kesu/cases/timeline.py)
+
+        timeline.register()

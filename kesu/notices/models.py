@@ -128,6 +128,9 @@ class Notice(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
 
+    # Drafts and notices still going (queued, waiting for a form, sent and not settled).
+    LIVE = (Status.DRAFT, Status.QUEUED, Status.FORM, Status.SENT)
+
     def __str__(self):
         return f"notice {self.token}"
 

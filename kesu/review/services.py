@@ -25,6 +25,7 @@ from ..lib.errors import NotFound, UserError
 from ..matching import media
 from ..matching import services as matching
 from ..matching.models import Hit
+from ..notices.models import Notice
 from ..vault import services as vault
 from .models import Decision, HitPreview
 
@@ -365,12 +366,10 @@ def decide(actor, hit: Hit, kind: str) -> list[Hit]:
 
 def undo(actor, hit: Hit) -> Hit:
     """Take back the last decision on a hit: it waits for review again, and its banked signals go."""
-    from ..cases.timeline import LIVE_NOTICES
-
     last = hit.decisions.filter(undone=False).exclude(kind=Decision.Kind.UNDO).first()
     if last is None or hit.status == Hit.Status.NEW:
         raise UserError(_("Hit #%(id)d has no decision to undo.") % {"id": hit.pk})
-    if hit.notices.filter(status__in=LIVE_NOTICES).exists():
+    if hit.notices.filter(status__in=Notice.LIVE).exists():
         raise UserError(_("Hit #%(id)d is named in a notice: cancel the notice first.") % {"id": hit.pk})
     with transaction.atomic():
         last.undone = True
