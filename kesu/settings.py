@@ -1,4 +1,4 @@
-"""Kesu settings, read from the environment only (see README: Settings).
+"""Kesu settings, read from the environment only: every variable is in docs/SETTINGS.md.
 
 Only kesu.lib is imported here (typed parsers, the data directory); a domain reads its settings at use.
 """
@@ -305,12 +305,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
 
 # Never log request bodies or personal data: only what happened and ids.
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("KESU_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_choice("KESU_LOG_LEVEL", "INFO", _LOG_LEVELS)},
     # faiss announces which CPU build it loaded on every start
     "loggers": {"django.request": {"level": "ERROR"}, "faiss.loader": {"level": "WARNING"}},
 }
