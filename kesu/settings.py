@@ -152,6 +152,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "kesu.matching.context_processors.thresholds",
             ],
         },
     },
