@@ -319,7 +319,7 @@ def test_cache_expiry_and_force(resolving):
 
 
 def test_staff_set_fields_are_not_overwritten(resolving):
-    from kesu.sites.importer import org_key
+    from kesu.sites.import_rows import org_key
 
     staff_host = Organisation.objects.create(role=Role.HOST, key="sakura", name="さくらインターネット", country="JP")
     name = "GMO Internet Group, Inc. d/b/a Onamae.com"
