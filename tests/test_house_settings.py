@@ -141,3 +141,10 @@ def test_no_probability_is_compared_with_a_written_number():
         if literal.search(line)
     ]
     assert found == []
+
+
+def test_the_knowledge_base_and_the_importer_are_split_under_600_lines():
+    sites = KESU / "sites"
+    modules = ("knowledge.py", "knowledge_schema.py", "importer.py", "import_rows.py")
+    lengths = {name: len((sites / name).read_text().splitlines()) for name in modules}
+    assert all(length < 600 for length in lengths.values()), lengths
