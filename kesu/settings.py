@@ -1,4 +1,7 @@
-"""Kesu settings, read from the environment only (see README: Settings)."""
+"""Kesu settings, read from the environment only: every variable is in docs/SETTINGS.md.
+
+Only kesu.lib is imported here (typed parsers, the data directory); a domain reads its settings at use.
+"""
 
 from pathlib import Path
 
@@ -15,6 +18,15 @@ from .lib.env import (
     env_secret,
     env_str,
     env_thresholds,
+)
+from .lib.netsettings import (
+    DEFAULT_DENY,
+    parse_bootstrap_file,
+    parse_dns_servers,
+    parse_host_rules,
+    parse_networks,
+    parse_proxy_rules,
+    parse_whois_servers,
 )
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -55,8 +67,6 @@ KESU_CALIBRATION_FILE = env_path("KESU_CALIBRATION_FILE", str(DATA_DIR / "calibr
 KESU_ALLOW_LOOPBACK = env_bool("KESU_ALLOW_LOOPBACK", False)
 
 # Capture (kesu.capture): what the crawler may reach and how long it may take.
-from .capture.policy import DEFAULT_DENY, parse_host_rules, parse_networks, parse_proxy_rules  # noqa: E402
-
 KESU_CAPTURE_DENY = env_parsed("KESU_CAPTURE_DENY", ",".join(DEFAULT_DENY), parse_networks)
 KESU_CAPTURE_ALLOW = env_parsed("KESU_CAPTURE_ALLOW", "", parse_networks)
 KESU_CAPTURE_PROXIES = env_parsed("KESU_CAPTURE_PROXIES", "", parse_proxy_rules)  # host-pattern=proxy-url,...
@@ -77,8 +87,6 @@ KESU_EVIDENCE_MAX_MB = env_int("KESU_EVIDENCE_MAX_MB", KESU_CAPTURE_PAGE_MB + 25
 
 # Site resolution (kesu.sites.resolvers): DNS, RDAP, WHOIS, ASN, CDN. Answers are
 # cached in the database; failures for a shorter time so they are retried soon.
-from .sites.resolvers.config import parse_bootstrap_file, parse_dns_servers, parse_whois_servers  # noqa: E402
-
 KESU_DNS_SERVERS = env_parsed("KESU_DNS_SERVERS", "", parse_dns_servers)  # ip[:port],...; empty: /etc/resolv.conf
 KESU_DNS_TIMEOUT = env_int("KESU_DNS_TIMEOUT", 5, minimum=1, maximum=60)  # seconds per query
 KESU_RDAP_BOOTSTRAP_FILE = env_parsed("KESU_RDAP_BOOTSTRAP_FILE", "", parse_bootstrap_file)  # "": the shipped one
@@ -144,6 +152,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "kesu.matching.context_processors.thresholds",
             ],
         },
     },
@@ -297,12 +306,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
 
 # Never log request bodies or personal data: only what happened and ids.
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("KESU_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_choice("KESU_LOG_LEVEL", "INFO", _LOG_LEVELS)},
     # faiss announces which CPU build it loaded on every start
     "loggers": {"django.request": {"level": "ERROR"}, "faiss.loader": {"level": "WARNING"}},
 }

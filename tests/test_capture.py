@@ -11,10 +11,11 @@ from PIL import Image
 
 from kesu.capture import streams
 from kesu.capture.browser import Engine
-from kesu.capture.policy import AddressPolicy, parse_networks, parse_proxy_rules
-from kesu.capture.policy import EgressProxy as Egress
+from kesu.capture.policy import AddressPolicy
 from kesu.capture.recorder import Limits
 from kesu.lib.errors import UserError
+from kesu.lib.netsettings import EgressProxy as Egress
+from kesu.lib.netsettings import parse_networks, parse_proxy_rules
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 
@@ -224,7 +225,7 @@ def test_egress_proxy_per_site_carries_that_sites_traffic(site, kind):
 
 
 def test_policy_refuses_private_ranges_by_default_and_allows_what_is_listed():
-    from kesu.capture.policy import DEFAULT_DENY
+    from kesu.lib.netsettings import DEFAULT_DENY
 
     policy = AddressPolicy(deny=tuple(parse_networks(DEFAULT_DENY, "deny")))
     for address in (

@@ -56,7 +56,7 @@ def web():
 def capture_by_name(settings, web):
     """leak.example and mirror.example answer on loopback, for the capture engine only."""
     from kesu.capture import services as capturing
-    from kesu.capture.policy import parse_host_rules
+    from kesu.lib.netsettings import parse_host_rules
 
     settings.KESU_ALLOW_LOOPBACK = True
     settings.KESU_CAPTURE_HOSTS = parse_host_rules(["leak.example=127.0.0.1", "mirror.example=127.0.0.1"], "t")

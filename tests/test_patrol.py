@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kesu.capture.policy import parse_host_rules
+from kesu.lib.netsettings import parse_host_rules
 from kesu.matching.models import Hit
 from kesu.patrol import extract, pipeline, politeness, services
 from kesu.patrol.models import HostState, Page, Run, Sighting, Stage, Watch

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from kesu import demo
 from kesu.capture import services as capturing
-from kesu.capture.policy import parse_host_rules
+from kesu.lib.netsettings import parse_host_rules
 from kesu.matching.models import Hit
 from kesu.matching.services import source_url
 from kesu.notices import compose, outbox

@@ -33,10 +33,10 @@ from kesu.audit.models import AuditEntry
 from kesu.capture.record import Capture, Exchange
 from kesu.evidence import bundle, services
 from kesu.evidence.models import EvidenceBundle
+from kesu.lib.netsettings import parse_bootstrap_file
 from kesu.sites import exporter
 from kesu.sites.models import Contact, Organisation, Site, TakedownRequest
 from kesu.sites.resolution import resolve_site
-from kesu.sites.resolvers.config import parse_bootstrap_file
 
 MB = 1 << 20
 ZEROS = bytes(16 * MB)

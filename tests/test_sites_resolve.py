@@ -24,12 +24,12 @@ from sites_servers import DnsServer, RdapServer, WebServer, WhoisServer
 
 from kesu.audit.models import AuditEntry
 from kesu.lib import env
+from kesu.lib.netsettings import parse_bootstrap_file, parse_dns_servers, parse_whois_servers
 from kesu.sites import tasks
 from kesu.sites.domains import registrable
 from kesu.sites.models import Contact, Lookup, Organisation, Role, Site, Source
 from kesu.sites.resolution import queue_resolution, resolve_site
 from kesu.sites.resolvers import cache
-from kesu.sites.resolvers.config import parse_bootstrap_file, parse_dns_servers, parse_whois_servers
 from kesu.sites.resolvers.headers import HeadersResolver
 
 CF_IP, NL_IP, JP_IP = "104.21.48.7", "198.51.100.23", "203.0.113.5"
@@ -319,7 +319,7 @@ def test_cache_expiry_and_force(resolving):
 
 
 def test_staff_set_fields_are_not_overwritten(resolving):
-    from kesu.sites.importer import org_key
+    from kesu.sites.import_rows import org_key
 
     staff_host = Organisation.objects.create(role=Role.HOST, key="sakura", name="さくらインターネット", country="JP")
     name = "GMO Internet Group, Inc. d/b/a Onamae.com"
@@ -453,7 +453,7 @@ def test_a_server_trickling_its_headers_is_cut_at_the_deadline(resolving):
 
 
 def test_a_site_behind_an_egress_proxy_rule_is_never_probed_directly(resolving, settings):
-    from kesu.capture.policy import parse_proxy_rules
+    from kesu.lib.netsettings import parse_proxy_rules
 
     settings.KESU_CAPTURE_PROXIES = parse_proxy_rules(["*.com=socks5://127.0.0.9:1080"], "KESU_CAPTURE_PROXIES")
     answer = cache.answer("headers", "mirror-tube.com", resolver=HeadersResolver())

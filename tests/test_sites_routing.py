@@ -15,6 +15,7 @@ import pytest
 from kesu.audit.models import AuditEntry
 from kesu.lib.errors import UserError
 from kesu.sites import knowledge, routing
+from kesu.sites.knowledge_schema import KnowledgeError
 from kesu.sites.models import Contact, Organisation, Outcome, Role, Site, Source, TakedownRequest
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -471,11 +472,11 @@ def test_a_malformed_data_file_gives_one_line_naming_the_file_and_entry(tmp_path
         content = json.loads(path.read_text())
         damage(content)
         path.write_text(json.dumps(content, ensure_ascii=False))
-    with pytest.raises(knowledge.KnowledgeError, match=message) as error:
+    with pytest.raises(KnowledgeError, match=message) as error:
         knowledge.load(data)
     assert "\n" not in str(error.value)
     (data / name).unlink()
-    with pytest.raises(knowledge.KnowledgeError, match=f"^{re.escape(name)}: missing from "):
+    with pytest.raises(KnowledgeError, match=f"^{re.escape(name)}: missing from "):
         knowledge.load(data)
 
 

@@ -3,7 +3,8 @@
 The browser never connects anywhere itself: every connection goes through the
 guard proxy (proxy.py), which resolves the host once, checks the address here
 and connects to exactly that address, so a DNS answer cannot change between
-the check and the connection.
+the check and the connection. The settings that shape the policy are parsed in
+kesu.lib.netsettings.
 """
 
 from __future__ import annotations
@@ -14,54 +15,13 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from kesu.lib.errors import UserError
+from kesu.lib.netsettings import DEFAULT_DENY, EgressProxy, Network, parse_networks
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-# Private, loopback, link-local, carrier-grade NAT, multicast, reserved and the
-# like: a capture must never be a way into the desk's own network.
-DEFAULT_DENY = (
-    "0.0.0.0/8 10.0.0.0/8 100.64.0.0/10 127.0.0.0/8 169.254.0.0/16 172.16.0.0/12 192.0.0.0/24 "
-    "192.0.2.0/24 192.168.0.0/16 198.18.0.0/15 198.51.100.0/24 203.0.113.0/24 224.0.0.0/4 240.0.0.0/4 "
-    "::/128 ::1/128 ::ffff:0:0/96 64:ff9b::/96 100::/64 fc00::/7 fe80::/10 ff00::/8 2001:db8::/32"
-).split()
 LOOPBACK = "127.0.0.0/8"
 
 
 class AddressRefused(UserError):
     """The target's address is outside what the policy allows."""
-
-
-def parse_networks(values: list[str], name: str) -> list[Network]:
-    networks = []
-    for value in values:
-        try:
-            networks.append(ipaddress.ip_network(value.strip(), strict=False))
-        except ValueError:
-            raise UserError(f"{name}: {value!r} is not an address range (e.g. 10.0.0.0/8)") from None
-    return networks
-
-
-@dataclass(frozen=True)
-class EgressProxy:
-    """An upstream proxy: http://host:port or socks5://host:port (optionally user:password@)."""
-
-    scheme: str
-    host: str
-    port: int
-    username: str = ""
-    password: str = ""
-
-    @classmethod
-    def parse(cls, value: str, name: str = "proxy") -> EgressProxy:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "socks5", "socks5h") or not parts.hostname or not parts.port:
-            raise UserError(f"{name}: {value!r} is not a proxy URL (http://host:port or socks5://host:port)")
-        return cls(parts.scheme, parts.hostname, parts.port, parts.username or "", parts.password or "")
-
-    @property
-    def label(self) -> str:
-        """For the manifest: never the credentials."""
-        return f"{self.scheme}://{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -111,32 +71,6 @@ def policy_from_settings() -> AddressPolicy:
         proxies=tuple(settings.KESU_CAPTURE_PROXIES),
         hosts=tuple(settings.KESU_CAPTURE_HOSTS),
     )
-
-
-def parse_proxy_rules(values: list[str], name: str) -> list[tuple[str, EgressProxy]]:
-    """'pattern=proxy' items, e.g. '*.jp=socks5://10.1.2.3:1080'."""
-    rules = []
-    for value in values:
-        pattern, sep, proxy = value.partition("=")
-        if not sep or not pattern.strip():
-            raise UserError(f"{name}: {value!r} is not host-pattern=proxy-url")
-        rules.append((pattern.strip().lower(), EgressProxy.parse(proxy, name)))
-    return rules
-
-
-def parse_host_rules(values: list[str], name: str) -> list[tuple[str, str]]:
-    """'pattern=address' items, e.g. 'leak.example=127.0.0.2' (the demo web, tests, split-horizon names)."""
-    rules = []
-    for value in values:
-        pattern, sep, address = value.partition("=")
-        try:
-            ipaddress.ip_address(address.strip())
-        except ValueError:
-            raise UserError(f"{name}: {value!r} is not host-pattern=ip-address") from None
-        if not sep or not pattern.strip():
-            raise UserError(f"{name}: {value!r} is not host-pattern=ip-address")
-        rules.append((pattern.strip().lower(), address.strip()))
-    return rules
 
 
 def check_url(url: str) -> str:

@@ -18,7 +18,8 @@ import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .policy import AddressPolicy, AddressRefused, EgressProxy
+from ..lib.netsettings import EgressProxy
+from .policy import AddressPolicy, AddressRefused
 
 HEAD_LIMIT = 64 * 1024
 CHUNK = 256 * 1024

@@ -9,6 +9,7 @@ import os
 import sys
 import traceback
 
+from ..lib.env import TRUE, env_str
 from ..lib.errors import UserError
 
 
@@ -31,7 +32,7 @@ def build_parser() -> Parser:
         "--as",
         dest="as_user",
         metavar="USER",
-        default=os.environ.get("KESU_USER") or None,
+        default=env_str("KESU_USER") or None,
         help="act as this staff user, with their permissions (default: the operator, KESU_USER)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -106,7 +107,7 @@ def _report(exc: BaseException) -> int:
     if isinstance(exc, OSError):
         print(f"kesu: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
-    if os.environ.get("KESU_DEBUG"):
+    if env_str("KESU_DEBUG").lower() in TRUE:  # as settings.DEBUG reads it, but never raising here
         traceback.print_exc()
     print(f"kesu: internal error ({type(exc).__name__}); set KESU_DEBUG=1 for details", file=sys.stderr)
     return 70

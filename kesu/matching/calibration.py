@@ -2,7 +2,7 @@
 
 Each signal has a logistic model over its own scores, fitted on labelled
 pairs by bench/calibrate.py (which also checks, on pictures the fit did not
-see, that hits at >= 0.95 are right at least 95 % of the time). The fitted
+see, that hits at or above ``PINK`` are right at least that often). The fitted
 parameters live in calibration.json next to this file. A hit's probability
 is that of its strongest signal: the signals are not independent (a copy
 that PDQ finds is also rich in ORB matches), so multiplying their doubts
@@ -17,7 +17,10 @@ from pathlib import Path
 import numpy as np
 
 PARAMS_FILE = Path(__file__).with_name("calibration.json")
-PINK = 0.95  # the desk marks hits at or above this probability
+# The two probabilities the desk acts on, named here and nowhere else (templates get them from
+# kesu.matching.context_processors, queries filter on these names).
+PINK = 0.95  # the desk marks hits at or above this probability: very likely her image
+REVIEW_CUT = 0.5  # below this a candidate is more likely wrong than right: not a hit, not her copy
 
 
 def pdq_features(distance: int) -> list[float]:

@@ -137,7 +137,9 @@ def _video_notes(hashes) -> list[str]:
     return [note for note, flag in flags.items() if flag]
 
 
-def record_hits(result: MatchResult, data: bytes, source_url: str = "", min_probability: float = 0.5) -> list[Hit]:
+def record_hits(
+    result: MatchResult, data: bytes, source_url: str = "", min_probability: float = calibration.REVIEW_CUT
+) -> list[Hit]:
     """Turn a match into hits, one per case (its best candidate). Idempotent per medium, place and case:
     the same picture at a new address is a new hit (a re-upload is found where it now is)."""
     from ..cases.models import Case

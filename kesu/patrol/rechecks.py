@@ -25,6 +25,7 @@ from ..accounts.principals import SystemPrincipal
 from ..audit.services import log_action
 from ..lib.errors import UserError
 from ..matching import services as matching
+from ..matching.calibration import REVIEW_CUT
 from ..notices.compose import urls_of
 from ..notices.models import Notice
 from ..sites.models import Outcome
@@ -212,7 +213,7 @@ def _hers(item: Recheck, data: bytes) -> bool:
         result = matching.match(data, case_ids=[item.case_id])
     except UserError:
         return False
-    return any(c.probability >= 0.5 for c in result.candidates)
+    return any(c.probability >= REVIEW_CUT for c in result.candidates)
 
 
 # --- recording --------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from django.utils import timezone
 from ..audit.services import current_anchor, log_action
 from ..cases.services import visible_cases
 from ..lib.errors import UserError
+from ..matching.calibration import PINK
 from ..matching.models import Hit
 from ..sites.domains import registrable
 from ..sites.models import Site
@@ -291,7 +292,7 @@ def digest(now=None) -> int:
         hits = Hit.objects.filter(case__assignees=user, status=Hit.Status.NEW, pk__gt=mark.last_hit_id)
         rows = list(
             hits.values("case_id", "case__victim__code")
-            .annotate(n=Count("pk"), pink=Count("pk", filter=Q(probability__gte=0.95)))
+            .annotate(n=Count("pk"), pink=Count("pk", filter=Q(probability__gte=PINK)))
             .order_by("case_id")
         )
         if not rows:
@@ -309,7 +310,7 @@ def digest(now=None) -> int:
 def _digest_message(user, rows: list[dict], now, anchor) -> EmailMessage:
     total = sum(r["n"] for r in rows)
     pink = sum(r["pink"] for r in rows)
-    lines = [f"{total} new hit(s) to review, {pink} of them with probability 95 % or more.", ""]
+    lines = [f"{total} new hit(s) to review, {pink} of them with probability {round(PINK * 100)} % or more.", ""]
     lines += [f"  {r['case__victim__code']}: {r['n']} new, {r['pink']} pink" for r in rows]
     lines += ["", f"Review them in Kesu: {settings.KESU_BASE_URL.rstrip('/')}/patrol/hits/", "",
               "This message never contains images or the addresses where they were found."]  # fmt: skip

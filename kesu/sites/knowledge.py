@@ -2,8 +2,9 @@
 
 One JSON file per topic under ``kesu/sites/data`` (``FILES``). Every file names its sources, the date it
 was compiled and, in its ``note``, that it was transcribed by hand from public pages and must be checked
-by staff; every entry carries its own ``source``. ``load()`` validates all of them: a bad file stops with
-one line naming the file and the entry. Nothing is downloaded at run time.
+by staff; every entry carries its own ``source``. ``load()`` validates all of them against the shapes in
+kesu.sites.knowledge_schema: a bad file stops with one line naming the file and the entry. Nothing is
+downloaded at run time.
 
 ``sync()`` writes the organisations (search engines, CDNs, hotlines, platforms) and their contacts into
 the database as ``source=knowledge`` rows, idempotently. Rows staff own (any other source) keep every
@@ -12,8 +13,6 @@ to the end of the queue (``RETIRED_PRIORITY``) rather than deleted, since notice
 """
 
 import functools
-import json
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -21,8 +20,8 @@ from pathlib import Path
 from django.db import transaction
 
 from ..cases.models import CaseType
-from ..lib.errors import UserError
 from .domains import BadDomain, registrable
+from .knowledge_schema import check_jurisdictions, fail, read_file
 from .models import Contact, Organisation, Role, Source, provenance
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -33,234 +32,9 @@ ORGANISATION_FILES = {
     "platforms.json": Role.PLATFORM,
 }
 FILES = (*ORGANISATION_FILES, "stopncii_partners.json", "jurisdictions.json")
-CASE_TYPES = frozenset(CaseType.values)
-REQUIREMENTS = frozenset({"victim_holds_copyright"})
 RETIRED_PRIORITY = 900
 # Recipients of a notice; a regime that does not bind one of them is worth naming in the reason.
 NOTICE_ROLES = frozenset({Role.OPERATOR, Role.PLATFORM, Role.HOST, Role.CDN, Role.REGISTRAR})
-
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,119}$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
-_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
-_URL = re.compile(r"^https?://[a-z0-9.-]+\.[a-z]{2,}(/\S*)?$", re.I)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-class KnowledgeError(UserError):
-    """A data file is missing, not JSON, or an entry in it is malformed."""
-
-
-# --- validation -----------------------------------------------------------------------------------
-# A checker returns None when the value is fine, else what is wrong with it (the field name is added).
-
-
-def _text(value):
-    return None if isinstance(value, str) and value.strip() else "must be non-empty text"
-
-
-def _slug(value):
-    return None if isinstance(value, str) and _SLUG.match(value) else "must be a slug (a-z, 0-9, - or _)"
-
-
-def _url(value):
-    return None if isinstance(value, str) and _URL.match(value) else "must be an http(s) URL"
-
-
-def _country(value):
-    return None if isinstance(value, str) and _COUNTRY.match(value) else "must be an ISO 3166 code like 'JP'"
-
-
-def _int(value):
-    return None if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else "must be a whole number"
-
-
-def _iso_date(value):
-    try:
-        date.fromisoformat(value)
-    except (TypeError, ValueError):
-        return "must be a date like 2026-11-21"
-    return None
-
-
-def _month(value):
-    return None if isinstance(value, str) and _MONTH.match(value) else "must be a month like 2024-03"
-
-
-def _list_of(check, *, empty=False):
-    def checker(value):
-        if not isinstance(value, list) or (not value and not empty):
-            return "must be a list" if empty else "must be a non-empty list"
-        for item in value:
-            problem = check(item)
-            if problem:
-                return f"item {str(item)[:60]!r} {problem}"
-        return None
-
-    return checker
-
-
-def _member(allowed):
-    def checker(value):
-        return None if value in allowed else f"must be one of {', '.join(sorted(allowed))}"
-
-    return checker
-
-
-def _language(value):
-    return None if isinstance(value, str) and _LANGUAGE.match(value) else "must be a language code like 'ja'"
-
-
-def _domain(value):
-    try:
-        ok = isinstance(value, str) and registrable(value) == value
-    except BadDomain:
-        ok = False
-    return None if ok else "must be a registrable domain in lower-case ASCII"
-
-
-def _contact(value):
-    if not isinstance(value, dict):
-        return "must be an object"
-    channel, address = value.get("channel"), value.get("address")
-    if channel not in Contact.Channel.values:
-        return f"channel must be one of {', '.join(Contact.Channel.values)}"
-    if channel == Contact.Channel.EMAIL and not (isinstance(address, str) and _EMAIL.match(address)):
-        return "address must be an e-mail address"
-    if channel in (Contact.Channel.FORM, Contact.Channel.API) and _url(address):
-        return "address must be an http(s) URL"
-    if _text(address):
-        return "address must be non-empty text"
-    if "case_types" in value and _list_of(_member(CASE_TYPES))(value["case_types"]):
-        return "case_types " + _list_of(_member(CASE_TYPES))(value["case_types"])
-    if not isinstance(value.get("verified"), bool):
-        return "verified must be true or false"
-    return None
-
-
-def _accepts(value):
-    if not isinstance(value, dict) or not isinstance(value.get("csam"), bool):
-        return "must say csam: true/false"
-    return None if value.get("ncii", None) in (True, False, None) else "ncii must be true, false or null"
-
-
-def _deadline(value):
-    if not isinstance(value, dict) or _text(value.get("basis")):
-        return "must have a non-empty 'basis'"
-    hours = value.get("hours")
-    if hours is None or (isinstance(hours, int) and hours > 0):
-        return None
-    return "hours must be a positive number or null"
-
-
-def _deadlines(value):
-    if not isinstance(value, dict):
-        return "must be an object"
-    for key, item in value.items():
-        if key != "default" and key not in CASE_TYPES:
-            return f"key {key!r} is not a case type or 'default'"
-        problem = _deadline(item)
-        if problem:
-            return f"{key} {problem}"
-    return None
-
-
-def _categories(value):
-    def category(item):
-        if not isinstance(item, dict) or _text(item.get("name")):
-            return "must have a name"
-        if _list_of(_member(CASE_TYPES), empty=True)(item.get("case_types")):
-            return "case_types must list case types"
-        return None if isinstance(item.get("can_ask_not_to_forward_to_operator"), bool) else "needs a true/false flag"
-
-    return _list_of(category)(value)
-
-
-ORGANISATION = {
-    "key": _slug,
-    "name": _text,
-    "country": _country,
-    "website": _url,
-    "source": _url,
-    "languages": _list_of(_language),
-    "contacts": _list_of(_contact),
-}
-ENTRY_FIELDS = {
-    "search_engines.json": ORGANISATION,
-    "cloudflare.json": {**ORGANISATION, "customer_response_hours": _int, "categories": _categories},
-    "inhope_hotlines.json": {**ORGANISATION, "accepts": _accepts},
-    "platforms.json": {**ORGANISATION, "domains": _list_of(_domain), "regimes": _list_of(_slug, empty=True)},
-    "stopncii_partners.json": {"key": _slug, "name": _text, "source": _url, "announced": _month},
-    "jurisdictions.json": {
-        "key": _slug,
-        "short": _text,
-        "label": _text,
-        "law": _text,
-        "source": _url,
-        "rank": _int,
-        "countries": _list_of(_text),
-        "roles": _list_of(_member(set(Role.values))),
-        "case_types": _list_of(_member(CASE_TYPES)),
-        "deadlines": _deadlines,
-    },
-}
-OPTIONAL_FIELDS = {"in_force_from": _iso_date, "requires": _member(REQUIREMENTS), "results_from": _slug}
-
-
-def _fail(name: str, index: int | None, entry, message: str):
-    where = name if index is None else f"{name}: entry {index + 1}"
-    if isinstance(entry, dict) and isinstance(entry.get("key"), str):
-        where += f" ({entry['key']!r})"
-    raise KnowledgeError(f"{where}: {message}")
-
-
-def _read(path: Path) -> dict:
-    name = path.name
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise KnowledgeError(f"{name}: missing from {path.parent}") from None
-    except UnicodeDecodeError:
-        raise KnowledgeError(f"{name}: not UTF-8 text") from None
-    except OSError as exc:
-        raise KnowledgeError(f"{name}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise KnowledgeError(f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    if not isinstance(data, dict):
-        raise KnowledgeError(f"{name}: must hold one JSON object")
-    _check_header(name, data)
-    return data
-
-
-def _check_header(name: str, data: dict) -> None:
-    for key, check in (("source", _list_of(_url)), ("compiled_on", _iso_date), ("note", _text)):
-        problem = check(data.get(key))
-        if problem:
-            _fail(name, None, None, f"top-level {key!r} {problem}")
-    entries = data.get("entries")
-    if not isinstance(entries, list) or not entries:
-        _fail(name, None, None, "top-level 'entries' must be a non-empty list")
-    seen = set()
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            _fail(name, index, entry, "must be a JSON object")
-        _check_entry(name, index, entry)
-        if entry["key"] in seen:
-            _fail(name, index, entry, "key is used twice in this file")
-        seen.add(entry["key"])
-
-
-def _check_entry(name: str, index: int, entry: dict) -> None:
-    for key, check in ENTRY_FIELDS[name].items():
-        if key not in entry:
-            _fail(name, index, entry, f"{key!r} is missing")
-        problem = check(entry[key])
-        if problem:
-            _fail(name, index, entry, f"{key!r} {problem}")
-    for key, check in OPTIONAL_FIELDS.items():
-        if key in entry and check(entry[key]):
-            _fail(name, index, entry, f"{key!r} {check(entry[key])}")
-
 
 # --- the loaded knowledge ----------------------------------------------------------------------------
 
@@ -476,58 +250,30 @@ def _regime(entry: dict) -> Regime:
     )
 
 
-def _check_jurisdictions(data: dict) -> dict[str, Regime]:
-    name = "jurisdictions.json"
-    groups = data.get("country_groups", {})
-    if _country(data.get("home_country")):
-        _fail(name, None, None, "top-level 'home_country' " + _country(data.get("home_country")))
-    for key in ("role_deadlines", "escalation"):
-        if not isinstance(data.get(key), dict):
-            _fail(name, None, None, f"top-level {key!r} must be an object")
-    for role in Role.values:
-        if _deadline(data["role_deadlines"].get(role)):
-            _fail(name, None, None, f"role_deadlines.{role} {_deadline(data['role_deadlines'].get(role))}")
-    if _deadline(data.get("default_deadline")):
-        _fail(name, None, None, f"default_deadline {_deadline(data.get('default_deadline'))}")
-    regimes = {}
-    for index, entry in enumerate(data["entries"]):
-        countries = set()
-        for item in entry["countries"]:
-            if item == "*" or not _country(item):
-                countries.add(item)
-            elif item in groups:
-                countries.update(groups[item])
-            else:
-                _fail(name, index, entry, f"country {item!r} is neither a code nor a group in country_groups")
-        regimes[entry["key"]] = _regime({**entry, "countries": sorted(countries)})
-    if "general" not in regimes:
-        _fail(name, None, None, "a 'general' regime is required (the fallback)")
-    return regimes
-
-
 def _cross_check(knowledge: Knowledge) -> None:
     platforms = {e["key"] for e in knowledge.entries("platforms.json")}
     for index, entry in enumerate(knowledge.entries("platforms.json")):
         unknown = [key for key in entry["regimes"] if key not in knowledge.regimes]
         if unknown:
-            _fail("platforms.json", index, entry, f"regime {unknown[0]!r} is not in jurisdictions.json")
+            fail("platforms.json", index, entry, f"regime {unknown[0]!r} is not in jurisdictions.json")
     for index, entry in enumerate(knowledge.entries("stopncii_partners.json")):
         if entry.get("platform") and entry["platform"] not in platforms:
-            _fail("stopncii_partners.json", index, entry, f"platform {entry['platform']!r} is not in platforms.json")
+            fail("stopncii_partners.json", index, entry, f"platform {entry['platform']!r} is not in platforms.json")
     engines = {e["key"] for e in knowledge.entries("search_engines.json")}
     for index, entry in enumerate(knowledge.entries("search_engines.json")):
         if entry.get("results_from") and entry["results_from"] not in engines:
-            _fail("search_engines.json", index, entry, f"results_from {entry['results_from']!r} is not an engine here")
+            fail("search_engines.json", index, entry, f"results_from {entry['results_from']!r} is not an engine here")
     fallback = knowledge.files["inhope_hotlines.json"].get("fallback_country", "")
     if not knowledge.hotline_for(fallback):
-        _fail("inhope_hotlines.json", None, None, f"fallback_country {fallback!r} has no hotline taking CSAM")
+        fail("inhope_hotlines.json", None, None, f"fallback_country {fallback!r} has no hotline taking CSAM")
 
 
 def load(directory: Path | str | None = None) -> Knowledge:
     """Read and validate every file; raises KnowledgeError naming the file and entry on the first problem."""
     directory = Path(directory) if directory else DATA_DIR
-    files = {name: _read(directory / name) for name in FILES}
-    knowledge = Knowledge(directory, files, _check_jurisdictions(files["jurisdictions.json"]))
+    files = {name: read_file(directory / name) for name in FILES}
+    regimes = {entry["key"]: _regime(entry) for entry in check_jurisdictions(files["jurisdictions.json"])}
+    knowledge = Knowledge(directory, files, regimes)
     _cross_check(knowledge)
     return knowledge
 

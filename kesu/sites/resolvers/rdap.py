@@ -17,9 +17,9 @@ from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 
+from ...lib.netsettings import check_bootstrap
 from . import net
 from .base import ResolveError, Resolver
-from .config import check_bootstrap
 from .jcard import entities_with_role, first_contact, public_id, vcard
 
 DATA = Path(__file__).resolve().parent.parent / "data"
