@@ -14,9 +14,9 @@ from email.message import EmailMessage
 
 import pytest
 
+from kesu.demo import media as demomedia
+from kesu.demo.web import HUGE_ITEMS, DemoWeb
 from kesu.matching.media import inspect
-from kesu.patrol import demomedia
-from kesu.patrol.demoweb import HUGE_ITEMS, DemoWeb
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never an environment proxy
 

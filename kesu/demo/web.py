@@ -36,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from .demomedia import MediaStore, filler, thumbnail
+from .media import MediaStore, filler, thumbnail
 
 HTML = "text/html; charset=utf-8"
 JPEG = "image/jpeg"
