@@ -15,7 +15,8 @@ from email.message import EmailMessage
 import pytest
 
 from kesu.demo import media as demomedia
-from kesu.demo.web import HUGE_ITEMS, DemoWeb
+from kesu.demo.sites import HUGE_ITEMS
+from kesu.demo.web import DemoWeb
 from kesu.matching.media import inspect
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never an environment proxy
