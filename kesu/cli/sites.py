@@ -6,7 +6,7 @@ from pathlib import Path
 from ..lib.errors import UserError
 from ..sites import services
 from ..sites.models import Contact
-from . import demo
+from .demo import add_history
 from .output import emit_json, read_file, table
 
 MAX_IMPORT = 200 << 20
@@ -74,7 +74,7 @@ def register(commands) -> None:
     p = sub.add_parser("knowledge", help="load the shipped knowledge base (search engines, CDNs, hotlines, platforms)")
     p.set_defaults(handler=knowledge_sync)
 
-    demo.add_history(sub, "synthetic")  # the demo's, kept here under its first name
+    add_history(sub, "synthetic")  # the demo's, kept here under its first name
 
     p = sub.add_parser(
         "contact", help="propose a contact for a site's operator, confirm or reject one (supervisors), mark one bounced"
