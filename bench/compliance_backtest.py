@@ -4,7 +4,7 @@
     .venv/bin/python bench/compliance_backtest.py --db        # the database's history instead (the real
                                                               # requests once any is settled, as predict_for)
 
-Default data: the SYNTHETIC history of kesu.sites.synthetic (not real data). The cutoff is the time
+Default data: the SYNTHETIC history of kesu.demo.synthetic (not real data). The cutoff is the time
 before which (1 - test-share) of the requests were sent. Training sees the history as it was known at
 the cutoff (requests sent before it; those resolved after it count as ongoing, so they are left out).
 The test set is every request sent at or after the cutoff whose final outcome is settled (deleted,
@@ -177,7 +177,8 @@ def main(argv=None) -> int:
     import django
 
     django.setup()
-    from kesu.sites import prediction, synthetic
+    from kesu.demo import synthetic
+    from kesu.sites import prediction
 
     if args.db:
         from django.db import DatabaseError

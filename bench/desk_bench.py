@@ -3,7 +3,7 @@
 1. A fresh database ``kesu_bench_desk`` on 127.0.0.1:5432 (dropped and re-created), migrated, with a data
    directory of its own (the master key that wraps every data key lives there).
 2. Populated in bulk: the shipped knowledge base and notice templates, 20,000 SYNTHETIC requests
-   (kesu.sites.synthetic), a supervisor and ten staff members, ~2,000 victims and cases (a few through
+   (kesu.demo.synthetic), a supervisor and ten staff members, ~2,000 victims and cases (a few through
    ``create_case``, the rest in bulk with a data key each), 100,000 hits spread over the cases (a few cases
    with thousands, most with a handful; new/confirmed/rejected; over two years; every source URL sealed
    with its case key), their audit entries (a valid chain), 5,000 notices to synthetic organisations with
@@ -454,8 +454,9 @@ def make_patrol(runs: int, case_list: list, domains: list, rng: random.Random) -
 def populate(size: dict) -> float:
     from django.db import connection
 
+    from kesu.demo import synthetic
     from kesu.notices import templates
-    from kesu.sites import knowledge, synthetic
+    from kesu.sites import knowledge
     from kesu.sites.models import Site, Source
 
     rng, timings = random.Random(7), []

@@ -309,7 +309,7 @@ def sent_notices(urls: int, port: int, hit: bytes) -> None:
     from kesu.accounts.principals import SystemPrincipal
     from kesu.cases import references
     from kesu.cases import services as cases
-    from kesu.demo import _astronaut
+    from kesu.demo.load import _astronaut
     from kesu.matching.models import Hit
     from kesu.notices.models import Notice
     from kesu.sites.models import Organisation, Role
@@ -338,8 +338,8 @@ def sent_notices(urls: int, port: int, hit: bytes) -> None:
 
 
 def recheck_section(dsn: str, env: dict, urls: int, minutes: float, work: Path) -> None:
-    from kesu.demo import _astronaut
-    from kesu.patrol.demomedia import filler
+    from kesu.demo.load import _astronaut
+    from kesu.demo.media import filler
 
     hit = _jpeg(_astronaut()[1])
     server = Hosting(hit, [filler(50_000 + n) for n in range(30)])
@@ -398,7 +398,7 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="kesu-patrol-bench-"))
     dsn = create_database()
     try:
-        from kesu.patrol.demoweb import DemoWeb
+        from kesu.demo.web import DemoWeb
 
         with DemoWeb(work / "web") as web:
             env = environment(dsn, work / "data", f"{web.host_rules()},*.bench=127.0.0.1")

@@ -42,7 +42,7 @@ def _commands(
         commands["beat"] = [py, "-m", "celery", "-A", "kesu", "beat", "--loglevel", "INFO"]
     if demo_web:
         kesu = os.path.join(os.path.dirname(py), "kesu")
-        commands["demo-web"] = [kesu, "demo-web", "--port", str(demo_web[0]), "--smtp-port", str(demo_web[1])]
+        commands["demo-web"] = [kesu, "demo", "web", "--port", str(demo_web[0]), "--smtp-port", str(demo_web[1])]
     return commands
 
 

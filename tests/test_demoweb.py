@@ -14,9 +14,10 @@ from email.message import EmailMessage
 
 import pytest
 
+from kesu.demo import media as demomedia
+from kesu.demo.sites import HUGE_ITEMS
+from kesu.demo.web import DemoWeb
 from kesu.matching.media import inspect
-from kesu.patrol import demomedia
-from kesu.patrol.demoweb import HUGE_ITEMS, DemoWeb
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never an environment proxy
 

@@ -27,7 +27,7 @@ AXE = ROOT / "tests" / "site" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = "/usr/bin/chromium"
 # The desk answers slower while the worker patrols on the same two cores.
 expect.set_options(timeout=30_000)
-PASSWORD = "kesu-demo-desk-2026"  # kesu.demo.DEMO_PASSWORD
+PASSWORD = "kesu-demo-desk-2026"  # kesu.demo.load.DEMO_PASSWORD
 DEMO_CODE = re.compile(r"V-[A-Z0-9]{4}-[A-Z0-9]{4}")
 OUTCOMES = ("Deleted", "Partly deleted", "Still online", "On hold", "Ongoing")
 

@@ -14,15 +14,15 @@ from urllib.parse import urlsplit
 import pytest
 from django.utils import timezone
 
-from kesu import demo
 from kesu.capture import services as capturing
+from kesu.demo import load as demo
+from kesu.demo.web import DemoWeb
 from kesu.lib.netsettings import parse_host_rules
 from kesu.matching.models import Hit
 from kesu.matching.services import source_url
 from kesu.notices import compose, outbox
 from kesu.notices import services as notices
 from kesu.patrol import pipeline, rechecks, services
-from kesu.patrol.demoweb import DemoWeb
 from kesu.patrol.models import Recheck, Run, Stage
 from kesu.sites.models import Site
 

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 import redis
 
-from kesu.patrol.demoweb import DemoWeb
+from kesu.demo.web import DemoWeb
 
 pytestmark = pytest.mark.slow
 KESU = str(Path(sys.executable).with_name("kesu"))

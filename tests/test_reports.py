@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import transaction
 
+from kesu.demo import synthetic
 from kesu.reports import services
-from kesu.sites import synthetic
 from kesu.sites.models import Organisation, Site, TakedownRequest
 
 TOKYO = ZoneInfo("Asia/Tokyo")

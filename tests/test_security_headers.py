@@ -207,7 +207,7 @@ def test_finding5_the_admin_works_under_the_same_policy(clients, world):
 @pytest.fixture
 def history(db):
     """A request history (SYNTHETIC), so that reports draw charts and site pages predict and offer the route."""
-    from kesu.sites import synthetic
+    from kesu.demo import synthetic
 
     synthetic.write(600, seed=3)
     return Site.objects.filter(requests__isnull=False, host__isnull=False).first()

@@ -141,7 +141,7 @@ def test_kesu_site_import_show_export_and_contact(cli, tmp_path):
 
 
 def test_the_site_page_predicts_from_the_history_and_says_when_it_is_synthetic(clients):
-    from kesu.sites import synthetic
+    from kesu.demo import synthetic
 
     synthetic.write(3000, seed=3)
     site = Site.objects.filter(requests__isnull=False, host__isnull=False).first()

@@ -1,4 +1,4 @@
-"""Compliance prediction (kesu.sites.prediction) on the SYNTHETIC history of kesu.sites.synthetic."""
+"""Compliance prediction (kesu.sites.prediction) on the SYNTHETIC history of kesu.demo.synthetic."""
 
 import functools
 import math
@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from kesu.audit.models import AuditEntry
+from kesu.demo import synthetic
 from kesu.lib.errors import UserError
-from kesu.sites import prediction, synthetic
+from kesu.sites import prediction
 from kesu.sites.models import Organisation, Site, Source, TakedownRequest
 from kesu.sites.prediction import PredictionQuery, RequestRow
 

@@ -1,7 +1,7 @@
 """Synthetic test videos, made by real encoders (PyAV/libx264) in memory.
 
 Content is public domain: scikit-image's sample photos. The clips and the encoder are the demo
-web's (kesu/patrol/demomedia.py): ``Slideshow`` pans and zooms across photos, ``Excerpt`` cuts a
+web's (kesu/demo/media.py): ``Slideshow`` pans and zooms across photos, ``Excerpt`` cuts a
 time range out of an encoded video, ``encode`` turns clips into one video file. A reference uses
 one set of photos, "unrelated" videos another, so they share no pictures.
 """
@@ -13,7 +13,7 @@ from io import BytesIO
 import av
 from av.video.reformatter import VideoReformatter
 
-from kesu.patrol.demomedia import REFERENCE_PHOTOS, UNRELATED_PHOTOS, Excerpt, Size, Slideshow, encode
+from kesu.demo.media import REFERENCE_PHOTOS, UNRELATED_PHOTOS, Excerpt, Size, Slideshow, encode
 
 __all__ = ["REFERENCE_PHOTOS", "UNRELATED_PHOTOS", "Excerpt", "Slideshow", "encode"]
 

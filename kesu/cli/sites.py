@@ -6,6 +6,7 @@ from pathlib import Path
 from ..lib.errors import UserError
 from ..sites import services
 from ..sites.models import Contact
+from .demo import add_history
 from .output import emit_json, read_file, table
 
 MAX_IMPORT = 200 << 20
@@ -73,10 +74,7 @@ def register(commands) -> None:
     p = sub.add_parser("knowledge", help="load the shipped knowledge base (search engines, CDNs, hotlines, platforms)")
     p.set_defaults(handler=knowledge_sync)
 
-    p = sub.add_parser("synthetic", help="write the SYNTHETIC request history used by the demo (never for real use)")
-    p.add_argument("--requests", type=int, default=20000)
-    p.add_argument("--seed", type=int, default=7)
-    p.set_defaults(handler=synthetic_history)
+    add_history(sub, "synthetic")  # the demo's, kept here under its first name
 
     p = sub.add_parser(
         "contact", help="propose a contact for a site's operator, confirm or reject one (supervisors), mark one bounced"
@@ -296,16 +294,6 @@ def knowledge_sync(args):
         f"{report.unchanged} unchanged; {report.contacts_created} contacts created, "
         f"{report.contacts_updated} updated, {report.contacts_retired} retired"
     )
-    return 0
-
-
-def synthetic_history(args):
-    from ..sites import synthetic
-
-    if not 1 <= args.requests <= 1_000_000:
-        raise UserError("--requests must be between 1 and 1,000,000")
-    created = synthetic.write(args.requests, args.seed, actor=args.principal)
-    print(f"wrote {created} SYNTHETIC requests (seed {args.seed}); real history replaces them in predictions")
     return 0
 
 

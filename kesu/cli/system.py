@@ -1,19 +1,16 @@
-"""kesu init / run / worker / beat / demo / audit / vault / manage."""
+"""kesu init / run / worker / beat / audit / vault / manage."""
 
 import sys
 
 from django.conf import settings
 
-from ..lib.errors import UserError
+from .access import require_operator
+from .demo import SMTP_PORT, WEB_PORT, start_for_run
 
 
 def register(commands) -> None:
     p = commands.add_parser("init", help="prepare the data directory (also done by any first command)")
     p.set_defaults(handler=init)
-
-    p = commands.add_parser("demo", help="load the demo users and case (once)")
-    p.add_argument("--web-port", type=int, help="also watch the demo web (kesu demo-web) on this port")
-    p.set_defaults(handler=demo)
 
     p = commands.add_parser("run", help="run the web UI, a worker and the scheduler")
     p.add_argument("--host", default="127.0.0.1")
@@ -21,8 +18,8 @@ def register(commands) -> None:
     p.add_argument("--web-workers", type=int, default=2)
     p.add_argument("--no-worker", action="store_true", help="web only (workers run elsewhere)")
     p.add_argument("--demo", action="store_true", help="load the demo data, serve the demo web, print the logins")
-    p.add_argument("--demo-web-port", type=int, default=8025, help="with --demo: the demo sites' HTTP port")
-    p.add_argument("--demo-smtp-port", type=int, default=8026, help="with --demo: the demo sites' SMTP port")
+    p.add_argument("--demo-web-port", type=int, default=WEB_PORT, help="with --demo: the demo sites' HTTP port")
+    p.add_argument("--demo-smtp-port", type=int, default=SMTP_PORT, help="with --demo: the demo sites' SMTP port")
     p.set_defaults(handler=run)
 
     p = commands.add_parser("worker", help="run a Celery worker")
@@ -70,11 +67,6 @@ def register(commands) -> None:
     p.set_defaults(handler=manage, migrate=False)
 
 
-def _operator(args):
-    if not getattr(args.principal, "is_admin_role", False):
-        raise UserError("only an administrator may do this")
-
-
 def init(args):
     from ..audit.services import ensure_genesis
 
@@ -82,31 +74,8 @@ def init(args):
     print(f"data directory {settings.DATA_DIR} is ready ({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
 
 
-def demo(args):
-    _operator(args)
-    from .. import demo as demo_data
-
-    _print_logins(demo_data.load())
-    if args.web_port:
-        demo_data.watch_demo_web(args.web_port)
-
-
-def _print_logins(users) -> None:
-    import base64
-
-    from ..accounts.services import confirmed_totp
-    from ..demo import DEMO_PASSWORD
-
-    print(f"demo logins (password for each: {DEMO_PASSWORD})")
-    for username, user in users.items():
-        device = confirmed_totp(user)
-        secret = base64.b32encode(device.bin_key).decode() if device else "-"
-        print(f"  {username:6} {user.role:11} TOTP secret {secret}")
-    print("  current 6-digit code: .venv/bin/kesu user totp-code demo")
-
-
 def run(args):
-    _operator(args)
+    require_operator(args)
     from django.core.management import call_command
 
     from .. import runner
@@ -117,16 +86,8 @@ def run(args):
     sync_shipped()  # notices need their templates; a staff edit is never replaced
     demo_web = None
     if args.demo:
-        from .. import demo as demo_data
-
-        _print_logins(demo_data.load())
+        start_for_run(args.demo_web_port)
         demo_web = (args.demo_web_port, args.demo_smtp_port)
-        from ..patrol import services as patrol
-
-        for watch in demo_data.watch_demo_web(args.demo_web_port):
-            patrol.start(watch)  # the first pass now: the worker takes it as soon as it is up
-        print(f"demo web: http://tubeleak.test:{args.demo_web_port}/ and its neighbours, served by Kesu on "
-              "127.0.0.1; the patrol watches them and their abuse desks take notices by SMTP", flush=True)  # fmt: skip
     print(f"Kesu is running at http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
     return runner.run(args.host, args.port, args.web_workers, with_worker=not args.no_worker, demo_web=demo_web)
 
@@ -166,7 +127,7 @@ def _broken(report) -> int:
 
 
 def audit_anchor(args):
-    _operator(args)
+    require_operator(args)
     from ..audit.services import verify_and_anchor
 
     report, anchor = verify_and_anchor()
@@ -184,13 +145,13 @@ def audit_tail(args):
     if args.case_id:
         entries = entries.filter(case_id=case_for(args.principal, args.case_id).pk)
     else:
-        _operator(args)
+        require_operator(args)
     for e in reversed(entries[: args.n]):
         print(f"{e.seq:>7} {e.at:%Y-%m-%d %H:%M:%S} {e.actor:24} {e.action:20} {e.object_type}:{e.object_id}")
 
 
 def rotate_key(args):
-    _operator(args)
+    require_operator(args)
     from ..audit.services import log_action
     from ..vault.services import rotate_master_key
 
@@ -200,7 +161,7 @@ def rotate_key(args):
 
 
 def manage(args):
-    _operator(args)
+    require_operator(args)
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["kesu manage", *args.rest])

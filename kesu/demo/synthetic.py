@@ -28,7 +28,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from .prediction import RequestRow
+from ..sites.prediction import RequestRow
 
 END = datetime(2025, 3, 31, 23, 59, 59, tzinfo=UTC)  # end of FY2024: requests are sent up to here
 # Outcomes as recorded when the year's figures are compiled; what is not settled by then is "ongoing".
@@ -327,12 +327,12 @@ def write(n_requests: int = 20_000, seed: int = 7, actor=None) -> int:
 
 
 _BATCH = 2000
-_NOTE = "SYNTHETIC: invented by kesu.sites.synthetic for tests and the demo; not a real organisation."
+_NOTE = "SYNTHETIC: invented by kesu.demo.synthetic for tests and the demo; not a real organisation."
 
 
 def _write_orgs(specs: list[OrgSpec]) -> dict[str, int]:
     """Organisation pk by "<role>:<key>"."""
-    from .models import Organisation, Source
+    from ..sites.models import Organisation, Source
 
     Organisation.objects.bulk_create(
         [
@@ -354,7 +354,7 @@ def _write_orgs(specs: list[OrgSpec]) -> dict[str, int]:
 def _write_contacts(specs: list[OrgSpec], pks: dict[str, int]) -> None:
     """An abuse address per organisation (under .example, which never resolves), so demo ladders have someone
     to write to."""
-    from .models import Contact, Source, provenance
+    from ..sites.models import Contact, Source, provenance
 
     written = provenance("system:synthetic")
     Contact.objects.bulk_create(
@@ -376,7 +376,7 @@ def _write_contacts(specs: list[OrgSpec], pks: dict[str, int]) -> None:
 
 def _write_sites(specs: list[SiteSpec], orgs: dict[str, int]) -> dict[str, int]:
     """Site pk by domain."""
-    from .models import Site
+    from ..sites.models import Site
 
     def org(role: str, key: str) -> int | None:
         return orgs[f"{role}:{key}"] if key else None
@@ -408,7 +408,7 @@ def _write_sites(specs: list[SiteSpec], orgs: dict[str, int]) -> dict[str, int]:
 
 
 def _write_requests(rows: list[RequestRow], seed: int, orgs: dict[str, int], sites: dict[str, int]) -> int:
-    from .models import Source, TakedownRequest
+    from ..sites.models import Source, TakedownRequest
 
     prefix = f"synthetic:{seed}:"
     done = set(TakedownRequest.objects.filter(reference__startswith=prefix).values_list("reference", flat=True))

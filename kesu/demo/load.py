@@ -11,12 +11,12 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from .accounts import services as accounts
-from .accounts.models import User
-from .accounts.principals import SystemPrincipal
-from .cases import references
-from .cases import services as cases
-from .cases.models import Case
+from ..accounts import services as accounts
+from ..accounts.models import User
+from ..accounts.principals import SystemPrincipal
+from ..cases import references
+from ..cases import services as cases
+from ..cases.models import Case
 
 DEMO_PASSWORD = "kesu-demo-desk-2026"
 DEMO_USERS = [("demo", User.Role.STAFF), ("sato", User.Role.SUPERVISOR), ("admin", User.Role.ADMIN)]
@@ -49,8 +49,8 @@ def _coffee() -> tuple[str, bytes]:
 
 
 def _clip() -> tuple[str, bytes]:
-    """A 16 s slideshow over public-domain photos (kesu.patrol.demomedia), made by a real H.264 encoder."""
-    from .patrol.demomedia import reference_clip
+    """A 16 s slideshow over public-domain photos (kesu.demo.media), made by a real H.264 encoder."""
+    from .media import reference_clip
 
     return "beach_trip.mp4", reference_clip()
 
@@ -67,9 +67,9 @@ DEMO_WATCHES = {
 def watch_demo_web(port: int) -> list:
     """Watches over the demo web on ``port``, and each demo site's operator with an abuse address (its mail
     reaches the demo web's SMTP server, which removes what the notice names). Idempotent."""
-    from .patrol import services as patrol
-    from .patrol.models import Watch
-    from .sites.models import Contact, Organisation, Role, Site, Source, provenance
+    from ..patrol import services as patrol
+    from ..patrol.models import Watch
+    from ..sites.models import Contact, Organisation, Role, Site, Source, provenance
 
     watches = []
     for domain, spec in DEMO_WATCHES.items():
@@ -113,9 +113,10 @@ def load() -> dict:
 def _demo_sites() -> None:
     """The shipped knowledge base, and a SYNTHETIC request history so that predictions have something to learn
     from until the desk imports its real one (``kesu site import``)."""
-    from .notices import templates
-    from .sites import knowledge, synthetic
-    from .sites.models import Source, TakedownRequest
+    from ..notices import templates
+    from ..sites import knowledge
+    from ..sites.models import Source, TakedownRequest
+    from . import synthetic
 
     knowledge.sync(ACTOR)
     templates.sync_shipped()
