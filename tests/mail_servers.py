@@ -437,7 +437,9 @@ class SmtpSink:
 
     def start(self, port: int = 0) -> SmtpSink:
         self.port = port or free_port()
-        options = {"enable_SMTPUTF8": True}  # as real MTAs do: notices may carry non-ASCII addresses
+        # As real MTAs do: notices may carry non-ASCII addresses. A greeting name of its own: aiosmtpd would
+        # look the machine's name up.
+        options = {"enable_SMTPUTF8": True, "server_hostname": "mx.test"}
         if self.auth:
             # AUTH is enforced in handle_MAIL: aiosmtpd's auth_required warns on every plain-text connection.
             options |= {"authenticator": self._authenticate, "auth_require_tls": False}
