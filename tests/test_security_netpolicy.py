@@ -265,6 +265,36 @@ def test_finding_10_the_guard_refuses_system_lookups_and_traffic_off_this_machin
     assert netguard.take() == []
 
 
+def test_finding_10_tsa_credentials_are_sent_as_authorization_never_asked_of_a_resolver():
+    """urllib took ``user:password@127.0.0.1`` for the host name and asked the system resolver for it."""
+    import base64
+    import hashlib
+
+    from tsa import LocalTSA
+
+    from kesu.evidence.timestamp import request_timestamp
+
+    with LocalTSA("ec") as tsa:
+        url = tsa.url.replace("http://", "http://kesu:s%40cret@")
+        assert request_timestamp(hashlib.sha256(b"bundle").digest(), url, ca_pem=tsa.ca_pem)
+    assert tsa.authorizations == ["Basic " + base64.b64encode(b"kesu:s@cret").decode()]
+    assert netguard.take() == []
+
+
+def test_finding_10_smtp_greets_with_the_desks_mail_domain_not_a_looked_up_machine_name(settings):
+    """smtplib looked the machine's name up for EHLO, and relays copy that name into the Received header."""
+    from mail_servers import SmtpSink
+
+    from kesu.notices.mail import smtp_send
+
+    settings.DEFAULT_FROM_EMAIL = "takedown@desk.example"
+    with SmtpSink() as sink:
+        settings.EMAIL_HOST, settings.EMAIL_PORT = sink.host, sink.port
+        assert smtp_send(b"Subject: x\r\n\r\nx\r\n", "takedown@desk.example", ["abuse@leak.example"])[0] == 250
+    assert sink.greetings == ["desk.example"]
+    assert netguard.take() == []
+
+
 def test_finding_10_chromium_never_resolves_a_name_itself(leak):
     """Kesu's Chromium, even outside a context's guard proxy, finds no address for a name (here one the
     system would answer from /etc/hosts): whatever it would fetch on its own never gets as far as DNS."""
