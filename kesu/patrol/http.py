@@ -2,8 +2,8 @@
 
 Every connection goes to an address the capture policy permits (names are
 looked up by kesu.capture.names: pinned ones never), to exactly the address
-that was checked, and every redirect is checked again. Bodies stop at a size limit and
-the whole exchange at a deadline. TLS is verified. A site's egress proxy
+that was checked, and every redirect is checked again. Bodies stop at a size
+limit and the whole exchange at a deadline. TLS is verified. A site's egress proxy
 (KESU_CAPTURE_PROXIES) is not spoken here: such hosts go to the browser,
 which reaches them through the guard proxy.
 """
