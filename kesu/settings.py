@@ -87,7 +87,7 @@ KESU_EVIDENCE_MAX_MB = env_int("KESU_EVIDENCE_MAX_MB", KESU_CAPTURE_PAGE_MB + 25
 
 # Site resolution (kesu.sites.resolvers): DNS, RDAP, WHOIS, ASN, CDN. Answers are
 # cached in the database; failures for a shorter time so they are retried soon.
-KESU_DNS_SERVERS = env_parsed("KESU_DNS_SERVERS", "", parse_dns_servers)  # ip[:port],...; empty: /etc/resolv.conf
+KESU_DNS_SERVERS = env_parsed("KESU_DNS_SERVERS", "", parse_dns_servers)  # ip[:port],...; empty: the system
 KESU_DNS_TIMEOUT = env_int("KESU_DNS_TIMEOUT", 5, minimum=1, maximum=60)  # seconds per query
 KESU_RDAP_BOOTSTRAP_FILE = env_parsed("KESU_RDAP_BOOTSTRAP_FILE", "", parse_bootstrap_file)  # "": the shipped one
 KESU_WHOIS_SERVERS = env_parsed("KESU_WHOIS_SERVERS", "", parse_whois_servers)  # tld=host[:port],...

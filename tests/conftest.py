@@ -12,10 +12,14 @@ from pathlib import Path
 # The test run owns a fresh data directory unless the runner gave one.
 os.environ.setdefault("KESU_DATA_DIR", tempfile.mkdtemp(prefix="kesu-test-"))
 
+import netguard  # noqa: E402
 import pytest  # noqa: E402
 from django.test import Client  # noqa: E402
 from django_otp import DEVICE_ID_SESSION_KEY  # noqa: E402
 from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
+
+# Before any test runs: nothing leaves loopback (netguard.py says how).
+netguard.install()
 
 PASSWORD = "a-long-test-password-31"
 
@@ -26,6 +30,42 @@ def png_bytes(array) -> bytes:
     out = BytesIO()
     Image.fromarray(array).save(out, "PNG")
     return out.getvalue()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_resolver():
+    """Kesu's own lookups go to this DNS server (KESU_DNS_SERVERS, here and in the processes tests start):
+    it answers the names a test serves (``dns`` fixture) and NXDOMAIN for every other."""
+    from django.conf import settings
+    from sites_servers import DnsServer
+
+    with DnsServer({}) as server:
+        before = os.environ.get("KESU_DNS_SERVERS")
+        os.environ["KESU_DNS_SERVERS"] = f"{server.host}:{server.port}"
+        settings.KESU_DNS_SERVERS = [server.address]
+        yield server
+        if before is None:
+            del os.environ["KESU_DNS_SERVERS"]
+        else:
+            os.environ["KESU_DNS_SERVERS"] = before
+
+
+@pytest.fixture
+def dns(test_resolver):
+    """The test's DNS server: ``dns.serve("leak.example", A=["127.0.0.1"])``; forgotten after the test."""
+    test_resolver.queries.clear()
+    yield test_resolver
+    test_resolver.zone.clear()
+    test_resolver.queries.clear()
+
+
+@pytest.fixture(autouse=True)
+def stays_on_loopback():
+    """Fails the test that looked a name up through the system or reached for an address off this machine."""
+    yield
+    leaks = netguard.take()
+    if leaks:
+        pytest.fail("left loopback: " + "; ".join(leaks[:5]), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -381,6 +381,7 @@ class _Handler:
         if self.sink.auth and not session.authenticated:
             return "530 5.7.0 Authentication required"
         envelope.mail_from, envelope.mail_options = address, list(mail_options)
+        self.sink.greetings.append(session.host_name)
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -430,6 +431,7 @@ class SmtpSink:
         self.on_message = on_message
         self.refused: dict[str, int] = {}
         self.messages: list[Received] = []
+        self.greetings: list[str] = []  # the name each client gave in EHLO/HELO
         self._failures: list[str] = []
         self._changed = threading.Condition()
         self.port = 0
@@ -437,7 +439,9 @@ class SmtpSink:
 
     def start(self, port: int = 0) -> SmtpSink:
         self.port = port or free_port()
-        options = {"enable_SMTPUTF8": True}  # as real MTAs do: notices may carry non-ASCII addresses
+        # As real MTAs do: notices may carry non-ASCII addresses. A greeting name of its own: aiosmtpd would
+        # look the machine's name up.
+        options = {"enable_SMTPUTF8": True, "server_hostname": "mx.test"}
         if self.auth:
             # AUTH is enforced in handle_MAIL: aiosmtpd's auth_required warns on every plain-text connection.
             options |= {"authenticator": self._authenticate, "auth_require_tls": False}

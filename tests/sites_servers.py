@@ -56,6 +56,10 @@ class DnsServer:
     def address(self) -> tuple[str, int]:
         return self.host, self.port
 
+    def serve(self, name: str, **records) -> None:
+        """Answer name from now on, e.g. ``serve("leak.example", A=["127.0.0.1"])``."""
+        self.zone[self._key(name)] = records
+
     def names_asked(self, rdtype: str | None = None) -> list[str]:
         return [name for _, name, kind in self.queries if rdtype is None or kind == rdtype]
 

@@ -163,7 +163,7 @@ def test_smtp_notice_removes_the_item(web):
     message["From"], message["To"], message["Subject"] = "desk@kesu.test", "abuse@tubeleak.test", "Removal request"
     message.set_content(f"Remove {web.url('tubeleak.test', '/v/astronaut-holiday')} please.")
     message.add_alternative("<p>html part</p>", subtype="html")
-    with smtplib.SMTP("127.0.0.1", web.smtp_port, timeout=10) as smtp:
+    with smtplib.SMTP("127.0.0.1", web.smtp_port, local_hostname="kesu.test", timeout=10) as smtp:
         smtp.send_message(message)
     assert len(web.mailbox) == 1 and b"Removal request" in web.mailbox[0]
     assert get(web, "tubeleak.test", "/v/astronaut-holiday")[0] == 404

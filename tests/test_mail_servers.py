@@ -31,7 +31,7 @@ def notice(to: str = "abuse@host.test", subject: str = "Takedown notice") -> Ema
 
 
 def send(port: int, message: EmailMessage, login: tuple[str, str] | None = None, to=None) -> None:
-    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+    with smtplib.SMTP("127.0.0.1", port, local_hostname="kesu.test", timeout=10) as client:
         if login:
             client.login(*login)
         client.send_message(message, to_addrs=to)
@@ -59,7 +59,7 @@ def test_sink_with_auth_requires_the_right_login():
         assert wrong.value.smtp_code == 535
 
         send(sink.port, notice(), login=("desk", "smtp-pass"))  # smtplib picks PLAIN
-        with smtplib.SMTP(sink.host, sink.port, timeout=10) as client:
+        with smtplib.SMTP(sink.host, sink.port, local_hostname="kesu.test", timeout=10) as client:
             client.user, client.password = "desk", "smtp-pass"
             client.ehlo()
             assert client.auth("LOGIN", client.auth_login)[0] == 235

@@ -114,6 +114,7 @@ class LocalTSA:
         self.dir = Path(self._tmp.name)
         self._lock = threading.Lock()  # openssl ts bumps the serial file in place
         self._server: ThreadingHTTPServer | None = None
+        self.authorizations: list[str | None] = []  # the Authorization header of each request
 
     # Certificates
 
@@ -191,6 +192,7 @@ class LocalTSA:
 def _handler_for(tsa: LocalTSA) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            tsa.authorizations.append(self.headers.get("Authorization"))
             try:
                 self._answer(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             except subprocess.CalledProcessError as e:

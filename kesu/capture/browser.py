@@ -43,6 +43,10 @@ LAUNCH_ARGS = [
     # WebRTC would send UDP around the guard proxy (to private addresses, revealing the desk's own IP).
     "--webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--force-webrtc-ip-handling-policy",
+    # Chromium never resolves a name itself: pages reach their sites through the guard proxy (127.0.0.1),
+    # which resolves and checks; what the browser would fetch on its own (Google's update and account
+    # services, seen asked of the system resolver despite the switches above) finds no address.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 
 

@@ -14,11 +14,11 @@ import asyncio
 import base64
 import ipaddress
 import secrets
-import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ..lib.netsettings import EgressProxy
+from . import names
 from .policy import AddressPolicy, AddressRefused
 
 HEAD_LIMIT = 64 * 1024
@@ -194,22 +194,11 @@ class GuardProxy:
 
 async def resolve(policy: AddressPolicy, host: str, port: int, timeout: float) -> str:
     """The first address of host that the policy permits; ProxyError or AddressRefused otherwise."""
-    pinned = policy.pinned(host)
-    if pinned:
-        if not policy.permits(pinned):
-            raise AddressRefused(f"address {pinned} is refused by the capture policy")
-        return pinned
+    lookup = asyncio.get_running_loop().run_in_executor(None, names.permitted, policy, host, port)
     try:
-        infos = await asyncio.wait_for(
-            asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
-        )
-    except (TimeoutError, OSError):
+        return await asyncio.wait_for(lookup, timeout)
+    except (TimeoutError, names.Unresolved):
         raise ProxyError("name does not resolve") from None
-    addresses = [info[4][0] for info in infos]
-    allowed = [address for address in addresses if policy.permits(address)]
-    if not allowed:
-        raise AddressRefused(f"address {addresses[0]} is refused by the capture policy")
-    return allowed[0]
 
 
 def _host_port(target: str, default: int) -> tuple[str, int]:

@@ -165,7 +165,8 @@ class DemoWeb:
 
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # it logs every SMTP command at INFO
         self.smtp_port = self.smtp_port or _free_port(self.host)
-        self._smtp = Controller(_Mailbox(self), hostname=self.host, port=self.smtp_port)
+        # A greeting name of its own: aiosmtpd would look the machine's name up.
+        self._smtp = Controller(_Mailbox(self), hostname=self.host, port=self.smtp_port, server_hostname="mail.test")
         self._smtp.start()
 
     def stop(self) -> None:

@@ -7,6 +7,7 @@ certificate (EKU timeStamping, ESS signing-certificate binding) and, given CA
 certificates, the chain up to one of them. Revocation is not checked.
 """
 
+import base64
 import hashlib
 import http.client
 import secrets
@@ -106,7 +107,8 @@ def _post(url: str, body: bytes, timeout: float, max_bytes: int) -> bytes:
         raise TimestampError("TSA URL is not valid") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TimestampError("TSA URL must be an http(s) URL")
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/timestamp-query"})
+    url, headers = _without_credentials(parts)
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/timestamp-query", **headers})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             declared = response.headers.get("Content-Length")
@@ -128,6 +130,16 @@ def _post(url: str, body: bytes, timeout: float, max_bytes: int) -> bytes:
     if len(reply) > max_bytes:
         raise TimestampError(f"{where} reply is too large (over {max_bytes} bytes)")
     return reply
+
+
+def _without_credentials(parts: urllib.parse.SplitResult) -> tuple[str, dict]:
+    """The URL without user:password@ and the Basic authorization they stand for. urllib would take them as
+    part of the host name and ask the resolver for it, password included."""
+    if parts.username is None and parts.password is None:
+        return parts.geturl(), {}
+    netloc = parts.netloc.rpartition("@")[2]
+    pair = f"{urllib.parse.unquote(parts.username or '')}:{urllib.parse.unquote(parts.password or '')}".encode()
+    return parts._replace(netloc=netloc).geturl(), {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
 
 def _token_from_response(reply: bytes) -> bytes:

@@ -1,9 +1,9 @@
 """Plain HTTP for the patrol: listings, item pages, thumbnails and re-checks, without a browser.
 
-Every connection goes to an address the capture policy permits (names pinned
-by KESU_CAPTURE_HOSTS are never looked up), to exactly the address that was
-checked, and every redirect is checked again. Bodies stop at a size limit and
-the whole exchange at a deadline. TLS is verified. A site's egress proxy
+Every connection goes to an address the capture policy permits (names are
+looked up by kesu.capture.names: pinned ones never), to exactly the address
+that was checked, and every redirect is checked again. Bodies stop at a size
+limit and the whole exchange at a deadline. TLS is verified. A site's egress proxy
 (KESU_CAPTURE_PROXIES) is not spoken here: such hosts go to the browser,
 which reaches them through the guard proxy.
 """
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
+from ..capture import names
 from ..capture.policy import AddressPolicy, AddressRefused
 
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
@@ -68,19 +69,6 @@ class Response:
         return max(0.0, min(when.timestamp() - time.time(), cap))
 
 
-def address_for(policy: AddressPolicy, host: str, port: int) -> str:
-    """The first permitted address of host (pinned names are not looked up); AddressRefused or OSError."""
-    pinned = policy.pinned(host)
-    if pinned:
-        addresses = [pinned]
-    else:  # the system resolver's own timeout applies
-        addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
-    allowed = [address for address in addresses if policy.permits(address)]
-    if not allowed:
-        raise AddressRefused(f"address {addresses[0]} is refused by the capture policy")
-    return allowed[0]
-
-
 class _Connection(http.client.HTTPConnection):
     def __init__(self, address: str, host: str, port: int, timeout: float):
         super().__init__(host, port, timeout=timeout)
@@ -129,7 +117,7 @@ def _once(
         raise NeedsBrowser(host)
     remaining = deadline - time.monotonic()
     try:
-        response.address = address_for(policy, host, port)
+        response.address = names.permitted(policy, host, port)
         kind = _TLSConnection if parts.scheme == "https" else _Connection
         connection = kind(response.address, host, port, timeout=max(1.0, min(remaining, 30)))
         try:

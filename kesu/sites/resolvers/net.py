@@ -1,6 +1,6 @@
 """Connections the resolvers open themselves (RDAP, WHOIS, a site's response headers).
 
-Each host name is resolved once through the desk's DNS servers, every address
+Each host name is resolved once (kesu.capture.names), every address
 is checked with the capture address policy (kesu.capture.policy), and the
 connection goes to exactly the address that passed, so an answer cannot change
 between the check and the connection. Environment proxies are not used. Time
@@ -8,7 +8,6 @@ and size are bounded on every read.
 """
 
 import http.client
-import ipaddress
 import socket
 import ssl
 import threading
@@ -16,9 +15,9 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-from ...capture.policy import policy_from_settings
+from ...capture import names
+from ...capture.policy import AddressRefused, policy_from_settings
 from .base import ResolveError
-from .records import client, query, values
 
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 
@@ -34,33 +33,17 @@ class Response:
         return next((value for key, value in self.headers if key.lower() == name.lower()), "")
 
 
-def addresses_of(host: str) -> list[str]:
-    """An IP literal as it is; a name through the configured DNS servers (IPv4 first)."""
-    try:
-        return [str(ipaddress.ip_address(host.strip("[]")))]
-    except ValueError:
-        pass
-    resolver = client()
-    found = []
-    for rdtype in ("A", "AAAA"):
-        try:
-            found += values(query(resolver, host, rdtype), rdtype)
-        except ResolveError:
-            if rdtype == "A":
-                raise
-    if not found:
-        raise ResolveError(f"{host} has no address", reason="no_address")
-    return found
-
-
 def permitted_address(host: str) -> str:
-    """The first address of host the address policy allows; ResolveError naming the host if none."""
-    policy = policy_from_settings()
-    found = addresses_of(host)
-    for address in found:
-        if policy.permits(address):
-            return address
-    raise ResolveError(f"{host} ({found[0]}) is refused by the address policy", reason="refused")
+    """The first address of host the address policy allows; ResolveError naming the host if none.
+
+    A name is looked up like every connection Kesu opens (kesu.capture.names): pinned by KESU_CAPTURE_HOSTS,
+    else through KESU_DNS_SERVERS or the system resolver."""
+    try:
+        return names.permitted(policy_from_settings(), host, 0)
+    except names.Unresolved as error:
+        raise ResolveError(str(error), reason=error.reason) from None
+    except AddressRefused as error:
+        raise ResolveError(f"{host} ({error.address}) is refused by the address policy", reason="refused") from None
 
 
 class _PinnedHTTP(http.client.HTTPConnection):

@@ -7,44 +7,20 @@ that does not answer in time is a failure of its own, so a slow resolver never
 marks a site dead.
 """
 
-import dns.exception
-import dns.name
-import dns.nameserver
 import dns.rdatatype
 import dns.resolver
-from django.conf import settings
 
+from ...capture.names import Unresolved, client
+from ...capture.names import query as _query
 from .base import ResolveError, Resolver
-
-
-def client() -> dns.resolver.Resolver:
-    servers = settings.KESU_DNS_SERVERS
-    if servers:
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [dns.nameserver.Do53Nameserver(address, port) for address, port in servers]
-    else:
-        resolver = dns.resolver.Resolver()
-    resolver.timeout = resolver.lifetime = float(settings.KESU_DNS_TIMEOUT)
-    resolver.cache = None
-    return resolver
 
 
 def query(resolver: dns.resolver.Resolver, name: str, rdtype: str) -> dns.resolver.Answer | None:
     """The answer, or None when the name exists without such records; NXDOMAIN and timeouts raise ResolveError."""
     try:
-        return resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False)
-    except dns.resolver.NXDOMAIN:
-        raise ResolveError(f"{name} does not exist (NXDOMAIN)", reason="nxdomain") from None
-    except dns.exception.Timeout:
-        raise ResolveError(
-            f"no DNS answer for {name} {rdtype} within {resolver.lifetime:g} s", reason="timeout"
-        ) from None
-    except dns.resolver.NoNameservers:
-        raise ResolveError(
-            f"every DNS server failed for {name} {rdtype} (SERVFAIL or refused)", reason="servfail"
-        ) from None
-    except (dns.exception.DNSException, OSError) as exc:
-        raise ResolveError(f"DNS query for {name} {rdtype} failed: {exc}", reason="error") from None
+        return _query(resolver, name, rdtype)
+    except Unresolved as error:
+        raise ResolveError(str(error), reason=error.reason) from None
 
 
 def values(answer: dns.resolver.Answer | None, rdtype: str) -> list[str]:
