@@ -20,8 +20,8 @@ import pytest
 from kesu.capture.browser import LAUNCH_ARGS
 from kesu.capture.fetch import fetch
 from kesu.capture.policy import AddressPolicy
-from kesu.lib.netsettings import DEFAULT_DENY, parse_networks
 from kesu.capture.proxy import GuardProxy
+from kesu.lib.netsettings import DEFAULT_DENY, parse_networks
 from kesu.patrol import http
 from kesu.sites.resolvers.base import ResolveError
 from kesu.sites.resolvers.net import permitted_address
