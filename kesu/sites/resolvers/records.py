@@ -14,7 +14,7 @@ import dns.rdatatype
 import dns.resolver
 from django.conf import settings
 
-from .base import ResolveError, Resolver
+from .base import ResolveError, Resolver, register
 
 
 def client() -> dns.resolver.Resolver:
@@ -75,6 +75,7 @@ def _text(rdata) -> str:
     return rdata.to_text()
 
 
+@register
 class DnsResolver(Resolver):
     """key: an ASCII domain. Answer: addresses and CNAME chain of the domain and of www.<domain>, NS, MX."""
 
