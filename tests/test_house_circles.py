@@ -8,8 +8,6 @@ Only ``if TYPE_CHECKING:`` blocks are left out, since they never run.
 import ast
 from pathlib import Path
 
-import pytest
-
 import kesu
 
 ROOT = Path(kesu.__file__).parent
@@ -246,38 +244,3 @@ def test_a_process_that_never_imported_a_tasks_module_finds_the_task_by_name(tmp
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["notices.deliver", "patrol.fetch"]
-
-
-@pytest.mark.slow
-def test_a_worker_on_redis_runs_a_task_a_service_queued_by_name(tmp_path):
-    """What services do now (kesu.lib.taskqueue, from a process that imported no tasks module) reaches a
-    real worker on Redis, which runs the task."""
-    import json
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from test_processes import KESU, environment, wait_for
-
-    env = environment(tmp_path / "data", KESU_BROKER_URL="redis://127.0.0.1:6379/15")
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT.parent), env.get("PYTHONPATH", "")])
-    case = subprocess.run([KESU, "case", "create", "--type", "ncii", "--mandate", "2020-01-01", "--json"],
-                          env=env, capture_output=True, text=True, check=True)  # fmt: skip
-    worker = subprocess.Popen([KESU, "worker", "--concurrency", "1"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True, cwd=tmp_path)  # fmt: skip
-    try:
-        send = ("import django; django.setup()\nfrom kesu.lib import taskqueue\n"
-                "taskqueue.send('kesu.cases.tasks.flag_due_continuations')")  # fmt: skip
-        subprocess.run([sys.executable, "-c", send], env=env, check=True, timeout=60, cwd=tmp_path)
-
-        def logged():
-            tail = subprocess.run([KESU, "audit", "tail", "-n", "5"], env=env, capture_output=True, text=True)
-            return "case.continuation_due" in tail.stdout
-
-        assert wait_for(logged, 90), "the worker did not run the task"
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.communicate(timeout=60)
-    due = subprocess.run([KESU, "case", "due", "--json"], env=env, capture_output=True, text=True).stdout
-    assert json.loads(due.splitlines()[0])["id"] == json.loads(case.stdout)["id"]
