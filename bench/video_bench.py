@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import videos  # noqa: E402
 
-from kesu.matching import video  # noqa: E402
+from kesu.matching import framehash, video  # noqa: E402
 
 
 def timed(fn, repeat: int = 1):
@@ -61,19 +61,19 @@ def decode_rows(name: str, data: bytes, seconds: float) -> list[tuple]:
 
 def matching_rows() -> list[tuple]:
     rng = np.random.default_rng(1)
-    reference = [video.FrameHash(float(t), rng.bytes(32).hex(), 90) for t in range(7200)]
-    query = [video.FrameHash(float(t), rng.bytes(32).hex(), 90) for t in range(600)]
+    reference = [framehash.FrameHash(float(t), rng.bytes(32).hex(), 90) for t in range(7200)]
+    query = [framehash.FrameHash(float(t), rng.bytes(32).hex(), 90) for t in range(600)]
     for i in range(150, 450):  # query 150..450 s = reference 4000..4300 s, 12 bits flipped
         value = int(reference[i + 3850].pdq_hex, 16)
         for bit in rng.choice(256, 12, replace=False):
             value ^= 1 << int(bit)
-        query[i] = video.FrameHash(float(i), f"{value:064x}", 90)
-    elapsed, segments = timed(lambda: video.match_segments(query, reference), repeat=3)
+        query[i] = framehash.FrameHash(float(i), f"{value:064x}", 90)
+    elapsed, segments = timed(lambda: framehash.match_segments(query, reference), repeat=3)
     found = ", ".join(
         f"q {s.query_start:.0f}-{s.query_end:.0f} = ref {s.ref_start:.0f}-{s.ref_end:.0f}" for s in segments
     )
     rows = [("match_segments 600 x 7200", elapsed, found)]
-    elapsed, sim = timed(lambda: video.vpdq_similarity(query, reference), repeat=3)
+    elapsed, sim = timed(lambda: framehash.vpdq_similarity(query, reference), repeat=3)
     rows.append(("vpdq_similarity 600 x 7200", elapsed, f"{sim.query_percent:.0f}% / {sim.reference_percent:.0f}%"))
     rows.append(faiss_row(query, reference))
     return rows
@@ -89,7 +89,7 @@ def faiss_row(query, reference) -> tuple:
     def search():
         index = faiss.IndexBinaryFlat(256)
         index.add(codes(reference))
-        return index.range_search(codes(query), video.VPDQ_DISTANCE + 1)
+        return index.range_search(codes(query), framehash.VPDQ_DISTANCE + 1)
 
     elapsed, (lims, _, _) = timed(search, repeat=3)
     return ("faiss IndexBinaryFlat range_search (pairs only)", elapsed, f"{int(lims[-1])} pairs")

@@ -17,7 +17,7 @@ from PIL import Image
 
 from kesu.lib.netsettings import parse_host_rules
 from kesu.matching.models import Hit
-from kesu.patrol import extract, pipeline, politeness, services
+from kesu.patrol import extract, politeness, services
 from kesu.patrol.models import HostState, Page, Run, Sighting, Stage, Watch
 
 
@@ -113,7 +113,7 @@ def test_a_listing_is_followed_to_its_items_and_her_picture_becomes_a_hit(db, ca
     watch = watch_of(site)
 
     (run,) = services.start(watch)
-    counts = pipeline.drain(seconds=120)
+    counts = services.drain(seconds=120)
 
     run.refresh_from_db()
     assert run.status == Run.Status.DONE, run.notes
@@ -136,7 +136,7 @@ def test_infinite_pagination_and_link_traps_stay_within_the_limits_and_are_repor
     deep = watch_of(site, max_depth=5, max_pages=1000)
 
     (run,) = services.start(deep)
-    pipeline.drain(seconds=120)
+    services.drain(seconds=120)
 
     run.refresh_from_db()
     assert run.status == Run.Status.LIMITED
@@ -153,7 +153,7 @@ def test_infinite_pagination_and_link_traps_stay_within_the_limits_and_are_repor
 
     wide = watch_of(site, max_depth=100, max_pages=30)
     (run,) = services.start(wide)
-    pipeline.drain(seconds=120)
+    services.drain(seconds=120)
     run.refresh_from_db()
     assert Page.objects.filter(run=run).count() == 30
     assert run.status == Run.Status.LIMITED
@@ -181,7 +181,7 @@ def test_a_huge_listing_is_cut_at_the_links_limit(db, case, site):
     watch = watch_of(site, max_links=50, max_pages=1000)
 
     (run,) = services.start(watch)
-    pipeline.drain(seconds=120)
+    services.drain(seconds=120)
 
     run.refresh_from_db()
     assert Page.objects.filter(run=run, kind=Page.Kind.ITEM).count() == 50
@@ -204,7 +204,7 @@ def test_a_host_that_bans_is_left_alone_and_the_ban_reported(db, case, site, set
     watch = watch_of(site, concurrency=1)
 
     (run,) = services.start(watch)
-    pipeline.drain(seconds=120)
+    services.drain(seconds=120)
 
     run.refresh_from_db()
     state = HostState.objects.get(host="watch.example")
@@ -215,7 +215,7 @@ def test_a_host_that_bans_is_left_alone_and_the_ban_reported(db, case, site, set
     assert run.status == Run.Status.LIMITED
     # the next run does not touch the host while it is paused
     (second,) = services.start(watch)
-    pipeline.drain(seconds=5)
+    services.drain(seconds=5)
     assert served["n"] == 7
     assert Page.objects.filter(run=second, stage=Stage.FETCH).count() == 1
 
@@ -235,7 +235,7 @@ def test_rate_and_retry_after_are_honoured(db, case, site):
     watch = watch_of(site, rate_per_minute=120, concurrency=1)
 
     (run,) = services.start(watch)
-    pipeline.drain(seconds=120)
+    services.drain(seconds=120)
 
     run.refresh_from_db()
     assert run.status == Run.Status.DONE, run.notes
@@ -256,12 +256,12 @@ def test_a_changed_layout_is_noticed(db, case, site):
     site.html("/item/2", "<p>two</p>")
     watch = watch_of(site, item_pattern=r"/item/\d+$")
     (first,) = services.start(watch)
-    pipeline.drain(seconds=60)
+    services.drain(seconds=60)
     assert Page.objects.filter(run=first, kind=Page.Kind.ITEM).count() == 2
 
     site.html("/latest", '<li class="entry"><a href="/p/1">1</a></li><li class="entry"><a href="/p/2">2</a></li>')
     (second,) = services.start(watch)
-    pipeline.drain(seconds=60)
+    services.drain(seconds=60)
 
     second.refresh_from_db()
     assert any("no link matched the item pattern" in n and "layout may have changed" in n for n in second.notes)
@@ -330,7 +330,7 @@ def recheck_now() -> dict:
 
     rechecks.schedule()
     Recheck.objects.filter(stage=Stage.FETCH).update(due_at=timezone.now())
-    return pipeline.drain(seconds=120)
+    return services.drain(seconds=120)
 
 
 def test_a_recheck_tells_every_way_a_copy_can_go_and_derives_the_outcome(db, case, operated, astronaut_png):
@@ -409,7 +409,7 @@ def test_a_removed_copy_found_again_is_a_new_hit_linked_to_the_original(db, case
     site.pages["/m/1.jpg"] = (200, "image/jpeg", her)
     watch = watch_of(site)
     services.start(watch)
-    pipeline.drain(seconds=60)
+    services.drain(seconds=60)
     (original,) = Hit.objects.filter(case=case)
     notice = sent_notice(case, [site.url("/v/1")], hits=[original])
 
@@ -423,7 +423,7 @@ def test_a_removed_copy_found_again_is_a_new_hit_linked_to_the_original(db, case
     site.html("/v/9", '<img src="/m/9.jpg">')
     site.pages["/m/9.jpg"] = (200, "image/jpeg", her)
     services.start(watch)
-    pipeline.drain(seconds=60)
+    services.drain(seconds=60)
 
     again = Hit.objects.get(case=case, reupload_of=original)
     from kesu.matching.services import source_url
@@ -464,7 +464,7 @@ def test_search_templates_are_filled_with_the_case_keywords_and_only_for_cases_t
     watch = watch_of(site, seeds=[], searches=[site.url("/search?q={query}")])
 
     runs = services.start(watch)
-    pipeline.drain(seconds=60)
+    services.drain(seconds=60)
 
     assert [(r.source, r.case_id) for r in runs] == [("search", case.pk)]
     assert "/search?q=hanako+beach+2026" in site.hits
@@ -482,7 +482,7 @@ def test_submitted_urls_and_direct_media_links_are_looked_at(db, case, site, ast
     site.pages["/clip.mp4"] = (200, "video/mp4", b"not really a video")
 
     run = discovery.Submitted.start(None, case, [site.url("/direct.jpg"), site.url("/page"), "ftp://x", "nonsense"])
-    pipeline.drain(seconds=60)
+    services.drain(seconds=60)
 
     run.refresh_from_db()
     assert "refused 2 URL(s)" in run.notes[0] and "nonsense" not in run.notes[0]  # reasons, never the text
@@ -511,7 +511,7 @@ def test_a_hit_leads_to_its_related_items_and_the_same_path_on_the_operators_mir
     watch = watch_of(site)
 
     services.start(watch)
-    pipeline.drain(seconds=120)
+    services.drain(seconds=120)
 
     related = Run.objects.get(source=Run.Source.RELATED)
     assert related.case_id == case.pk
@@ -546,7 +546,7 @@ def test_reverse_image_search_is_asked_with_hashes_only(db, case, site, astronau
     settings.KESU_PATROL_REVERSE_SEARCH_URL = f"http://lens.example:{service.port}/search"
     try:
         run = discovery.ReverseImage.start(case)
-        pipeline.drain(seconds=60)
+        services.drain(seconds=60)
     finally:
         service.close()
 
@@ -564,7 +564,7 @@ def test_the_digest_counts_new_hits_per_case_without_media_or_addresses(db, case
     site.html("/v/1", '<img src="/m/1.jpg">')
     site.pages["/m/1.jpg"] = (200, "image/jpeg", jpeg(astronaut_png, 0.6))
     services.start(watch_of(site))
-    pipeline.drain(seconds=60)
+    services.drain(seconds=60)
 
     assert services.digest() == 1
     assert services.digest() == 0  # nothing new since
@@ -598,7 +598,7 @@ def test_strangers_pictures_are_forgotten_after_a_while_and_fetched_again_when_s
     site.pages["/m/2.jpg"] = (200, "image/jpeg", noise(5))
     watch = watch_of(site)
     services.start(watch)
-    pipeline.drain(seconds=60)
+    services.drain(seconds=60)
     assert Fingerprint.objects.filter(blob__isnull=False).count() == 2
 
     assert services.forget_media(now=timezone.now() + timedelta(hours=73)) == 2
@@ -607,7 +607,7 @@ def test_strangers_pictures_are_forgotten_after_a_while_and_fetched_again_when_s
 
     Hit.objects.all().delete()
     services.start(watch)
-    pipeline.drain(seconds=60)
+    services.drain(seconds=60)
     (hit,) = Hit.objects.filter(case=case)
     from kesu.vault import services as vault
 

@@ -22,7 +22,7 @@ from kesu.matching.models import Hit
 from kesu.matching.services import source_url
 from kesu.notices import compose, outbox
 from kesu.notices import services as notices
-from kesu.patrol import pipeline, rechecks, services
+from kesu.patrol import rechecks, services
 from kesu.patrol.models import Recheck, Run, Stage
 from kesu.sites.models import Site
 
@@ -68,7 +68,7 @@ def test_the_demo_loop_from_reference_photos_to_a_removed_and_re_uploaded_copy(d
 
     for watch in watches:
         services.start(watch)
-    pipeline.drain(seconds=900)
+    services.drain(seconds=900)
 
     hits = found(case)
     assert {
@@ -99,7 +99,7 @@ def test_the_demo_loop_from_reference_photos_to_a_removed_and_re_uploaded_copy(d
     # the re-check sees it gone, with evidence of the change, and settles the notice
     rechecks.schedule()
     Recheck.objects.update(due_at=timezone.now())
-    pipeline.drain(seconds=300)
+    services.drain(seconds=300)
     (item,) = Recheck.objects.filter(notice=notice)
     assert item.state == Recheck.State.PAGE_GONE and item.gone_at is not None
     from kesu.evidence.models import EvidenceBundle
@@ -112,7 +112,7 @@ def test_the_demo_loop_from_reference_photos_to_a_removed_and_re_uploaded_copy(d
     # the site puts it back under a new address: the next patrol finds it and links it to the removed copy
     for watch in watches:
         services.start(watch, searches=False)
-    pipeline.drain(seconds=600)
+    services.drain(seconds=600)
     again = Hit.objects.get(case=case, reupload_of=original)
     assert source_url(again).endswith("/watch/astro-holiday-re1")
     assert Site.objects.get(domain="reup.test").reuploads == 1

@@ -95,8 +95,18 @@ def test_kesu_run_serves_the_demo_and_stops_cleanly(tmp_path):
     assert "Traceback" not in output
 
 
+# The beat sends a task by name; a service queues one through kesu.lib.taskqueue, from a process that has
+# imported no tasks module (issue 24): the worker must run both.
+SENDERS = {
+    "beat": "from kesu.celery import app; app.send_task('kesu.cases.tasks.flag_due_continuations')",
+    "service": "import django; django.setup()\nfrom kesu.lib import taskqueue\n"
+    "taskqueue.send('kesu.cases.tasks.flag_due_continuations')",
+}
+
+
+@pytest.mark.parametrize("sender", sorted(SENDERS))
 @pytest.mark.parametrize("broker", ["", "redis://127.0.0.1:6379/15"], ids=["filesystem", "redis"])
-def test_worker_runs_scheduled_task_from_the_broker(tmp_path, broker):
+def test_worker_runs_scheduled_task_from_the_broker(tmp_path, broker, sender):
     env = environment(tmp_path / "data", KESU_BROKER_URL=broker)
     created = subprocess.run(
         [KESU, "case", "create", "--type", "ncii", "--mandate", "2020-01-01", "--json"],
@@ -110,8 +120,7 @@ def test_worker_runs_scheduled_task_from_the_broker(tmp_path, broker):
         text=True, start_new_session=True, cwd=workdir,
     )  # fmt: skip
     try:
-        send = "from kesu.celery import app; app.send_task('kesu.cases.tasks.flag_due_continuations')"
-        subprocess.run([sys.executable, "-c", send], env=env, check=True, timeout=60)
+        subprocess.run([sys.executable, "-c", SENDERS[sender]], env=env, check=True, timeout=60)
 
         def logged():
             tail = subprocess.run([KESU, "audit", "tail", "-n", "5"], env=env, capture_output=True, text=True)

@@ -13,8 +13,8 @@ import pytest
 import videos
 
 from kesu.lib.errors import UserError
-from kesu.matching import video
-from kesu.matching.video import FrameHash
+from kesu.matching import framehash, video
+from kesu.matching.framehash import FrameHash
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +93,7 @@ def test_low_quality_frames_are_kept_but_flagged():
     assert [(h.t, h.frame_number, h.usable) for h in hashes] == [(0.0, 0, False), (1.0, 25, True)]
     assert all(len(h.pdq_hex) == 64 for h in hashes)
     flat = [FrameHash(float(t), hashes[0].pdq_hex, hashes[0].quality) for t in range(10)]
-    assert video.match_segments(flat, flat) == []
+    assert framehash.match_segments(flat, flat) == []
 
 
 # ---------------------------------------------------------------- refusals and damage
@@ -178,26 +178,26 @@ def test_wall_clock_budget_stops_and_flags(reference):
 def test_excerpt_is_found_and_located(reference_hashes):
     query = video.hash_video(videos.query_video())
     assert query.width == 320 and query.duration == pytest.approx(13.0, abs=0.1)
-    [segment] = video.match_segments(query.hashes, reference_hashes.hashes)
+    [segment] = framehash.match_segments(query.hashes, reference_hashes.hashes)
     start, end = videos.EXCERPT
     assert segment.ref_start == pytest.approx(start, abs=1.5)
     assert segment.ref_end == pytest.approx(end, abs=1.5)
     assert segment.query_start == pytest.approx(videos.PADDING, abs=1.5)
     assert segment.offset == pytest.approx(start - videos.PADDING, abs=1.0)
     assert segment.matched_frames >= 8 and segment.coverage >= 0.8
-    assert segment.min_distance <= segment.mean_distance <= video.VPDQ_DISTANCE
+    assert segment.min_distance <= segment.mean_distance <= framehash.VPDQ_DISTANCE
 
 
 def test_unrelated_video_gives_no_segment(reference_hashes):
     unrelated = video.hash_video(videos.unrelated_video())
     assert len(unrelated.hashes) == 20
-    assert video.match_segments(unrelated.hashes, reference_hashes.hashes) == []
-    assert video.vpdq_similarity(unrelated.hashes, reference_hashes.hashes).query_percent == 0
+    assert framehash.match_segments(unrelated.hashes, reference_hashes.hashes) == []
+    assert framehash.vpdq_similarity(unrelated.hashes, reference_hashes.hashes).query_percent == 0
 
 
 def test_two_excerpts_give_two_segments(reference_hashes):
     query = video.hash_video(videos.two_excerpts_video())
-    first, second = video.match_segments(query.hashes, reference_hashes.hashes)
+    first, second = framehash.match_segments(query.hashes, reference_hashes.hashes)
     # Query: reference 5..13 s at 0..8 s, 2 s unrelated, reference 40..50 s at 10..20 s.
     assert (first.query_start, first.ref_start) == pytest.approx((0, 5), abs=1.5)
     assert (first.query_end, first.ref_end) == pytest.approx((8, 13), abs=1.5)
@@ -211,7 +211,7 @@ def test_excerpt_between_sampled_frames_is_found_with_a_denser_reference(referen
     clips = [videos.Slideshow(videos.UNRELATED_PHOTOS, 3.0, seed=3), videos.Excerpt(reference, 23.5, 33.5)]
     query = video.hash_video(videos.encode(clips, size=(320, 180), fps=15, crf=35))
     dense = video.hash_video(reference, fps=4)
-    [segment] = video.match_segments(query.hashes, dense.hashes)
+    [segment] = framehash.match_segments(query.hashes, dense.hashes)
     assert (segment.query_start, segment.ref_start, segment.ref_end) == pytest.approx((3, 23.5, 33.5), abs=1.5)
 
 
@@ -223,7 +223,7 @@ def test_segment_matching_is_fast_on_two_hours_against_ten_minutes():
     for i in range(100, 400):
         query[i] = FrameHash(float(i), _flip(reference[i + 2900].pdq_hex, rng, 12), 90)
     start = time.monotonic()
-    [segment] = video.match_segments(query, reference)
+    [segment] = framehash.match_segments(query, reference)
     assert time.monotonic() - start < 3.0
     assert (segment.query_start, segment.query_end, segment.ref_start, segment.ref_end) == (100, 399, 3000, 3299)
     assert segment.matched_frames == 300 and segment.offset == 2900
@@ -273,22 +273,22 @@ def _distance(a: str, b: str) -> int:
 
 
 def test_vpdq_lines_round_trip_in_vpdqs_format(reference_hashes):
-    lines = video.to_vpdq_lines(reference_hashes.hashes)
+    lines = framehash.to_vpdq_lines(reference_hashes.hashes)
     first = reference_hashes.hashes[1]
     assert lines[1] == f"25,{first.quality},{first.pdq_hex},1.000"
-    assert video.from_vpdq_lines(lines) == list(reference_hashes.hashes)
+    assert framehash.from_vpdq_lines(lines) == list(reference_hashes.hashes)
     compact = [f"{h.pdq_hex},{h.quality},{h.t}" for h in reference_hashes.hashes[:3]]  # ThreatExchange's form
-    assert [h.pdq_hex for h in video.from_vpdq_lines(compact)] == [h.pdq_hex for h in reference_hashes.hashes[:3]]
+    assert [h.pdq_hex for h in framehash.from_vpdq_lines(compact)] == [h.pdq_hex for h in reference_hashes.hashes[:3]]
     with pytest.raises(UserError, match="line 2"):
-        video.from_vpdq_lines([lines[0], "25,100,not-a-hash,1.0"])
+        framehash.from_vpdq_lines([lines[0], "25,100,not-a-hash,1.0"])
 
 
 def test_vpdq_similarity_whole_video_rule(reference, reference_hashes):
     ref = reference_hashes.hashes
-    assert video.vpdq_similarity(ref, ref).matched
+    assert framehash.vpdq_similarity(ref, ref).matched
     copy = video.hash_video(videos.encode([videos.Excerpt(reference, 0, 60)], size=(320, 180), fps=15, crf=30))
-    whole = video.vpdq_similarity(copy.hashes, ref)
+    whole = framehash.vpdq_similarity(copy.hashes, ref)
     assert whole.matched, whole
-    excerpt = video.vpdq_similarity(video.hash_video(videos.query_video()).hashes, ref)
+    excerpt = framehash.vpdq_similarity(video.hash_video(videos.query_video()).hashes, ref)
     # 10 of the reference's 60 s: most of the query matches, little of the reference does.
     assert excerpt.reference_percent < 30 and not excerpt.matched

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..audit.services import Actor, log_action
+from ..lib import taskqueue
 from ..lib.errors import NotFound, UserError
 from ..matching import media
 from ..matching.services import bank_reference
@@ -151,14 +152,8 @@ def delete(actor, case: Case, item: ReferenceItem) -> None:
         item.deleted_at = now
         minutes = settings.KESU_REFERENCE_UNDO_MINUTES
         log_action(actor, "reference.delete", item, case_id=case.pk, pending=True, undo_minutes=minutes)
-        transaction.on_commit(lambda: _shred_later(item.pk, minutes * 60))
-
-
-def _shred_later(reference_id: int, seconds: int) -> None:
-    from .tasks import shred_references
-
-    # A second early: the task refuses to shred inside the window. The beat's sweep catches a lost message.
-    shred_references.apply_async(([reference_id],), countdown=seconds + 1)
+        # One second past the window: the task refuses to shred inside it. The beat's sweep catches a lost message.
+        taskqueue.after_commit("cases.shred_references", [item.pk], countdown=minutes * 60 + 1)
 
 
 @dataclass

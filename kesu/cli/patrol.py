@@ -145,9 +145,9 @@ def submit(args):
 
 
 def _drain(principal, seconds: int) -> None:
-    from ..patrol import pipeline
+    from ..patrol import services
 
-    counts = pipeline.drain(seconds=seconds)
+    counts = services.drain(seconds=seconds)
     print("worked: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing"))
     _print_runs(principal, 5)
 
@@ -178,13 +178,13 @@ def _print_runs(principal, n: int) -> None:
 def recheck(args):
     from django.utils import timezone
 
-    from ..patrol import pipeline, rechecks
+    from ..patrol import rechecks, services
     from ..patrol.models import Recheck, Stage
 
     created = rechecks.schedule()
     if args.all:
         Recheck.objects.filter(stage=Stage.FETCH).update(due_at=timezone.now())
-    counts = pipeline.drain(seconds=3600)
+    counts = services.drain(seconds=3600)
     states = {}
     for item in Recheck.objects.all():
         states[item.state] = states.get(item.state, 0) + 1

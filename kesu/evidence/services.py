@@ -26,6 +26,7 @@ from kesu.audit.services import Actor, log_action
 from kesu.capture import services as capturing
 from kesu.capture.policy import check_url
 from kesu.capture.record import Capture
+from kesu.lib import taskqueue
 from kesu.lib.errors import UserError
 from kesu.vault import services as vault
 
@@ -138,10 +139,8 @@ def summary(manifest: dict, files: dict, signer: bytes) -> str:
 
 def request_preservation(actor, case, url: str, reason: str = EvidenceBundle.Reason.STAFF) -> EvidenceBundle:
     """Record the request and queue the capture (a Celery task, after the transaction commits)."""
-    from . import tasks
-
     item = _new_bundle(actor, case, url, reason)
-    transaction.on_commit(lambda: tasks.preserve_bundle.delay(str(item.pk)))
+    taskqueue.after_commit("evidence.preserve_bundle", str(item.pk))
     return item
 
 

@@ -17,7 +17,7 @@ class Evidence:
     mirrored: bool = False
     face_distance: float | None = None
     face_time: float | None = None  # seconds into a video, for faces found on a frame
-    segments: list = field(default_factory=list)  # video.SegmentMatch
+    segments: list = field(default_factory=list)  # framehash.SegmentMatch
     probability: float = 0.0
     signal: str = ""  # the signal that gave the probability
     scores: dict = field(default_factory=dict)  # probability per signal

@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .framehash import bits_to_hex
+
 PDQ_SIDE = 512  # PDQ works on 64x64 internally; larger input only costs time
 ORB_SIDE = 640
 ORB_MIN_SIDE = 480  # smaller pictures are enlarged first: ORB finds too few corners in a thumbnail
@@ -126,8 +128,6 @@ def _edge_line(small: np.ndarray, box: tuple[int, int, int, int], side: int, ste
 def pdq(image: Image.Image) -> tuple[str, int]:
     import pdqhash
 
-    from .signals import bits_to_hex
-
     bits, quality = pdqhash.compute(rgb_array(image, PDQ_SIDE))
     return bits_to_hex(bits), int(quality)
 
@@ -138,8 +138,6 @@ DIHEDRAL = ["original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", 
 def pdq_dihedral(image: Image.Image) -> list[PdqHash]:
     """The 8 dihedral variants in one pass (pdqhash's own, bit-exact with Meta's)."""
     import pdqhash
-
-    from .signals import bits_to_hex
 
     hashes, quality = pdqhash.compute_dihedral(rgb_array(image, PDQ_SIDE))
     return [PdqHash(bits_to_hex(bits), int(quality), variant) for bits, variant in zip(hashes, DIHEDRAL, strict=True)]

@@ -273,7 +273,7 @@ class FrameIndex:
         return len(self.where)
 
     def add_frame(self, signal_id: int, owner: int, t: float, hex_value: str, quality: int) -> None:
-        from .video import FrameHash
+        from .framehash import FrameHash
 
         frame = FrameHash(t, hex_value, quality)
         self.frames.setdefault(owner, []).append(frame)

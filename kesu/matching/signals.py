@@ -259,7 +259,7 @@ class VideoFrames(SignalType):
             found[owner].consider_pdq(int(hit.distance), usable[hit.query].variant, f"frame@{t:g}s", "video")
 
     def _segments(self, index, medium, found):
-        from .video import match_segments
+        from .framehash import match_segments
 
         query = [h for h in medium.video_hashes.hashes if h.usable]
         if not query:
@@ -323,7 +323,3 @@ def compute_all(medium: Medium, kinds: list[str] | None = None) -> list[SignalVa
         if medium.kind in signal_type.media_kinds and (kinds is None or signal_type.kind in kinds):
             values += signal_type.compute(medium)
     return values
-
-
-def bits_to_hex(bits) -> str:
-    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()

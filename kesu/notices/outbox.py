@@ -15,6 +15,7 @@
 
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,12 +24,21 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..audit.services import log_action
+from ..lib import taskqueue
 from ..vault import services as vault
 from . import mail
 from .models import OutboxMessage
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=6)
+# Told of each message as it is settled, inside the settling transaction. The outbox sits below the notices
+# that send through it, so they register here (NoticesConfig.ready) rather than the outbox importing them.
+_settled_hooks: list[Callable[[OutboxMessage], None]] = []
+
+
+def on_settled(hook: Callable[[OutboxMessage], None]) -> None:
+    if hook not in _settled_hooks:
+        _settled_hooks.append(hook)
 
 
 def queue(*, key: str, kind: str, case, to: str, data: bytes, message_id: str, notice=None) -> OutboxMessage:
@@ -49,14 +59,8 @@ def queue(*, key: str, kind: str, case, to: str, data: bytes, message_id: str, n
         recipients_sealed=vault.seal_json(data_key, recipients, "outbox.recipients"),
         next_attempt_at=timezone.now(),
     )
-    transaction.on_commit(lambda: _enqueue(message.pk))
+    taskqueue.after_commit("notices.deliver", message.pk)
     return message
-
-
-def _enqueue(message_id: int) -> None:
-    from . import tasks
-
-    tasks.deliver.delay(message_id)
 
 
 def _data_key(case):
@@ -123,8 +127,6 @@ def _retry(message: OutboxMessage, claim: str, now, reply: str) -> str:
 
 
 def _settle(message: OutboxMessage, claim: str, status: str, code: int | None, reply: str) -> str:
-    from .services import after_delivery  # notices react to their messages (sent, failed)
-
     with transaction.atomic():
         done = OutboxMessage.objects.filter(pk=message.pk, claim=claim, status=OutboxMessage.Status.SENDING).update(
             status=status,
@@ -137,7 +139,8 @@ def _settle(message: OutboxMessage, claim: str, status: str, code: int | None, r
             return status
         message.refresh_from_db()
         log_action("system:outbox", f"outbox.{status}", message, case_id=message.case_id, kind=message.kind, code=code)
-        after_delivery(message)
+        for hook in _settled_hooks:
+            hook(message)
     log.info("outbox %s: %s (%s)", message.pk, status, code)
     return status
 
@@ -204,5 +207,5 @@ def resolve_uncertain(actor, message: OutboxMessage, was_sent: bool) -> None:
         _settle(message, claim, OutboxMessage.Status.SENT, None, f"marked sent by {actor}")
     else:
         _release(message, claim, timezone.now(), reply=f"sent again by {actor}")
-        transaction.on_commit(lambda: _enqueue(message.pk))
+        taskqueue.after_commit("notices.deliver", message.pk)
     log_action(actor, "outbox.resolve", message, case_id=message.case_id, sent=was_sent)

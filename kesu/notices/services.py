@@ -17,6 +17,7 @@ from django.utils import timezone
 from ..audit.services import log_action
 from ..evidence.models import EvidenceBundle
 from ..evidence.services import preserve, url_of
+from ..lib import taskqueue
 from ..lib.errors import UserError
 from ..sites.models import Contact, Outcome, TakedownRequest
 from ..sites.services import set_bounced
@@ -46,14 +47,8 @@ def send(actor, notice: Notice) -> Notice:
         notice.save(update_fields=["status"])
         event(notice, "queued", actor)
         log_action(actor, "notice.send", notice, case_id=notice.case_id, regime=notice.regime)
-    transaction.on_commit(lambda: _dispatch_later(notice.pk))
+    taskqueue.after_commit("notices.dispatch", notice.pk)
     return notice
-
-
-def _dispatch_later(notice_id: int) -> None:
-    from . import tasks
-
-    tasks.dispatch.delay(notice_id)
 
 
 def _fresh_evidence(notice: Notice) -> dict[str, EvidenceBundle]:

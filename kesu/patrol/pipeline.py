@@ -5,8 +5,10 @@
 
 Every stage claims its row, does its work outside any transaction, then
 writes its results and moves the row on in one transaction guarded by the
-claim (see claims.py). Celery only carries ids (tasks.py); ``drain`` runs the
-same stages in this process, for the command line, the demo and tests.
+claim (see claims.py). Celery only carries ids (tasks.py); ``services.drain``
+runs the same stages in this process, for the command line, the demo and tests.
+The last stage, ``alerts.alert``, is a module of its own: it hands hits on to
+discovery, which adds pages here.
 """
 
 from __future__ import annotations
@@ -15,23 +17,19 @@ import hashlib
 import pickle
 import re
 import threading
-import time
-from datetime import timedelta
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
 
-from ..audit.services import log_action
+from ..lib import taskqueue
 from ..lib.errors import UserError
 from ..matching import media as media_info
 from ..matching import services as matching
-from ..matching.models import Hit
 from ..vault import services as vault
 from . import claims, extract, http, politeness, reuploads
-from .claims import LostClaim
 from .models import Browser, Fingerprint, Page, Run, Sighting, Stage, Watch
 
 MAX_ATTEMPTS = 4
@@ -45,13 +43,20 @@ _inline = threading.local()
 
 
 def enqueue(stage: str, pk: int, countdown: float = 0, recheck: bool = False) -> None:
-    """Wake a worker for row pk after the current transaction commits (nothing to do in ``drain``)."""
+    """Wake a worker for row pk after the current transaction commits (nothing to do in ``services.drain``)."""
     if getattr(_inline, "active", False):
         return
-    from . import tasks
+    taskqueue.after_commit("patrol.recheck" if recheck else f"patrol.{stage}", pk, countdown=max(0, countdown))
 
-    task = tasks.recheck if recheck else tasks.BY_STAGE[stage]
-    transaction.on_commit(lambda: task.apply_async((pk,), countdown=max(0, countdown)))
+
+@contextmanager
+def inline():
+    """The stages run in this process (``services.drain``): nothing is queued, evidence is captured here."""
+    _inline.active = True
+    try:
+        yield
+    finally:
+        _inline.active = False
 
 
 def open_url(sealed: bytes, field: str) -> str:
@@ -430,27 +435,6 @@ def match(sighting_id: int) -> str:
     return f"{len(hits)} hit(s), {len(new)} new"
 
 
-def alert(sighting_id: int) -> str:
-    """New hits are in the review queue the moment they are written; here: evidence and leads to follow."""
-    from . import discovery
-
-    token = claims.claim(Sighting, sighting_id, Stage.ALERT)
-    if token is None:
-        return "not due or taken"
-    sighting = Sighting.objects.select_related("page__run").get(pk=sighting_id)
-    page_url = open_url(sighting.page.url_sealed, "patrol.page")
-    bundles = []
-    with transaction.atomic():
-        for hit in Hit.objects.filter(pk__in=sighting.new_hits).select_related("case"):
-            log_action(None, "patrol.alert", hit, case_id=hit.case_id, pink=hit.pink)
-            if settings.KESU_PATROL_PRESERVE_HITS and hit.case.status != "closed":
-                bundles.append(request_evidence(page_url, hit.case))
-            discovery.follow_hit(hit, sighting.page, page_url)
-        claims.advance(Sighting, sighting.pk, token, Stage.DONE)
-    preserve_inline(bundles)
-    return "alerted"
-
-
 def request_evidence(url: str, case):
     """A bundle of the page, captured by a capture worker after this transaction commits."""
     from ..evidence import services as evidence
@@ -460,65 +444,9 @@ def request_evidence(url: str, case):
 
 
 def preserve_inline(bundles) -> None:
-    """In ``drain`` there are no workers: capture the requested bundles here (a done bundle is left alone)."""
+    """In ``services.drain`` there are no workers: capture the requested bundles here (a done bundle is left alone)."""
     from ..evidence import services as evidence
 
     if getattr(_inline, "active", False):
         for bundle in bundles:
             evidence.run_preservation(bundle.pk)
-
-
-# --- running in this process ----------------------------------------------------------------------------
-
-ORDER = [
-    (Page, Stage.FETCH, fetch),
-    (Page, Stage.CAPTURE, capture),
-    (Sighting, Stage.DOWNLOAD, download),
-    (Fingerprint, Stage.FINGERPRINT, fingerprint),
-    (Sighting, Stage.MATCH, match),
-    (Sighting, Stage.ALERT, alert),
-]
-
-
-def drain(seconds: float = 600, rechecks: bool = True) -> dict:
-    """Work every due row in this process until nothing is left (or the time is up); counts per stage."""
-    from . import rechecks as recheck_stage
-
-    order = ORDER + ([(recheck_stage.Recheck, Stage.FETCH, recheck_stage.check)] if rechecks else [])
-    counts: dict[str, int] = {}
-    deadline = time.monotonic() + seconds
-    _inline.active = True
-    try:
-        while time.monotonic() < deadline:
-            worked = False
-            for model, stage, function in order:
-                ids = list(claims.claimable(model, stage).order_by("pk").values_list("pk", flat=True)[:50])
-                for pk in ids:
-                    try:
-                        function(pk)
-                    except LostClaim:
-                        continue
-                    counts[f"{model.__name__.lower()}.{stage}"] = counts.get(f"{model.__name__.lower()}.{stage}", 0) + 1
-                    worked = True
-            if not worked:
-                if not _waiting(order):
-                    break
-                time.sleep(0.2)
-    finally:
-        _inline.active = False
-    from . import services
-
-    services.finish_runs()
-    return counts
-
-
-def _waiting(order) -> bool:
-    """Pages and media still on their way (a politeness wait, a retry) are waited for, however long, within
-    the deadline; re-checks only when due within a minute (the next ones are hours away)."""
-    soon = timezone.now() + timedelta(seconds=60)
-    return any(
-        model.objects.filter(
-            stage=stage, **({} if model in (Page, Sighting, Fingerprint) else {"due_at__lte": soon})
-        ).exists()
-        for model, stage, _ in order
-    )

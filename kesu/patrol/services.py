@@ -4,6 +4,7 @@
 - ``tick``: what the beat does every minute: start due runs, schedule re-checks, follow replies, sweep;
 - ``sweep``: wake rows whose message was lost or whose worker died;
 - ``finish_runs``: close runs with nothing left and write what happened;
+- ``drain``: work every due row in this process, without workers (the command line, the demo, tests);
 - ``runs_for``, ``hosts_for``: what each person may see of the patrol (need to know);
 - ``digest``: one e-mail per staff member with counts of new hits in her cases; never media, never URLs.
 """
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -27,7 +29,8 @@ from ..matching.calibration import PINK
 from ..matching.models import Hit
 from ..sites.domains import registrable
 from ..sites.models import Site
-from . import claims, discovery, pipeline, rechecks
+from . import alerts, claims, discovery, pipeline, rechecks
+from .claims import LostClaim
 from .models import Browser, Fingerprint, HostState, Page, Recheck, Run, Sighting, Stage, Watch
 
 ACTIVE = {
@@ -325,3 +328,53 @@ def _digest_message(user, rows: list[dict], now, anchor) -> EmailMessage:
     message["Auto-Submitted"] = "auto-generated"
     message.set_content("\n".join(lines))
     return message
+
+
+# --- running in this process ----------------------------------------------------------------------------
+
+ORDER = [
+    (Page, Stage.FETCH, pipeline.fetch),
+    (Page, Stage.CAPTURE, pipeline.capture),
+    (Sighting, Stage.DOWNLOAD, pipeline.download),
+    (Fingerprint, Stage.FINGERPRINT, pipeline.fingerprint),
+    (Sighting, Stage.MATCH, pipeline.match),
+    (Sighting, Stage.ALERT, alerts.alert),
+]
+RECHECK = (Recheck, Stage.FETCH, rechecks.check)
+
+
+def drain(seconds: float = 600, rechecks: bool = True) -> dict:
+    """Work every due row in this process until nothing is left (or the time is up); counts per stage."""
+    order = ORDER + ([RECHECK] if rechecks else [])
+    counts: dict[str, int] = {}
+    deadline = time.monotonic() + seconds
+    with pipeline.inline():
+        while time.monotonic() < deadline:
+            worked = False
+            for model, stage, function in order:
+                ids = list(claims.claimable(model, stage).order_by("pk").values_list("pk", flat=True)[:50])
+                for pk in ids:
+                    try:
+                        function(pk)
+                    except LostClaim:
+                        continue
+                    counts[f"{model.__name__.lower()}.{stage}"] = counts.get(f"{model.__name__.lower()}.{stage}", 0) + 1
+                    worked = True
+            if not worked:
+                if not _waiting(order):
+                    break
+                time.sleep(0.2)
+    finish_runs()
+    return counts
+
+
+def _waiting(order) -> bool:
+    """Pages and media still on their way (a politeness wait, a retry) are waited for, however long, within
+    the deadline; re-checks only when due within a minute (the next ones are hours away)."""
+    soon = timezone.now() + timedelta(seconds=60)
+    return any(
+        model.objects.filter(
+            stage=stage, **({} if model in (Page, Sighting, Fingerprint) else {"due_at__lte": soon})
+        ).exists()
+        for model, stage, _ in order
+    )

@@ -6,9 +6,8 @@ duplicate delivery harmless, and the beat's sweep re-sends what was lost.
 
 from celery import shared_task
 
-from . import pipeline, rechecks, services
+from . import alerts, pipeline, rechecks, services
 from .claims import LostClaim
-from .models import Stage
 
 
 def _stage(name: str, function):
@@ -27,17 +26,8 @@ capture = _stage("capture", pipeline.capture)
 download = _stage("download", pipeline.download)
 fingerprint = _stage("fingerprint", pipeline.fingerprint)
 match = _stage("match", pipeline.match)
-alert = _stage("alert", pipeline.alert)
+alert = _stage("alert", alerts.alert)
 recheck = _stage("recheck", rechecks.check)
-
-BY_STAGE = {
-    Stage.FETCH: fetch,
-    Stage.CAPTURE: capture,
-    Stage.DOWNLOAD: download,
-    Stage.FINGERPRINT: fingerprint,
-    Stage.MATCH: match,
-    Stage.ALERT: alert,
-}
 
 
 @shared_task(name="patrol.tick")

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..audit.services import log_action
+from ..lib import taskqueue
 from .importer import org_key
 from .models import Contact, Organisation, Role, Site, Source, provenance
 from .resolvers import Resolver, cdn, records
@@ -303,10 +304,8 @@ def resolve_site_id(site_id: int, *, force: bool = False) -> str:
 
 def queue_resolution(site_ids: Iterable[int], *, force: bool = False) -> int:
     """Queue sites.resolve_site for each id once the current transaction commits; the number queued."""
-    from . import tasks
-
     ids = list(dict.fromkeys(int(site_id) for site_id in site_ids))
-    transaction.on_commit(lambda: [tasks.resolve_site.delay(site_id, force) for site_id in ids])
+    transaction.on_commit(lambda: [taskqueue.send("sites.resolve_site", site_id, force) for site_id in ids])
     return len(ids)
 
 

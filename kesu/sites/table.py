@@ -190,11 +190,13 @@ def read_xlsx(data: bytes) -> list[Sheet]:
 
     try:
         archive = archives.open_zip(data, _xlsx_limits())
-        workbook.count_sheets(archive)
+        workbook.count_sheets(archive, _workbook_limits())
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         return _sheets(archive, book)
     except archives.ArchiveRefused as refusal:
         raise BadTable(f"the workbook: {refusal}") from None
+    except workbook.Refused as refusal:
+        raise BadTable(str(refusal)) from None
     except BadTable:
         raise
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
@@ -207,6 +209,14 @@ def _xlsx_limits() -> archives.ZipLimits:
     return archives.ZipLimits(entries=MAX_PARTS, member=MAX_UNPACKED, total=MAX_UNPACKED, ratio=MAX_RATIO)
 
 
+def _workbook_limits():
+    from . import workbook
+
+    return workbook.Limits(
+        unpacked=MAX_UNPACKED, sheets=MAX_SHEETS, cells=MAX_CELLS, rows=MAX_ROWS, columns=MAX_COLUMNS
+    )
+
+
 def _sheets(archive, book) -> list[Sheet]:
     from . import workbook
 
@@ -216,7 +226,7 @@ def _sheets(archive, book) -> list[Sheet]:
         if part in seen:
             continue  # two sheets naming one part: read it once
         seen.add(part)
-        scan = workbook.scan_sheet(archive, part, worksheet.title)
+        scan = workbook.scan_sheet(archive, part, worksheet.title, _workbook_limits())
         if not scan.cells:
             continue
         cells = worksheet.iter_rows(max_row=scan.rows, max_col=min(scan.columns, MAX_COLUMNS), values_only=True)

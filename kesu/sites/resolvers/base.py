@@ -1,4 +1,6 @@
-"""The contract every resolver keeps, and the one error they raise."""
+"""The contract every resolver keeps, the one error they raise, and the registry of kind -> resolver class.
+
+Each plug-in module registers its classes with ``@register``; the package imports every plug-in."""
 
 import re
 
@@ -34,3 +36,18 @@ class Resolver:
 
     def lookup(self, key: str) -> dict:
         raise NotImplementedError
+
+
+REGISTRY: dict[str, type[Resolver]] = {}
+
+
+def register(cls: type[Resolver]) -> type[Resolver]:
+    REGISTRY[cls.kind] = cls
+    return cls
+
+
+def get(kind: str) -> Resolver:
+    try:
+        return REGISTRY[kind]()
+    except KeyError:
+        raise ResolveError(f"no resolver of kind {kind!r} (known: {', '.join(sorted(REGISTRY))})") from None

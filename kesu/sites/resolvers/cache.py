@@ -9,8 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..models import Lookup
-from . import get
-from .base import ResolveError, Resolver
+from .base import ResolveError, Resolver, get
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from .base import ResolveError, Resolver
+from .base import ResolveError, Resolver, register
 from .rdap import DATA
 
 
@@ -95,6 +95,7 @@ def by_headers(headers: dict[str, str]) -> Clue | None:
     return None
 
 
+@register
 class CdnResolver(Resolver):
     """key: an IP address. Answer: the CDN whose published range holds it ({"cdn": ""} for none)."""
 

@@ -10,7 +10,7 @@ the machine stands. Queries go through the desk's DNS servers like any other.
 import ipaddress
 import re
 
-from .base import ResolveError, Resolver
+from .base import ResolveError, Resolver, register
 from .records import client, query, values
 
 
@@ -63,6 +63,7 @@ def parse_as_name(text: str) -> tuple[str, str, str]:
     return handle.strip(), organisation, country
 
 
+@register
 class AsnResolver(Resolver):
     """key: an IP address. Answer: asn, prefix, country, registry (RIR), as_name, organisation, as_country."""
 

@@ -8,12 +8,13 @@ by its CDN, and nothing from the answer but header names and values is kept.
 
 from django.conf import settings
 
-from . import net
-from .base import ResolveError, Resolver
+from .base import ResolveError, Resolver, register
+from .net import http_get
 
 MAX_HEADERS = 100
 
 
+@register
 class HeadersResolver(Resolver):
     """key: an ASCII domain. Answer: url, status and headers (lower-case names) of the first scheme that answered."""
 
@@ -42,7 +43,7 @@ class HeadersResolver(Resolver):
         raise ResolveError(f"no response from {key}: " + "; ".join(failures), reason="no_response")
 
     def _get(self, scheme: str, domain: str) -> dict:
-        response = net.http_get(
+        response = http_get(
             f"{scheme}://{domain}/", headers={"User-Agent": "Mozilla/5.0 (compatible; Kesu resolver)", "Accept": "*/*"},
             limit=0, seconds=float(settings.KESU_RESOLVE_SECONDS), verify=False, port=self.ports[scheme],
         )  # fmt: skip

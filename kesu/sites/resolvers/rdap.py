@@ -18,9 +18,9 @@ from urllib.parse import quote, urlsplit
 from django.conf import settings
 
 from ...lib.netsettings import check_bootstrap
-from . import net
-from .base import ResolveError, Resolver
+from .base import ResolveError, Resolver, register
 from .jcard import entities_with_role, first_contact, public_id, vcard
+from .net import http_get
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 LIMIT = 1024 * 1024  # the largest RDAP answers (big networks with many entities) stay well under this
@@ -72,7 +72,7 @@ def fetch(url: str, what: str) -> tuple[dict, str]:
     seconds = float(settings.KESU_RESOLVE_SECONDS)
     where = urlsplit(url).netloc
     try:
-        response = net.http_get(url, headers=ACCEPT, limit=LIMIT, seconds=seconds, redirects=5)
+        response = http_get(url, headers=ACCEPT, limit=LIMIT, seconds=seconds, redirects=5)
     except ResolveError as exc:
         raise ResolveError(f"RDAP server {exc}", reason=exc.reason) from None
     if response.status == 404:
@@ -165,6 +165,7 @@ def registrar_link(data: dict) -> str:
     return ""
 
 
+@register
 class RdapDomainResolver(Resolver):
     """key: an ASCII domain. Answer: see parse_domain; fields the registry leaves out are asked of the registrar."""
 
@@ -239,6 +240,7 @@ def parse_network(data: dict, url: str, address: str) -> dict:
     }
 
 
+@register
 class RdapIpResolver(Resolver):
     """key: an IP address. Answer: see parse_network."""
 

@@ -12,7 +12,7 @@ import dns.resolver
 
 from ...capture.names import Unresolved, client
 from ...capture.names import query as _query
-from .base import ResolveError, Resolver
+from .base import ResolveError, Resolver, register
 
 
 def query(resolver: dns.resolver.Resolver, name: str, rdtype: str) -> dns.resolver.Answer | None:
@@ -51,6 +51,7 @@ def _text(rdata) -> str:
     return rdata.to_text()
 
 
+@register
 class DnsResolver(Resolver):
     """key: an ASCII domain. Answer: addresses and CNAME chain of the domain and of www.<domain>, NS, MX."""
 

@@ -12,9 +12,9 @@ import re
 
 from django.conf import settings
 
-from . import net
-from .base import ResolveError, Resolver
+from .base import ResolveError, Resolver, register
 from .jcard import country
+from .net import tcp_exchange
 from .rdap import DATA
 
 LIMIT = 256 * 1024
@@ -78,6 +78,7 @@ def parse(text: str, domain: str) -> dict:
     }
 
 
+@register
 class WhoisResolver(Resolver):
     """key: an ASCII domain. Answer: registrar name and IANA id, abuse e-mail, registrant country, server."""
 
@@ -86,7 +87,7 @@ class WhoisResolver(Resolver):
     def lookup(self, key: str) -> dict:
         host, port, template = server_for(key)
         try:
-            raw = net.tcp_exchange(
+            raw = tcp_exchange(
                 host, port, (template.format(domain=key) + "\r\n").encode("ascii"),
                 limit=LIMIT, seconds=float(settings.KESU_RESOLVE_SECONDS),
             )  # fmt: skip
