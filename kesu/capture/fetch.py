@@ -15,6 +15,7 @@ import urllib.request
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from ..lib.bodies import read_body
 from .record import Exchange
 
 ERROR_BODY = 64 * 1024
@@ -82,18 +83,9 @@ def _http_error(exchange: Exchange, error: urllib.error.HTTPError, refusal_token
 
 
 def _read(response, exchange: Exchange, limit: int, deadline: float, seconds: float) -> None:
-    chunks, size = [], 0
-    while True:
-        if time.monotonic() > deadline:
-            exchange.incomplete_reason = f"body not complete after {seconds:g} s"
-            break
-        data = response.read(256 * 1024)
-        if not data:
-            exchange.complete = True
-            break
-        size += len(data)
-        if size > limit:
-            exchange.incomplete_reason = f"body larger than the {limit // (1024 * 1024)} MB limit"
-            break
-        chunks.append(data)
-    exchange.body = b"".join(chunks)
+    body = read_body(response, limit, deadline, chunk=256 * 1024)
+    exchange.body, exchange.complete = body.data, body.complete
+    if body.late:
+        exchange.incomplete_reason = f"body not complete after {seconds:g} s"
+    elif body.over_limit:
+        exchange.incomplete_reason = f"body larger than the {limit // (1024 * 1024)} MB limit"

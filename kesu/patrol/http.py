@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 from ..capture import names
 from ..capture.policy import AddressPolicy, AddressRefused
+from ..lib.bodies import read_body
 
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
 MAX_REDIRECTS = 5
@@ -146,21 +147,12 @@ def _read(answer, response: Response, limit: int, deadline: float) -> None:
     if declared and declared.isdigit() and int(declared) > limit:
         response.error = f"larger than the {_size(limit)} limit"
         return
-    chunks, size = [], 0
-    while True:
-        if time.monotonic() > deadline:
-            response.error = "body not complete in time"
-            break
-        data = answer.read(64 * 1024)
-        if not data:
-            response.complete = True
-            break
-        size += len(data)
-        if size > limit:
-            response.error = f"larger than the {_size(limit)} limit"
-            break
-        chunks.append(data)
-    response.body = b"".join(chunks)
+    body = read_body(answer, limit, deadline)
+    response.body, response.complete = body.data, body.complete
+    if body.late:
+        response.error = "body not complete in time"
+    elif body.over_limit:
+        response.error = f"larger than the {_size(limit)} limit"
 
 
 def _size(limit: int) -> str:

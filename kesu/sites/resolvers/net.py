@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 from ...capture import names
 from ...capture.policy import AddressRefused, policy_from_settings
+from ...lib.bodies import read_body
 from .base import ResolveError
 
 REDIRECT_CODES = (301, 302, 303, 307, 308)
@@ -146,15 +147,12 @@ def _shut(held: list) -> None:
 
 
 def _read(reply, sock, limit, deadline, seconds, where) -> bytes:
-    chunks, size = [], 0
-    while size <= limit:
-        sock.settimeout(_remaining(deadline, seconds, where))
-        data = reply.read(min(65536, limit + 1 - size))
-        if not data:
-            return b"".join(chunks)
-        chunks.append(data)
-        size += len(data)
-    raise ResolveError(f"{where} sent more than {limit // 1024} KB", reason="too_large")
+    body = read_body(reply, limit, deadline, before_read=sock.settimeout)
+    if body.over_limit:
+        raise ResolveError(f"{where} sent more than {limit // 1024} KB", reason="too_large")
+    if body.late:
+        raise ResolveError(f"{where} did not answer within {seconds:g} s", reason="timeout")
+    return body.data
 
 
 def _remaining(deadline: float, seconds: float, where: str) -> float:
