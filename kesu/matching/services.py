@@ -104,26 +104,14 @@ def search(medium: Medium, mime: str = "", case_ids: list[int] | None = None) ->
     bank = banks.current()
     nudity = max((a.nudity for _, a in medium.analyses()), default=None)
     faces = medium.faces_json()
-    found = [e for e in bank.search(medium) if case_ids is None or bank.owners[e.owner] in case_ids]
-    withdrawn = _withdrawn([e.owner for e in found if e.owner > 0])
     candidates = [
         Candidate(bank.owners[e.owner], e.owner, e.signal, e.probability, e.as_dict())
-        for e in found
-        if e.owner not in withdrawn
+        for e in bank.search(medium)
+        if case_ids is None or bank.owners[e.owner] in case_ids
     ]
     candidates.sort(key=lambda c: priority(c, nudity), reverse=True)
     notes = _video_notes(medium.video_hashes) if medium.kind == "video" else []
     return MatchResult(medium.kind, medium.sha256, nudity, faces, candidates, notes, mime)
-
-
-def _withdrawn(reference_ids: list[int]) -> set[int]:
-    """References deleted (or shredded) since this process's bank was checked against the database: a deleted
-    reference never matches, even in its undo window."""
-    from ..cases.models import ReferenceItem
-
-    if not reference_ids:
-        return set()
-    return set(reference_ids) - set(ReferenceItem.objects.filter(pk__in=reference_ids).values_list("pk", flat=True))
 
 
 def priority(candidate: "Candidate", nudity: float | None) -> float:
