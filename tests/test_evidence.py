@@ -178,6 +178,40 @@ def test_preservation_task_is_idempotent(site, case, loopback, personas, django_
 
 
 @pytest.mark.django_db
+def test_two_workers_claiming_one_bundle_capture_it_once(site, case, loopback, personas, settings):
+    """A second worker finds the bundle held and leaves it; a claim past its lease is taken over, and the first
+    worker's late results are then not kept; a done bundle is left alone."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kesu.audit.models import AuditEntry
+    from kesu.lib.workrows import LostClaim
+
+    def captures():
+        return AuditEntry.objects.filter(action="evidence.preserve", object_id=str(item.pk)).count()
+
+    item = services.request_preservation(personas["on_case"], case, site.url("/simple.html"))
+    first = services.claim_bundle(item.pk)  # the first worker holds it, its capture under way
+    assert first and services.claim_bundle(item.pk) is None
+    second = services.run_preservation(item.pk)  # the second worker, meanwhile
+    assert second.status == "pending" and second.blob_id is None and captures() == 0
+
+    long_ago = timezone.now() - services.capture_lease() - timedelta(seconds=1)
+    EvidenceBundle.objects.filter(pk=item.pk).update(claimed_at=long_ago)  # the first worker died, or hangs
+    taken_over = services.run_preservation(item.pk)
+    assert taken_over.status == "done" and taken_over.blob_id and captures() == 1
+
+    late = EvidenceBundle.objects.select_related("case__data_key").get(pk=item.pk)
+    with pytest.raises(LostClaim):  # the first worker comes back with its capture: nothing of it is kept
+        services.preserve_claimed(late, first)
+    assert EvidenceBundle.objects.get(pk=item.pk).blob_id == taken_over.blob_id and captures() == 1
+
+    again = services.run_preservation(item.pk)  # a done bundle is left alone
+    assert again.blob_id == taken_over.blob_id and again.attempts == 2 and captures() == 1  # two claims, no third
+
+
+@pytest.mark.django_db
 def test_cli_capture_out_dir_then_verify_and_tamper(site, cli, loopback, tmp_path):
     code, out, err = cli("capture", site.url("/simple.html"), "--out", str(tmp_path / "b"), "--json")
     assert code == 0, err

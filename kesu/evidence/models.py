@@ -37,6 +37,9 @@ class EvidenceBundle(models.Model):
     size = models.PositiveBigIntegerField(default=0)
     requested_by = models.CharField(max_length=160, blank=True)
     requested_at = models.DateTimeField(auto_now_add=True)
+    claim = models.CharField(max_length=32, blank=True, help_text="the capture worker holding it (kesu.lib.workrows)")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

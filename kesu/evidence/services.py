@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,7 +26,7 @@ from kesu.audit.services import Actor, log_action
 from kesu.capture import services as capturing
 from kesu.capture.policy import check_url
 from kesu.capture.record import Capture
-from kesu.lib import taskqueue
+from kesu.lib import taskqueue, workrows
 from kesu.lib.errors import UserError
 from kesu.vault import services as vault
 
@@ -167,11 +167,41 @@ def _new_bundle(actor, case, url: str, reason: str) -> EvidenceBundle:
     return item
 
 
+def capture_lease() -> timedelta:
+    """How long a capture worker may hold a bundle before another may take it over: the capture stops at its
+    page deadline and sealing takes seconds, so a claim three deadlines old belongs to a worker that died."""
+    return timedelta(seconds=3 * settings.KESU_CAPTURE_PAGE_SECONDS)
+
+
+def claim_bundle(bundle_id, now=None) -> str | None:
+    """Take a pending bundle for one capture (see kesu.lib.workrows); None when it is done, failed, or held by a
+    live claim."""
+    now = now or timezone.now()
+    waiting = EvidenceBundle.objects.filter(status=EvidenceBundle.Status.PENDING).filter(
+        workrows.free(capture_lease(), now)
+    )
+    return workrows.take(waiting, bundle_id, now=now)
+
+
 def run_preservation(bundle_id) -> EvidenceBundle:
-    """Capture and seal one requested bundle; safe to run twice (a done bundle is left alone)."""
+    """Capture and seal one requested bundle; safe to run twice and from two workers at once: only the worker
+    holding the claim captures, a done bundle is left alone, and a claim past the lease may be taken over (the
+    first worker's results are then not kept)."""
+    token = claim_bundle(bundle_id)
     item = EvidenceBundle.objects.select_related("case", "case__data_key").get(pk=bundle_id)
-    if item.status != EvidenceBundle.Status.PENDING:
+    if token is None:
         return item
+    try:
+        preserve_claimed(item, token)
+    except workrows.LostClaim:
+        log.warning("evidence bundle %s: the claim was taken over; this capture is not kept", item.pk)
+        item.refresh_from_db()
+    return item
+
+
+def preserve_claimed(item: EvidenceBundle, token: str) -> None:
+    """Capture and seal a bundle this worker holds the claim of (``claim_bundle``); LostClaim, and nothing
+    kept, when another worker took the claim over meanwhile."""
     case = item.case
     url = vault.open_text(case.data_key, item.url_sealed, "evidence.url")
     try:
@@ -186,25 +216,33 @@ def run_preservation(bundle_id) -> EvidenceBundle:
         )
     except Exception as error:  # a request must never stay "waiting" for ever; say what broke, no URL
         log.error("evidence bundle %s: capture failed (%s)", item.pk, type(error).__name__)
-        _fail(item, f"capture failed ({type(error).__name__}); nothing was kept")
-        return item
-    _store(item, captured, files, errors)
-    return item
+        _fail(item, token, f"capture failed ({type(error).__name__}); nothing was kept")
+        return
+    _store(item, token, captured, files, errors)
 
 
-def _fail(item: EvidenceBundle, reason: str) -> None:
+def _settle(item: EvidenceBundle, token: str) -> None:
+    """First in the transaction that writes the results: LostClaim (and nothing written) when the bundle is no
+    longer ours; otherwise the row is ours and locked until the results are in."""
+    workrows.settle(EvidenceBundle, item.pk, token)
+    item.claim, item.claimed_at = "", None
+
+
+def _fail(item: EvidenceBundle, token: str, reason: str) -> None:
     with transaction.atomic():
+        _settle(item, token)
         item.status, item.outcome, item.finished_at = EvidenceBundle.Status.FAILED, "failed", timezone.now()
         item.errors_sealed = vault.seal_json(item.case.data_key, [reason], "evidence.errors")
         item.save()
         log_action("system:capture", "evidence.preserve", item, case_id=item.case_id, outcome="failed", errors=1)
 
 
-def _store(item: EvidenceBundle, captured: Capture, files: dict[str, bytes], errors: list[str]) -> None:
+def _store(item: EvidenceBundle, token: str, captured: Capture, files: dict[str, bytes], errors: list[str]) -> None:
     case = item.case
     errors = captured.errors + errors
     archive = bundle.to_zip(files)
     with transaction.atomic():
+        _settle(item, token)
         item.blob = vault.store_blob(case.data_key, archive)
         item.status = EvidenceBundle.Status.FAILED if captured.outcome == "failed" else EvidenceBundle.Status.DONE
         item.outcome = captured.outcome

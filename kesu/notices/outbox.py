@@ -14,17 +14,15 @@
 """
 
 import logging
-import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from ..audit.services import log_action
-from ..lib import taskqueue
+from ..lib import taskqueue, workrows
 from ..vault import services as vault
 from . import mail
 from .models import OutboxMessage
@@ -69,11 +67,8 @@ def _data_key(case):
 
 
 def _claim(message_id: int, now) -> str | None:
-    claim = secrets.token_hex(8)
-    taken = OutboxMessage.objects.filter(
-        pk=message_id, status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now
-    ).update(status=OutboxMessage.Status.SENDING, claim=claim, claimed_at=now, attempts=F("attempts") + 1)
-    return claim if taken else None
+    due = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now)
+    return workrows.take(due, message_id, now=now, status=OutboxMessage.Status.SENDING)
 
 
 def _rate_limited(message: OutboxMessage, now) -> bool:
@@ -108,12 +103,9 @@ def deliver(message_id: int) -> str:
 
 
 def _release(message: OutboxMessage, claim: str, when, *, attempt_used: bool = True, reply: str = "") -> None:
-    updates = {"status": OutboxMessage.Status.PENDING, "claim": "", "next_attempt_at": when}
-    if not attempt_used:
-        updates["attempts"] = F("attempts") - 1
-    if reply:
-        updates["smtp_reply"] = reply[:300]
-    OutboxMessage.objects.filter(pk=message.pk, claim=claim).update(**updates)
+    replied = {"smtp_reply": reply[:300]} if reply else {}
+    workrows.release(OutboxMessage, message.pk, claim, attempt_used=attempt_used, status=OutboxMessage.Status.PENDING,
+                     next_attempt_at=when, **replied)  # fmt: skip
 
 
 def _retry(message: OutboxMessage, claim: str, now, reply: str) -> str:
@@ -127,22 +119,25 @@ def _retry(message: OutboxMessage, claim: str, now, reply: str) -> str:
 
 
 def _settle(message: OutboxMessage, claim: str, status: str, code: int | None, reply: str) -> str:
-    with transaction.atomic():
-        done = OutboxMessage.objects.filter(pk=message.pk, claim=claim, status=OutboxMessage.Status.SENDING).update(
-            status=status,
-            smtp_code=code,
-            smtp_reply=mail.clean(reply, single_line=True)[:300],
-            sent_at=timezone.now() if status == OutboxMessage.Status.SENT else None,
-            claim="",
-        )
-        if not done:  # someone recovered the claim meanwhile; they settle it
-            return status
-        message.refresh_from_db()
-        log_action("system:outbox", f"outbox.{status}", message, case_id=message.case_id, kind=message.kind, code=code)
-        for hook in _settled_hooks:
-            hook(message)
+    try:
+        with transaction.atomic():
+            _settled(message, claim, status, code, reply)
+    except workrows.LostClaim:  # someone recovered the claim meanwhile; they settle it
+        return status
     log.info("outbox %s: %s (%s)", message.pk, status, code)
     return status
+
+
+def _settled(message: OutboxMessage, claim: str, status: str, code: int | None, reply: str) -> None:
+    workrows.settle(
+        OutboxMessage, message.pk, claim, only={"status": OutboxMessage.Status.SENDING},
+        status=status, smtp_code=code, smtp_reply=mail.clean(reply, single_line=True)[:300],
+        sent_at=timezone.now() if status == OutboxMessage.Status.SENT else None,
+    )  # fmt: skip
+    message.refresh_from_db()
+    log_action("system:outbox", f"outbox.{status}", message, case_id=message.case_id, kind=message.kind, code=code)
+    for hook in _settled_hooks:
+        hook(message)
 
 
 def deliver_due(limit: int = 200) -> dict[str, int]:
@@ -158,12 +153,9 @@ def deliver_due(limit: int = 200) -> dict[str, int]:
 def recover(now=None) -> dict[str, int]:
     """Settle claims whose worker stopped mid-send (see the module docstring)."""
     now = now or timezone.now()
-    stale = OutboxMessage.objects.filter(
-        status=OutboxMessage.Status.SENDING,
-        claimed_at__lte=now - timedelta(seconds=settings.KESU_MAIL_CLAIM_SECONDS),
-    )
+    sending = OutboxMessage.objects.filter(status=OutboxMessage.Status.SENDING)
+    stale = list(workrows.stale(sending, timedelta(seconds=settings.KESU_MAIL_CLAIM_SECONDS), now))
     counts = {"sent": 0, "again": 0, "uncertain": 0}
-    stale = list(stale)
     if not stale:
         return counts
     archived = _archived(message.message_id for message in stale) if settings.KESU_MAIL_ARCHIVE else None
@@ -199,10 +191,10 @@ def _archived(message_ids) -> set[str]:
 
 def resolve_uncertain(actor, message: OutboxMessage, was_sent: bool) -> None:
     """Staff decide an uncertain row after checking the mail server's log: sent, or send it again."""
-    if message.status != OutboxMessage.Status.UNCERTAIN:
+    uncertain = OutboxMessage.objects.filter(status=OutboxMessage.Status.UNCERTAIN)
+    claim = workrows.take(uncertain, message.pk, attempt=False, status=OutboxMessage.Status.SENDING)
+    if claim is None:  # not uncertain (any more): another decision came first
         return
-    claim = secrets.token_hex(8)
-    OutboxMessage.objects.filter(pk=message.pk).update(status=OutboxMessage.Status.SENDING, claim=claim)
     if was_sent:
         _settle(message, claim, OutboxMessage.Status.SENT, None, f"marked sent by {actor}")
     else:

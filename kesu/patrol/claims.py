@@ -1,25 +1,23 @@
-"""Claiming a row for one stage, and moving it on: the patrol's exactly-once.
+"""The patrol's rows as work items (``kesu/lib/workrows.py``): a row is taken in its stage once it is due.
 
-``claim`` takes a row that is in the stage, due, and not held by a live
-claim. ``advance`` (inside the transaction that writes the stage's results)
-moves it on only if the claim is still ours; otherwise it raises LostClaim
-and the transaction, results included, rolls back. A claim older than
+``claim`` takes a row that is in the stage, due, and not held by a live claim. ``advance`` (inside the
+transaction that writes the stage's results) moves it on only if the claim is still ours; otherwise it
+raises LostClaim and the transaction, results included, rolls back. A claim older than
 KESU_PATROL_LEASE_SECONDS belongs to a worker that died and may be taken.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
+from ..lib import workrows
+from ..lib.workrows import LostClaim
 
-class LostClaim(Exception):
-    """Another worker took the row over (ours ran past its lease): our results must not be kept."""
+__all__ = ["LostClaim", "advance", "claim", "claimable", "defer", "lease"]
 
 
 def lease() -> timedelta:
@@ -28,31 +26,20 @@ def lease() -> timedelta:
 
 def claimable(model, stage: str, now=None):
     now = now or timezone.now()
-    return model.objects.filter(stage=stage, due_at__lte=now).filter(Q(claim="") | Q(claimed_at__lt=now - lease()))
+    return model.objects.filter(stage=stage, due_at__lte=now).filter(workrows.free(lease(), now))
 
 
 def claim(model, pk: int, stage: str) -> str | None:
-    """The claim token, or None when the row is not there to take. The token starts with the worker
-    process's id, so a supervisor (or a test) can tell whose work a dead worker left behind."""
-    token, now = f"{os.getpid()}-{secrets.token_hex(6)}", timezone.now()
-    taken = claimable(model, stage, now).filter(pk=pk).update(claim=token, claimed_at=now, attempts=F("attempts") + 1)
-    return token if taken else None
+    """The claim token, or None when the row is not there to take (not in the stage, not due, or held)."""
+    now = timezone.now()
+    return workrows.take(claimable(model, stage, now), pk, now=now)
 
 
 def advance(model, pk: int, token: str, stage: str, **fields) -> None:
-    moved = model.objects.filter(pk=pk, claim=token).update(
-        stage=stage, claim="", claimed_at=None, due_at=timezone.now(), completions=F("completions") + 1, **fields
-    )
-    if not moved:
-        raise LostClaim(f"{model.__name__} {pk}")
+    workrows.settle(model, pk, token, stage=stage, due_at=timezone.now(), completions=F("completions") + 1, **fields)
 
 
 def defer(model, pk: int, token: str, seconds: float, *, attempt: bool = False, **fields) -> None:
     """Give the row back to be taken again after ``seconds`` (politeness, Retry-After, a retry)."""
-    model.objects.filter(pk=pk, claim=token).update(
-        claim="",
-        claimed_at=None,
-        due_at=timezone.now() + timedelta(seconds=seconds),
-        **({} if attempt else {"attempts": F("attempts") - 1}),
-        **fields,
-    )
+    workrows.release(model, pk, token, attempt_used=attempt, due_at=timezone.now() + timedelta(seconds=seconds),
+                     **fields)  # fmt: skip
