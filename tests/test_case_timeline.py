@@ -90,7 +90,7 @@ def recheck(case, notice, history, state=Recheck.State.PAGE_GONE) -> Recheck:
         case=case, notice=notice, url_key=vault.blind_index(NOTICE_URL), host="leak.example",
         url_sealed=vault.seal_text(case.data_key, NOTICE_URL, "recheck.url"), stage=Stage.FETCH, state=state,
         history=[{"at": at.isoformat(), "state": s, "status": code, "evidence": ""} for at, s, code in history],
-        changed_at=max((at for at, _s, _code in history), default=None),  # as rechecks.apply_outcome keeps it
+        changed_at=max((at for at, _s, _code in history), default=None),  # as notices.outcomes.apply_outcome keeps it
     )  # fmt: skip
 
 

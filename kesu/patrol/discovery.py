@@ -27,6 +27,7 @@ from ..cases.models import Case, Consent, ReferenceItem
 from ..lib.errors import UserError
 from ..vault import services as vault
 from . import extract, pipeline
+from .limits import watch_for
 from .models import Page, Run, Watch
 
 SOURCES: dict[str, type] = {}
@@ -121,7 +122,7 @@ class Related:
     @staticmethod
     def start(hit, page: Page, url: str) -> Run | None:
         """The hit's page read as a listing (its related items), and the same path on the operator's mirrors."""
-        run = _open_run(Run.Source.RELATED, watch=pipeline.watch_for(page.host), case=hit.case,
+        run = _open_run(Run.Source.RELATED, watch=watch_for(page.host), case=hit.case,
                         key=f"related:{hit.case_id}:{page.url_key}"[:80])  # fmt: skip
         if run is None:
             return None

@@ -1,14 +1,6 @@
-"""The patrol's stages, each a function of one row id, idempotent and resumable.
-
-    page:      fetch (listing -> more pages; item -> media) -> [capture in the browser] -> done
-    sighting:  download (light, over HTTP) -> fingerprint (by SHA-256, shared) -> match -> alert -> done
-
-Every stage claims its row, does its work outside any transaction, then
-writes its results and moves the row on in one transaction guarded by the
-claim (see claims.py). Celery only carries ids (tasks.py); ``services.drain``
-runs the same stages in this process, for the command line, the demo and tests.
-The last stage, ``alerts.alert``, is a module of its own: it hands hits on to
-discovery, which adds pages here.
+"""The patrol's stages as classes (the contract is in stages.py): Fetch and Capture for pages, Download,
+Fingerprint and Match for the media they show; Alert, the last, is in alerts.py (it hands hits on to
+discovery, which adds pages here). And the helpers they share: pages and sightings added once, URLs sealed.
 """
 
 from __future__ import annotations
@@ -16,47 +8,24 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
-import threading
-from contextlib import contextmanager
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from ..lib import taskqueue
 from ..lib.errors import UserError
 from ..matching import media as media_info
 from ..matching import services as matching
 from ..vault import services as vault
-from . import claims, extract, http, politeness, reuploads
-from .models import Browser, Fingerprint, Page, Run, Sighting, Stage, Watch
+from . import claims, extract, http, models, politeness, reuploads, stages
+from .limits import Limits
+from .models import Browser, Page, Run, Sighting, Stage
+from .stages import Context, enqueue, register
 
-MAX_ATTEMPTS = 4
-RETRY_SECONDS = 30
 PIPELINE_FORMAT = 1
-
-_inline = threading.local()
-
-
-# --- queueing -------------------------------------------------------------------------------------------
-
-
-def enqueue(stage: str, pk: int, countdown: float = 0, recheck: bool = False) -> None:
-    """Wake a worker for row pk after the current transaction commits (nothing to do in ``services.drain``)."""
-    if getattr(_inline, "active", False):
-        return
-    taskqueue.after_commit("patrol.recheck" if recheck else f"patrol.{stage}", pk, countdown=max(0, countdown))
-
-
-@contextmanager
-def inline():
-    """The stages run in this process (``services.drain``): nothing is queued, evidence is captured here."""
-    _inline.active = True
-    try:
-        yield
-    finally:
-        _inline.active = False
+MB = 1024 * 1024
 
 
 def open_url(sealed: bytes, field: str) -> str:
@@ -94,47 +63,9 @@ def add_page(run: Run, url: str, kind: str, depth: int = 0, parent: Page | None 
     return page
 
 
-def _limits(page: Page) -> dict:
-    return limits_of(page.run.watch)
-
-
-def limits_of(watch: Watch | None) -> dict:
-    """A watch's limits and politeness; hosts no watch describes get the settings' defaults."""
-    if watch is None:
-        return {
-            "rate": settings.KESU_PATROL_RATE_PER_MINUTE, "concurrency": settings.KESU_PATROL_CONCURRENCY,
-            "depth": 1, "pages": 100, "links": 200, "browser": Browser.AUTO, "item": "", "listing": "",
-        }  # fmt: skip
-    return {
-        "rate": watch.rate_per_minute, "concurrency": watch.concurrency, "depth": watch.max_depth,
-        "pages": watch.max_pages, "links": watch.max_links, "browser": watch.browser,
-        "item": watch.item_pattern, "listing": watch.listing_pattern,
-    }  # fmt: skip
-
-
-def watch_for(host: str) -> Watch | None:
-    """The watch of the site a host belongs to (www.x.example -> x.example)."""
-    labels = host.split(".")
-    return Watch.objects.filter(site__domain__in=[".".join(labels[i:]) for i in range(len(labels) - 1)]).first()
-
-
-def _polite_get(row, model, token: str, url: str, limits: dict, limit_bytes: int, referer: str = ""):
-    """The response, or None after deferring the row (host busy, paused, or asked us to wait)."""
-    response, wait, verdict = politeness.get(row.host, url, limits, limit_bytes, referer)
-    if response is None:
-        claims.defer(model, row.pk, token, wait)
-        enqueue(row.stage, row.pk, wait)
-        return None
-    if verdict.note:
-        note(row.run_id if isinstance(row, Page) else row.page.run_id, verdict.note)
-    if verdict.banned:
-        _give_up_host(row, verdict)
-    return response
-
-
 def _give_up_host(row, verdict: politeness.Verdict) -> None:
     """The host banned us: this run leaves it alone (the next run tries again after the pause)."""
-    run_id = row.run_id if isinstance(row, Page) else row.page.run_id
+    run_id = _run_id(row)
     reason = f"skipped: {row.host} refused us (paused)"
     Page.objects.filter(run_id=run_id, host=row.host, stage=Stage.FETCH, claim="").update(
         stage=Stage.SKIPPED, error=reason
@@ -144,89 +75,136 @@ def _give_up_host(row, verdict: politeness.Verdict) -> None:
     )
 
 
-def _retry_or_fail(model, row, token: str, error: str, status: int | None = None) -> None:
-    if row.attempts < MAX_ATTEMPTS and status not in (404, 410, 403, 401, 451):
-        claims.defer(model, row.pk, token, RETRY_SECONDS * 2 ** (row.attempts - 1), attempt=True, error=error[:300])
-        enqueue(row.stage, row.pk, RETRY_SECONDS * 2 ** (row.attempts - 1))
-        return
-    with transaction.atomic():
-        claims.advance(model, row.pk, token, Stage.FAILED, error=error[:300], **({"status": status} if status else {}))
+def _run_id(row) -> int:
+    return row.run_id if isinstance(row, Page) else row.page.run_id
 
 
-def fetch(page_id: int) -> str:
-    token = claims.claim(Page, page_id, Stage.FETCH)
-    if token is None:
-        return "not due or taken"
-    page = Page.objects.select_related("run__watch").get(pk=page_id)
-    limits = _limits(page)
-    url = open_url(page.url_sealed, "patrol.page")
-    try:
-        response = _polite_get(page, Page, token, url, limits, settings.KESU_PATROL_PAGE_MB * 1024 * 1024)
-    except http.NeedsBrowser:
-        return _to_browser(page, token)
-    if response is None:
-        return "deferred"
-    return _fetched(page, token, url, response, limits)
+class _OverHttp(stages.Stage):
+    """A stage that reads the web over plain HTTP, within the host's politeness."""
+
+    def polite_get(self, ctx: Context, url: str, limit_bytes: int, referer: str = "") -> http.Response:
+        """The response; Stop after giving the row back when the host is busy, paused, or asked us to wait."""
+        row = ctx.row
+        response, wait, verdict = politeness.get(row.host, url, ctx.limits, limit_bytes, referer)
+        if response is None:
+            raise self.defer(ctx, wait)
+        if verdict.note:
+            note(_run_id(row), verdict.note)
+        if verdict.banned:
+            _give_up_host(row, verdict)
+        return response
 
 
-def _fetched(page: Page, token: str, url: str, response: http.Response, limits: dict) -> str:
-    if response.status in (429, 503):
-        wait = response.retry_after() or RETRY_SECONDS
-        if page.attempts < MAX_ATTEMPTS + 2:  # counted: a host that only ever says "later" is given up on
-            claims.defer(Page, page.pk, token, wait, attempt=True)
-            enqueue(Stage.FETCH, page.pk, wait)
-            return "asked to wait"
-    if response.error or response.status != 200:
-        error = response.error or f"HTTP {response.status}"
-        _retry_or_fail(Page, page, token, error, response.status or None)
-        return error
-    if response.mime.startswith(("image/", "video/")):
-        return _medium_page(page, token, url, response)
-    parsed = extract.parse(response.text, url)
-    if page.kind == Page.Kind.LISTING:
-        return _listing(page, token, url, parsed, limits)
-    return _item(page, token, url, parsed, limits)
+@dataclass
+class Fetched:
+    """What a fetched page showed: the browser needed, or the medium it is, or links to follow, or media."""
+
+    url: str
+    browser: bool = False
+    body: bytes | None = None
+    items: list[str] = field(default_factory=list)
+    listings: list[str] = field(default_factory=list)
+    media: list[str] = field(default_factory=list)
+    links: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
-def _listing(page: Page, token: str, url: str, parsed: extract.Parsed, limits: dict) -> str:
-    items, listings, notes = discover_links(page, url, parsed, limits)
-    with transaction.atomic():
-        room = max(0, limits["pages"] - Page.objects.filter(run_id=page.run_id).count())
+@register
+class Fetch(_OverHttp):
+    """A page over HTTP: a listing adds pages, an item adds its media, a player goes to the browser."""
+
+    name, model, related = Stage.FETCH, Page, ("run__watch",)
+
+    def watch_of(self, page: Page):
+        return page.run.watch
+
+    def run(self, ctx: Context) -> Fetched:
+        page = ctx.row
+        url = open_url(page.url_sealed, "patrol.page")
+        try:
+            response = self.polite_get(ctx, url, settings.KESU_PATROL_PAGE_MB * MB)
+        except http.NeedsBrowser:
+            return Fetched(url, browser=True)
+        self._check(ctx, response)
+        if response.mime.startswith(("image/", "video/")):  # a submitted direct link
+            if not response.complete:
+                raise self.retry_or_fail(ctx, "medium not complete", said="incomplete")
+            return Fetched(url, body=response.body)
+        parsed = extract.parse(response.text, url)
+        if page.kind == Page.Kind.LISTING:
+            items, listings, notes = discover_links(page, url, parsed, ctx.limits)
+            return Fetched(url, items=items, listings=listings, notes=notes)
+        if ctx.limits.browser == Browser.ALWAYS or (ctx.limits.browser == Browser.AUTO and parsed.needs_browser):
+            return Fetched(url, browser=True)
+        media = parsed.media[: settings.KESU_PATROL_MEDIA_PER_PAGE]
+        cut = [f"{page.host}: a page had {len(parsed.media)} media; took the first {len(media)}"]
+        return Fetched(url, media=[ref.url for ref in media], links=len(parsed.links),
+                       notes=cut if len(parsed.media) > len(media) else [])  # fmt: skip
+
+    def _check(self, ctx: Context, response: http.Response) -> None:
+        """Stop unless the page answered 200: wait when asked to, try again later, or fail."""
+        if response.status in (429, 503):
+            wait = response.retry_after() or stages.RETRY_SECONDS
+            if ctx.row.attempts < stages.MAX_ATTEMPTS + 2:  # counted: a host that only ever says "later" is given up
+                raise self.defer(ctx, wait, "asked to wait", attempt=True)
+        if response.error or response.status != 200:
+            raise self.retry_or_fail(ctx, response.error or f"HTTP {response.status}", response.status or None)
+
+    def commit(self, ctx: Context, found: Fetched) -> str:
+        page = ctx.row
+        ctx.then.append(lambda: [note(page.run_id, text) for text in found.notes])
+        if found.browser:
+            self.advance(ctx, Stage.CAPTURE, browser=True)
+            enqueue(Stage.CAPTURE, page.pk)
+            return "to the browser"
+        if found.body is not None:
+            sighting = _add_sighting(page, found.url, downloaded=found.body)
+            self.advance(ctx, Stage.DONE, status=200, media=int(sighting is not None))
+            return "1 medium"
+        if page.kind == Page.Kind.LISTING:
+            return self._listing(ctx, found)
+        for url in found.media:
+            _add_sighting(page, url)
+        self.advance(ctx, Stage.DONE, status=200, media=len(found.media), links=found.links)
+        return f"{len(found.media)} media"
+
+    def _listing(self, ctx: Context, found: Fetched) -> str:
+        page, limits = ctx.row, ctx.limits
+        room = max(0, limits.pages - Page.objects.filter(run_id=page.run_id).count())
         added = 0
-        for target, kind in [*[(u, Page.Kind.ITEM) for u in items], *[(u, Page.Kind.LISTING) for u in listings]]:
+        for target, kind in [*[(u, Page.Kind.ITEM) for u in found.items],
+                             *[(u, Page.Kind.LISTING) for u in found.listings]]:  # fmt: skip
             if added >= room:
-                notes.append(f"page limit of {limits['pages']} reached; the rest waits for the next run")
+                found.notes.append(f"page limit of {limits.pages} reached; the rest waits for the next run")
                 break
             depth = page.depth + 1 if kind == Page.Kind.LISTING else page.depth
             added += add_page(page.run, target, kind, depth, page) is not None
-        claims.advance(Page, page.pk, token, Stage.DONE, status=200, links=len(items) + len(listings))
-    for text in notes:
-        note(page.run_id, text)
-    return f"{len(items)} items, {len(listings)} listings"
+        self.advance(ctx, Stage.DONE, status=200, links=len(found.items) + len(found.listings))
+        return f"{len(found.items)} items, {len(found.listings)} listings"
 
 
-def discover_links(page: Page, url: str, parsed: extract.Parsed, limits: dict) -> tuple[list, list, list[str]]:
+def discover_links(page: Page, url: str, parsed: extract.Parsed, limits: Limits) -> tuple[list, list, list[str]]:
     """(item URLs, listing URLs, notes) of a listing page, within the watch's patterns and limits."""
     notes = [f"{page.host}: dropped {n} link(s) as traps ({reason})" for reason, n in parsed.refused.items() if n]
     same_site = [link for link in parsed.links if urlsplit(link.url).hostname == page.host and link.url != url]
-    listing_re = _pattern(limits["listing"])
+    listing_re = _pattern(limits.listing)
     listings = [link.url for link in same_site if extract.is_next(link) or (listing_re and listing_re.search(link.url))]
-    item_re = _pattern(limits["item"])
+    item_re = _pattern(limits.item)
     candidates = [link.url for link in same_site if link.url not in listings]
-    if page.depth + 1 > limits["depth"]:
+    if page.depth + 1 > limits.depth:
         if listings:
-            notes.append(f"listing depth limit of {limits['depth']} reached on {page.host}")
+            notes.append(f"listing depth limit of {limits.depth} reached on {page.host}")
         listings = []
     items = [u for u in candidates if item_re.search(u)] if item_re else candidates
     if item_re and not items and candidates and page.depth == 0 and page.run.source != "related":
         notes.append(
             f"{page.host}: no link matched the item pattern on a listing; the site's layout may have changed "
-            f"(took its {min(len(candidates), limits['links'])} other links instead)"
+            f"(took its {min(len(candidates), limits.links)} other links instead)"
         )
         items = candidates
-    if len(items) > limits["links"]:
-        notes.append(f"{page.host}: a listing had {len(items)} links; took the first {limits['links']}")
-        items = items[: limits["links"]]
+    if len(items) > limits.links:
+        notes.append(f"{page.host}: a listing had {len(items)} links; took the first {limits.links}")
+        items = items[: limits.links]
     return items, listings, notes
 
 
@@ -237,68 +215,41 @@ def _pattern(text: str):
         return None
 
 
-def _item(page: Page, token: str, url: str, parsed: extract.Parsed, limits: dict) -> str:
-    if limits["browser"] == Browser.ALWAYS or (limits["browser"] == Browser.AUTO and parsed.needs_browser):
-        return _to_browser(page, token)
-    media = parsed.media[: settings.KESU_PATROL_MEDIA_PER_PAGE]
-    if len(parsed.media) > len(media):
-        note(page.run_id, f"{page.host}: a page had {len(parsed.media)} media; took the first {len(media)}")
-    with transaction.atomic():
-        for ref in media:
-            _add_sighting(page, ref.url)
-        claims.advance(Page, page.pk, token, Stage.DONE, status=200, media=len(media), links=len(parsed.links))
-    return f"{len(media)} media"
-
-
-def _medium_page(page: Page, token: str, url: str, response: http.Response) -> str:
-    """The URL itself is an image or a video (a submitted direct link)."""
-    if not response.complete:
-        _retry_or_fail(Page, page, token, "medium not complete")
-        return "incomplete"
-    with transaction.atomic():
-        sighting = _add_sighting(page, url, downloaded=response.body)
-        claims.advance(Page, page.pk, token, Stage.DONE, status=200, media=int(sighting is not None))
-    return "1 medium"
-
-
-def _to_browser(page: Page, token: str) -> str:
-    with transaction.atomic():
-        claims.advance(Page, page.pk, token, Stage.CAPTURE, browser=True)
-    enqueue(Stage.CAPTURE, page.pk)
-    return "to the browser"
-
-
-def capture(page_id: int) -> str:
+@register
+class Capture(stages.Stage):
     """Heavy capture: the real browser, for players, streams and script-built pages."""
-    from ..capture import services as capture_service
 
-    token = claims.claim(Page, page_id, Stage.CAPTURE)
-    if token is None:
-        return "not due or taken"
-    page = Page.objects.select_related("run__watch").get(pk=page_id)
-    limits = _limits(page)
-    slot, wait = politeness.acquire(page.host, limits["rate"], limits["concurrency"], claims.lease().total_seconds())
-    if slot is None:
-        claims.defer(Page, page.pk, token, wait)
-        enqueue(Stage.CAPTURE, page.pk, wait)
-        return "deferred"
-    url = open_url(page.url_sealed, "patrol.page")
-    try:
-        captured = capture_service.capture(url)
-    except UserError as error:
-        politeness.release(slot, None)
-        _retry_or_fail(Page, page, token, str(error))
-        return str(error)
-    document = next((e for e in captured.exchanges if e.resource_type == "Document"), None)
-    politeness.release(slot, document.status if document else None)
-    found = [item for item in captured.media if item.body]
-    with transaction.atomic():
+    name, model, related = Stage.CAPTURE, Page, ("run__watch",)
+
+    def watch_of(self, page: Page):
+        return page.run.watch
+
+    def run(self, ctx: Context):
+        from ..capture import services as capture_service
+
+        page, limits = ctx.row, ctx.limits
+        slot, wait = politeness.acquire(page.host, limits.rate, limits.concurrency, claims.lease().total_seconds())
+        if slot is None:
+            raise self.defer(ctx, wait)
+        url = open_url(page.url_sealed, "patrol.page")
+        try:
+            captured = capture_service.capture(url)
+        except UserError as error:
+            politeness.release(slot, None)
+            raise self.retry_or_fail(ctx, str(error)) from None
+        document = next((e for e in captured.exchanges if e.resource_type == "Document"), None)
+        politeness.release(slot, document.status if document else None)
+        return url, captured, document
+
+    def commit(self, ctx: Context, result) -> str:
+        url, captured, document = result
+        found = [item for item in captured.media if item.body]
         for item in found[: settings.KESU_PATROL_MEDIA_PER_PAGE]:
-            _add_sighting(page, item.url if not item.url.startswith(("blob:", "data:")) else f"{url}#{item.source}",
+            _add_sighting(ctx.row, item.url if not item.url.startswith(("blob:", "data:")) else f"{url}#{item.source}",
                           downloaded=item.body)  # fmt: skip
-        claims.advance(Page, page.pk, token, Stage.DONE, status=document.status if document else None,
-                       media=len(found), error="; ".join(captured.errors)[:300])  # fmt: skip
-    return f"{len(found)} media in the browser"
+        self.advance(ctx, Stage.DONE, status=document.status if document else None, media=len(found),
+                     error="; ".join(captured.errors)[:300])  # fmt: skip
+        return f"{len(found)} media in the browser"
 
 
 # --- sightings ------------------------------------------------------------------------------------------
@@ -314,50 +265,54 @@ def _add_sighting(page: Page, url: str, downloaded: bytes | None = None) -> Sigh
     if downloaded is None:
         enqueue(Stage.DOWNLOAD, sighting.pk)
     else:
-        _attach(sighting, downloaded, advance=False)
+        _attach(sighting, downloaded)
     return sighting
 
 
-def download(sighting_id: int) -> str:
-    token = claims.claim(Sighting, sighting_id, Stage.DOWNLOAD)
-    if token is None:
-        return "not due or taken"
-    sighting = Sighting.objects.select_related("page__run__watch").get(pk=sighting_id)
-    url = open_url(sighting.url_sealed, "patrol.media")
-    referer = open_url(sighting.page.url_sealed, "patrol.page")
-    limits = _limits(sighting.page)
-    try:
-        response = _polite_get(sighting, Sighting, token, url, limits, settings.KESU_PATROL_MEDIA_MB * 1024 * 1024,
-                               referer)  # fmt: skip
-    except http.NeedsBrowser:
-        response = http.Response(url, error="host reached only through an egress proxy; the page's capture has it")
-    if response is None:
-        return "deferred"
-    if response.error or response.status != 200 or not response.body:
-        _retry_or_fail(Sighting, sighting, token, response.error or f"HTTP {response.status}", response.status or None)
-        return "failed"
-    with transaction.atomic():
-        claims.advance(Sighting, sighting.pk, token, Stage.FINGERPRINT)
-        _attach(Sighting.objects.get(pk=sighting.pk), response.body, advance=True)
-    return "downloaded"
+@register
+class Download(_OverHttp):
+    """A medium over HTTP (the page as referer), within the host's politeness."""
+
+    name, model, related = Stage.DOWNLOAD, Sighting, ("page__run__watch",)
+
+    def watch_of(self, sighting: Sighting):
+        return sighting.page.run.watch
+
+    def run(self, ctx: Context) -> bytes:
+        sighting = ctx.row
+        url = open_url(sighting.url_sealed, "patrol.media")
+        referer = open_url(sighting.page.url_sealed, "patrol.page")
+        try:
+            response = self.polite_get(ctx, url, settings.KESU_PATROL_MEDIA_MB * MB, referer)
+        except http.NeedsBrowser:
+            response = http.Response(url, error="host reached only through an egress proxy; the page's capture has it")
+        if response.error or response.status != 200 or not response.body:
+            error = response.error or f"HTTP {response.status}"
+            raise self.retry_or_fail(ctx, error, response.status or None, said="failed")
+        return response.body
+
+    def commit(self, ctx: Context, body: bytes) -> str:
+        self.advance(ctx, Stage.FINGERPRINT)
+        _attach(Sighting.objects.get(pk=ctx.row.pk), body)
+        return "downloaded"
 
 
-def _attach(sighting: Sighting, data: bytes, advance: bool) -> None:
+def _attach(sighting: Sighting, data: bytes) -> None:
     """Point the sighting at the fingerprint of its bytes (made once per SHA-256) and queue what comes next."""
     sha = hashlib.sha256(data).hexdigest()
-    fingerprint = Fingerprint.objects.filter(sha256=sha).first()
+    fingerprint = models.Fingerprint.objects.filter(sha256=sha).first()
     if fingerprint is None:
         try:
             with transaction.atomic():
-                fingerprint = Fingerprint.objects.create(
+                fingerprint = models.Fingerprint.objects.create(
                     sha256=sha, size=len(data), stage=Stage.FINGERPRINT, blob=vault.store_blob(vault.patrol_key(), data)
                 )
             enqueue(Stage.FINGERPRINT, fingerprint.pk)
         except IntegrityError:
-            fingerprint = Fingerprint.objects.get(sha256=sha)
+            fingerprint = models.Fingerprint.objects.get(sha256=sha)
     if fingerprint.blob_id is None:  # its bytes were forgotten after a while: a hit may need them again
         blob = vault.store_blob(vault.patrol_key(), data)
-        if not Fingerprint.objects.filter(pk=fingerprint.pk, blob__isnull=True).update(blob=blob):
+        if not models.Fingerprint.objects.filter(pk=fingerprint.pk, blob__isnull=True).update(blob=blob):
             vault.delete_blob(blob)
         fingerprint.refresh_from_db()
     ready = fingerprint.stage in (Stage.DONE, Stage.FAILED)
@@ -367,38 +322,48 @@ def _attach(sighting: Sighting, data: bytes, advance: bool) -> None:
         enqueue(Stage.MATCH, sighting.pk)
 
 
-def fingerprint(fingerprint_id: int) -> str:
+@dataclass
+class Fingerprinted:
+    computed: bytes | None = None  # the pickled medium with its signals
+    kind: str = ""
+    mime: str = ""
+    error: str = ""
+
+
+@register
+class Fingerprint(stages.Stage):
     """Decode once and compute every signal the bank searches with; the result is kept sealed."""
-    token = claims.claim(Fingerprint, fingerprint_id, Stage.FINGERPRINT)
-    if token is None:
-        return "not due or taken"
-    item = Fingerprint.objects.select_related("blob").get(pk=fingerprint_id)
-    data = vault.read_blob(item.blob)
-    error, computed, kind, mime = "", None, "", ""
-    try:
-        info = media_info.inspect(data)
-        medium = matching.medium_of(data, info)
-        medium.analyses(), medium.faces_json()  # faces, nudity, their embeddings
-        if medium.kind == "image":
-            medium.query_hashes  # noqa: B018 - computed now, kept in the pickle
-        medium.video_hashes, medium.sha256, medium.md5  # noqa: B018
-        medium.data = b""  # the bytes stay in their own blob; the signals are what matching needs
-        kind, mime = medium.kind, info.mime
-        computed = pickle.dumps((PIPELINE_FORMAT, medium), protocol=pickle.HIGHEST_PROTOCOL)
-    except UserError as problem:
-        error = str(problem)[:300]
-    with transaction.atomic():
-        blob = vault.store_blob(vault.patrol_key(), computed) if computed else None
-        claims.advance(Fingerprint, item.pk, token, Stage.FAILED if error else Stage.DONE, error=error, kind=kind,
-                       mime=mime, computed=blob)  # fmt: skip
+
+    name, model, related = Stage.FINGERPRINT, models.Fingerprint, ("blob",)
+
+    def run(self, ctx: Context) -> Fingerprinted:
+        data = vault.read_blob(ctx.row.blob)
+        try:
+            info = media_info.inspect(data)
+            medium = matching.medium_of(data, info)
+            medium.analyses(), medium.faces_json()  # faces, nudity, their embeddings
+            if medium.kind == "image":
+                medium.query_hashes  # noqa: B018 - computed now, kept in the pickle
+            medium.video_hashes, medium.sha256, medium.md5  # noqa: B018
+            medium.data = b""  # the bytes stay in their own blob; the signals are what matching needs
+            computed = pickle.dumps((PIPELINE_FORMAT, medium), protocol=pickle.HIGHEST_PROTOCOL)
+            return Fingerprinted(computed, medium.kind, info.mime)
+        except UserError as problem:
+            return Fingerprinted(error=str(problem)[:300])
+
+    def commit(self, ctx: Context, done: Fingerprinted) -> str:
+        item = ctx.row
+        blob = vault.store_blob(vault.patrol_key(), done.computed) if done.computed else None
+        self.advance(ctx, Stage.FAILED if done.error else Stage.DONE, error=done.error, kind=done.kind,
+                     mime=done.mime, computed=blob)  # fmt: skip
         waiting = list(Sighting.objects.filter(fingerprint=item, stage=Stage.FINGERPRINT).values_list("pk", flat=True))
         Sighting.objects.filter(pk__in=waiting).update(stage=Stage.MATCH)
         for pk in waiting:
             enqueue(Stage.MATCH, pk)
-    return error or f"{kind} fingerprinted"
+        return done.error or f"{done.kind} fingerprinted"
 
 
-def _medium(item: Fingerprint):
+def _medium(item: models.Fingerprint):
     """The fingerprinted medium. Unpickling is safe only because the blob is authenticated (AES-GCM, our key)."""
     version, medium = pickle.loads(vault.read_blob(item.computed))  # noqa: S301
     if version != PIPELINE_FORMAT:
@@ -406,33 +371,37 @@ def _medium(item: Fingerprint):
     return medium
 
 
-def match(sighting_id: int) -> str:
-    token = claims.claim(Sighting, sighting_id, Stage.MATCH)
-    if token is None:
-        return "not due or taken"
-    sighting = Sighting.objects.select_related("fingerprint__computed", "fingerprint__blob", "page__run").get(
-        pk=sighting_id
-    )
-    item = sighting.fingerprint
-    if item.stage == Stage.FAILED or item.computed is None:
-        with transaction.atomic():
-            claims.advance(Sighting, sighting.pk, token, Stage.SKIPPED, error=item.error or "not a medium")
-        return "not a medium"
-    result = matching.search(_medium(item), item.mime)
-    page_url = open_url(sighting.page.url_sealed, "patrol.page")
-    data = vault.read_blob(item.blob) if result.candidates and item.blob else b""
-    with transaction.atomic():
+@register
+class Match(stages.Stage):
+    """The medium against the bank of every open case; new hits go to alert."""
+
+    name, model, related = Stage.MATCH, Sighting, ("fingerprint__computed", "fingerprint__blob", "page__run")
+
+    def run(self, ctx: Context):
+        item = ctx.row.fingerprint
+        if item.stage == Stage.FAILED or item.computed is None:
+            return None
+        result = matching.search(_medium(item), item.mime)
+        page_url = open_url(ctx.row.page.url_sealed, "patrol.page")
+        data = vault.read_blob(item.blob) if result.candidates and item.blob else b""
+        return result, page_url, data
+
+    def commit(self, ctx: Context, found) -> str:
+        sighting = ctx.row
+        if found is None:
+            self.advance(ctx, Stage.SKIPPED, error=sighting.fingerprint.error or "not a medium")
+            return "not a medium"
+        result, page_url, data = found
         hits = matching.record_hits(result, data, source_url=page_url)
         new = [hit for hit in hits if hit.is_new]
         sighting.hits.add(*hits)
         for hit in new:
             reuploads.link(hit, page_url)
         Run.objects.filter(pk=sighting.page.run_id).update(hits=F("hits") + len(new))
-        claims.advance(Sighting, sighting.pk, token, Stage.ALERT if new else Stage.DONE,
-                       new_hits=[hit.pk for hit in new])  # fmt: skip
-    if new:
-        enqueue(Stage.ALERT, sighting.pk)
-    return f"{len(hits)} hit(s), {len(new)} new"
+        self.advance(ctx, Stage.ALERT if new else Stage.DONE, new_hits=[hit.pk for hit in new])
+        if new:
+            enqueue(Stage.ALERT, sighting.pk)
+        return f"{len(hits)} hit(s), {len(new)} new"
 
 
 def request_evidence(url: str, case):
@@ -447,6 +416,6 @@ def preserve_inline(bundles) -> None:
     """In ``services.drain`` there are no workers: capture the requested bundles here (a done bundle is left alone)."""
     from ..evidence import services as evidence
 
-    if getattr(_inline, "active", False):
+    if stages.running_inline():
         for bundle in bundles:
             evidence.run_preservation(bundle.pk)

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .limits import Limits
 from .models import HostState
 
 WAIT_INLINE = 3.0  # seconds a worker sleeps for its slot; longer waits go back to the queue
@@ -126,14 +127,14 @@ def _judge(state: HostState, status: int | None, retry_after: float | None, now:
     return verdict, changes
 
 
-def get(host: str, url: str, limits: dict, limit_bytes: int, referer: str = ""):
+def get(host: str, url: str, limits: Limits, limit_bytes: int, referer: str = ""):
     """(response, 0, verdict) for a GET made within host's politeness, or (None, seconds to wait, None)."""
     from django.conf import settings
 
     from ..capture.policy import policy_from_settings
     from . import http
 
-    slot, wait = acquire(host, limits["rate"], limits["concurrency"], settings.KESU_PATROL_LEASE_SECONDS)
+    slot, wait = acquire(host, limits.rate, limits.concurrency, settings.KESU_PATROL_LEASE_SECONDS)
     if slot is None:
         return None, wait, None
     response = None

@@ -6,9 +6,7 @@ still answers, an empty page that still answers 200 (soft 404), other content
 in its place, a block for our country (451, or a page that says so), the
 media still there, or no answer at all. A change of state is recorded with
 evidence captured at that moment, and the notice's outcome follows from all
-of its URLs: all gone -> deleted; some gone or blocked -> partly deleted; still
-online after the recipient's deadline -> still online (the next rung is due);
-none reachable for three checks -> on hold; otherwise ongoing.
+of its URLs (``notices/outcomes.py``).
 """
 
 from __future__ import annotations
@@ -26,17 +24,17 @@ from ..audit.services import log_action
 from ..lib.errors import UserError
 from ..matching import services as matching
 from ..matching.calibration import REVIEW_CUT
+from ..notices import outcomes
 from ..notices.compose import urls_of
 from ..notices.models import Notice
-from ..sites.models import Outcome
 from ..vault import services as vault
-from . import claims, extract, http, pipeline, politeness, reuploads
+from . import claims, extract, http, pipeline, politeness, reuploads, stages
+from .limits import Limits
 from .models import Browser, Recheck, Stage
 
 ACTOR = SystemPrincipal("patrol")
 State = Recheck.State
 MEDIA_TO_CHECK = 12
-UNREACHABLE_TO_HOLD = 3
 WAKE_WINDOW = 150  # seconds: the tick runs every minute; a row may be woken twice, never lost
 
 
@@ -61,7 +59,7 @@ def schedule() -> int:
                 continue
     due = [(item.pk, item.host) for item in created if item.due_at <= now]
     for pk in _by_host_in_turn(due):
-        pipeline.enqueue(Stage.FETCH, pk, recheck=True)
+        stages.enqueue(Stage.FETCH, pk, recheck=True)
     return len(created)
 
 
@@ -76,7 +74,7 @@ def wake_due(now=None) -> int:
         .values_list("pk", "host")[:20000]
     )
     for pk in _by_host_in_turn(due):
-        pipeline.enqueue(Stage.FETCH, pk, recheck=True)
+        stages.enqueue(Stage.FETCH, pk, recheck=True)
     return len(due)
 
 
@@ -120,16 +118,16 @@ def check(recheck_id: int) -> str:
         return "not due or taken"
     item = Recheck.objects.select_related("case__data_key", "notice").get(pk=recheck_id)
     url = vault.open_text(item.case.data_key, item.url_sealed, "recheck.url")
-    limits = pipeline.limits_of(pipeline.watch_for(item.host))
+    limits = Limits.for_host(item.host)
     try:
         seen = _look(item, url, limits)
     except http.NeedsBrowser:
         seen = None
     except Busy as busy:  # back in the queue for the host's next free slot, not a fixed delay
         claims.defer(Recheck, item.pk, token, busy.wait)
-        pipeline.enqueue(Stage.FETCH, item.pk, busy.wait, recheck=True)
+        stages.enqueue(Stage.FETCH, item.pk, busy.wait, recheck=True)
         return "deferred"
-    if seen is None and limits["browser"] != Browser.NEVER:
+    if seen is None and limits.browser != Browser.NEVER:
         seen = _look_in_browser(item, url)
     if seen is None:
         seen = (State.UNREACHABLE, None, "needs the browser, which this host's watch does not allow")
@@ -137,7 +135,7 @@ def check(recheck_id: int) -> str:
     return record(item, token, url, state, status, detail)
 
 
-def _get(item: Recheck, url: str, limits: dict, limit: int, referer: str = ""):
+def _get(item: Recheck, url: str, limits: Limits, limit: int, referer: str = ""):
     host = urlsplit(url).hostname or item.host  # media may come from another host (a CDN)
     response, wait, _ = politeness.get(host, url, limits, limit, referer)
     if response is None:
@@ -145,7 +143,7 @@ def _get(item: Recheck, url: str, limits: dict, limit: int, referer: str = ""):
     return response
 
 
-def _look(item: Recheck, url: str, limits: dict):
+def _look(item: Recheck, url: str, limits: Limits):
     """(state, HTTP status, detail), or None (only the browser can tell); Busy when the host has no slot."""
     page = _get(item, url, limits, settings.KESU_PATROL_PAGE_MB * 1024 * 1024)
     if page.error and not page.status:
@@ -164,7 +162,7 @@ def _look(item: Recheck, url: str, limits: dict):
     return _judge_page(item, url, parsed, limits)
 
 
-def _judge_page(item: Recheck, url: str, parsed: extract.Parsed, limits: dict):
+def _judge_page(item: Recheck, url: str, parsed: extract.Parsed, limits: Limits):
     refs = parsed.media[:MEDIA_TO_CHECK]
     missing = 0
     for ref in refs:
@@ -173,7 +171,7 @@ def _judge_page(item: Recheck, url: str, parsed: extract.Parsed, limits: dict):
             missing += 1
         elif medium.status == 200 and medium.body and _hers(item, medium.body):
             return State.ONLINE, 200, f"{ref.source} medium"
-    if parsed.needs_browser and limits["browser"] != Browser.NEVER:
+    if parsed.needs_browser and limits.browser != Browser.NEVER:
         return None  # a player: only the browser sees its video
     if parsed.says_geo_blocked:
         return State.GEO_BLOCKED, 200, ""
@@ -249,7 +247,7 @@ def record(item: Recheck, token: str, url: str, state: str, status: int | None, 
         claims.advance(Recheck, item.pk, token, Stage.FETCH if due else Stage.DONE, **fields)
         if due:  # woken by the scheduler's tick when due (a message held for hours would be re-delivered)
             Recheck.objects.filter(pk=item.pk).update(due_at=due)
-        outcome = apply_outcome(item.notice)
+        outcome = outcomes.apply_outcome(ACTOR, item.notice)
     pipeline.preserve_inline([bundle] if bundle else [])
     return f"{state}{f' -> {outcome}' if outcome else ''}"
 
@@ -264,33 +262,3 @@ def _came_back(item: Recheck, url: str) -> None:
     if original is not None:
         reuploads.link(original, url)
     log_action(ACTOR, "patrol.came_back", item, case_id=item.case_id)
-
-
-def outcome_of(notice: Notice) -> str:
-    items = list(notice.rechecks.all())
-    if not items or all(i.state == State.UNCHECKED for i in items):
-        return Outcome.ONGOING
-    gone = sum(i.gone for i in items)
-    blocked = sum(i.state == State.GEO_BLOCKED for i in items)
-    if gone == len(items):
-        return Outcome.DELETED
-    if gone or blocked:
-        return Outcome.PARTLY_DELETED
-    if all(i.state == State.UNREACHABLE and i.checks >= UNREACHABLE_TO_HOLD for i in items):
-        return Outcome.ON_HOLD
-    deadline = notice.sent_at + timedelta(hours=notice.deadline_hours) if notice.deadline_hours else None
-    if deadline and timezone.now() > deadline and any(i.state == State.ONLINE for i in items):
-        return Outcome.STILL_ONLINE
-    return Outcome.ONGOING
-
-
-def apply_outcome(notice: Notice) -> str | None:
-    """Bring the notice (and its request row) in line with what the re-checks saw; the new outcome or None."""
-    from ..notices import services as notices
-
-    notice.refresh_from_db()
-    outcome = outcome_of(notice)
-    if outcome == (notice.outcome or Outcome.ONGOING):
-        return None
-    notices.observed_outcome(ACTOR, notice, outcome)
-    return outcome

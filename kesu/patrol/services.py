@@ -29,7 +29,7 @@ from ..matching.calibration import PINK
 from ..matching.models import Hit
 from ..sites.domains import registrable
 from ..sites.models import Site
-from . import alerts, claims, discovery, pipeline, rechecks
+from . import alerts, claims, discovery, rechecks, stages  # noqa: F401 - alerts registers the last stage
 from .claims import LostClaim
 from .models import Browser, Fingerprint, HostState, Page, Recheck, Run, Sighting, Stage, Watch
 
@@ -127,15 +127,15 @@ def sweep() -> int:
     Each is woken and its clock reset, so a long queue is not flooded with copies; waking twice is harmless."""
     now = timezone.now()
     woken = _unblock_waiting()
-    for model, stages in {**ACTIVE, Recheck: (Stage.FETCH,)}.items():
-        for stage in stages:
+    for model, names in {**ACTIVE, Recheck: (Stage.FETCH,)}.items():
+        for stage in names:
             if model is Sighting and stage == Stage.FINGERPRINT:
                 continue  # waits for its fingerprint, which is swept itself
             stale = list(claims.claimable(model, stage, now).filter(due_at__lte=now - claims.lease()).values_list(
                 "pk", flat=True)[:1000])  # fmt: skip
             model.objects.filter(pk__in=stale).update(due_at=now)
             for pk in stale:
-                pipeline.enqueue(stage, pk, recheck=model is Recheck)
+                stages.enqueue(stage, pk, recheck=model is Recheck)
             woken += len(stale)
     return woken
 
@@ -149,7 +149,7 @@ def _unblock_waiting() -> int:
     )
     Sighting.objects.filter(pk__in=ids, stage=Stage.FINGERPRINT).update(stage=Stage.MATCH)
     for pk in ids:
-        pipeline.enqueue(Stage.MATCH, pk)
+        stages.enqueue(Stage.MATCH, pk)
     return len(ids)
 
 
@@ -332,23 +332,15 @@ def _digest_message(user, rows: list[dict], now, anchor) -> EmailMessage:
 
 # --- running in this process ----------------------------------------------------------------------------
 
-ORDER = [
-    (Page, Stage.FETCH, pipeline.fetch),
-    (Page, Stage.CAPTURE, pipeline.capture),
-    (Sighting, Stage.DOWNLOAD, pipeline.download),
-    (Fingerprint, Stage.FINGERPRINT, pipeline.fingerprint),
-    (Sighting, Stage.MATCH, pipeline.match),
-    (Sighting, Stage.ALERT, alerts.alert),
-]
 RECHECK = (Recheck, Stage.FETCH, rechecks.check)
 
 
 def drain(seconds: float = 600, rechecks: bool = True) -> dict:
     """Work every due row in this process until nothing is left (or the time is up); counts per stage."""
-    order = ORDER + ([RECHECK] if rechecks else [])
+    order = [(stage.model, stage.name, stage().handle) for stage in stages.ordered()] + ([RECHECK] if rechecks else [])
     counts: dict[str, int] = {}
     deadline = time.monotonic() + seconds
-    with pipeline.inline():
+    with stages.inline():
         while time.monotonic() < deadline:
             worked = False
             for model, stage, function in order:

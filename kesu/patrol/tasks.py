@@ -2,15 +2,16 @@
 
 A task is only a wake-up call: the row holds the state, the claim makes a
 duplicate delivery harmless, and the beat's sweep re-sends what was lost.
+Stage tasks dispatch by name through the registry of stages.py.
 """
 
 from celery import shared_task
 
-from . import alerts, pipeline, rechecks, services
+from . import alerts, rechecks, services, stages  # noqa: F401 - alerts registers the last stage
 from .claims import LostClaim
 
 
-def _stage(name: str, function):
+def _task(name: str, function):
     def run(pk: int) -> str:
         try:
             return function(pk)
@@ -21,13 +22,17 @@ def _stage(name: str, function):
     return shared_task(name=f"patrol.{name}", acks_late=True)(run)
 
 
-fetch = _stage("fetch", pipeline.fetch)
-capture = _stage("capture", pipeline.capture)
-download = _stage("download", pipeline.download)
-fingerprint = _stage("fingerprint", pipeline.fingerprint)
-match = _stage("match", pipeline.match)
-alert = _stage("alert", alerts.alert)
-recheck = _stage("recheck", rechecks.check)
+def _stage(name: str):
+    return _task(name, lambda pk: stages.handle(name, pk))
+
+
+fetch = _stage("fetch")
+capture = _stage("capture")
+download = _stage("download")
+fingerprint = _stage("fingerprint")
+match = _stage("match")
+alert = _stage("alert")
+recheck = _task("recheck", rechecks.check)
 
 
 @shared_task(name="patrol.tick")
