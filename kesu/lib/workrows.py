@@ -63,6 +63,4 @@ def release(model, pk, token: str, *, attempt_used: bool = True, **changes) -> b
     was no longer ours. ``attempt_used=False`` takes back the attempt ``take`` counted (a politeness wait is
     not a try)."""
     uncounted = {} if attempt_used else {"attempts": F("attempts") - 1}
-    return bool(
-        model.objects.filter(pk=pk, claim=token).update(claim="", claimed_at=None, **uncounted, **changes)
-    )
+    return bool(model.objects.filter(pk=pk, claim=token).update(claim="", claimed_at=None, **uncounted, **changes))
