@@ -116,7 +116,8 @@ def list_notices(args):
 
 def show(args):
     from ..audit.services import log_action
-    from ..notices import compose, regimes, services
+    from ..law import regimes
+    from ..notices import compose, services
 
     notice = _notice(args.token, args.principal)
     for key, value in _row(notice).items():
