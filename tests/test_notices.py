@@ -454,3 +454,24 @@ def test_the_cli_prepares_shows_and_sends(mandated, leak, mail, capture_by_name,
     assert code == 0 and out.strip() == f"{token} sent", err
     assert cli("notice", "send", token)[0] == 1  # not a draft any more: one line, no traceback
     assert cli("notice", "show", "KS-NOPE00")[2].strip() == "kesu: error: no notice KS-NOPE00"
+
+
+def test_the_regime_clock_sets_the_due_time_escalates_and_shows_on_the_case(mandated, leak, mail, capture_by_name):
+    from kesu.law.regimes import get
+    from kesu.notices import timeline
+
+    leak["operator"].country = "US"  # a covered platform under TAKE IT DOWN: 48 h from the valid request
+    leak["operator"].save()
+    notice = send_now(compose.prepare("user:hana", mandated, urls=urls_on(capture_by_name)[:1]).notices[0])
+    assert notice.regime == "us_take_it_down"
+    assert notice.clock_started_at == notice.sent_at
+    assert notice.clock_due_at == notice.sent_at + timedelta(hours=48) == notice.escalate_at
+    assert get("us_take_it_down").clock_for("ncii", "operator").ends_at(notice.sent_at) == notice.clock_due_at
+
+    titles = [action.title for action in timeline.due(mandated, None, notice.sent_at + timedelta(hours=17))]
+    assert any(title.startswith("clock: 31 hours left") for title in titles), titles
+    titles = [action.title for action in timeline.due(mandated, None, notice.sent_at + timedelta(days=4))]
+    assert any(title.startswith("clock missed by 2 days") for title in titles), titles
+
+    assert services.follow_up(now=notice.sent_at + timedelta(hours=47))["escalated"] == 0
+    assert services.follow_up(now=notice.sent_at + timedelta(hours=48))["escalated"] == 1
