@@ -457,6 +457,8 @@ def test_the_cli_prepares_shows_and_sends(mandated, leak, mail, capture_by_name,
 
 
 def test_the_regime_clock_sets_the_due_time_escalates_and_shows_on_the_case(mandated, leak, mail, capture_by_name):
+    from django.utils import translation
+
     from kesu.law.regimes import get
     from kesu.notices import timeline
 
@@ -468,10 +470,22 @@ def test_the_regime_clock_sets_the_due_time_escalates_and_shows_on_the_case(mand
     assert notice.clock_due_at == notice.sent_at + timedelta(hours=48) == notice.escalate_at
     assert get("us_take_it_down").clock_for("ncii", "operator").ends_at(notice.sent_at) == notice.clock_due_at
 
-    titles = [action.title for action in timeline.due(mandated, None, notice.sent_at + timedelta(hours=17))]
-    assert any(title.startswith("clock: 31 hours left") for title in titles), titles
-    titles = [action.title for action in timeline.due(mandated, None, notice.sent_at + timedelta(days=4))]
-    assert any(title.startswith("clock missed by 2 days") for title in titles), titles
+    with translation.override("en"):
+        titles = [action.title for action in timeline.due(mandated, None, notice.sent_at + timedelta(hours=17))]
+        assert "clock: 31 hours left: Leak Tube" in titles, titles
+        titles = [action.title for action in timeline.due(mandated, None, notice.sent_at + timedelta(days=4))]
+        assert "clock missed by 2 days: Leak Tube" in titles, titles
+    with translation.override("ja"):
+        titles = [action.title for action in timeline.due(mandated, None, notice.sent_at + timedelta(hours=17))]
+        assert "期限まで残り31時間：Leak Tube" in titles, titles
 
     assert services.follow_up(now=notice.sent_at + timedelta(hours=47))["escalated"] == 0
     assert services.follow_up(now=notice.sent_at + timedelta(hours=48))["escalated"] == 1
+
+    from kesu.notices.packets import packet_for
+
+    text = packet_for("user:hana", notice).text()
+    assert "Federal Trade Commission" in text and urls_on(capture_by_name)[0] in text
+    assert "SMTP 250" in text and notice.token in text and "山田" not in text
+    with pytest.raises(UserError):  # she has not agreed to be named
+        packet_for("user:hana", notice, with_identity=True)

@@ -18,7 +18,7 @@ from ..cases import timeline
 from ..cases.models import Case
 from ..cases.timeline import Action, Event, bunched, by
 from ..law.clocks import Standing
-from ..law.regimes import label
+from ..law.regimes import REGIMES, get, label
 from ..matching.models import Hit
 from ..sites.models import Outcome
 from .models import Notice, NoticeEvent, OutboxMessage, Reply
@@ -230,24 +230,26 @@ def clock_text(due: datetime, now: datetime) -> str:
 
 
 def _clocks(case: Case, now: datetime) -> list[Action]:
-    """Every legal clock still running on an open notice, soonest first, and those it has already missed."""
+    """Every clock still running on an open notice, soonest first, and those already missed."""
     running = case.notices.filter(status=Notice.Status.SENT, clock_due_at__isnull=False).order_by("clock_due_at")
-    rows = running.values("pk", "clock_due_at", "regime", "recipient__name")[:MAX_CLOCKS]
-    return [
-        Action(
-            "clock",
-            _("%(clock)s: %(recipient)s")
-            % {"clock": clock_text(row["clock_due_at"], now), "recipient": row["recipient__name"]},
-            _("%(law)s; runs out %(date)s")
-            % {
-                "law": label(row["regime"]),
-                "date": date_format(timezone.localtime(row["clock_due_at"]), "SHORT_DATETIME_FORMAT"),
-            },
-            notice_link(row["pk"]),
-            tone="warn" if row["clock_due_at"] <= now else "info",
-        )  # fmt: skip
-        for row in rows
-    ]
+    rows = running.values("pk", "clock_due_at", "regime", "role", "recipient__name")[:MAX_CLOCKS]
+    return [_clock_action(case, row, now) for row in rows]
+
+
+def _clock_action(case: Case, row: dict, now: datetime) -> Action:
+    clock = get(row["regime"]).clock_for(case.case_type, row["role"]) if row["regime"] in REGIMES else None
+    law = label(row["regime"])
+    if clock is not None and not clock.statutory:  # the desk's own period, not the law's: say so
+        law = _("%(law)s (desk practice, no statutory period)") % {"law": law}
+    when = date_format(timezone.localtime(row["clock_due_at"]), "SHORT_DATETIME_FORMAT")
+    return Action(
+        "clock",
+        _("%(clock)s: %(recipient)s")
+        % {"clock": clock_text(row["clock_due_at"], now), "recipient": row["recipient__name"]},
+        _("%(law)s; runs out %(date)s") % {"law": law, "date": when},
+        notice_link(row["pk"]),
+        tone="warn" if row["clock_due_at"] <= now else "info",
+    )
 
 
 def _replies_waiting(case: Case) -> list[Action]:
