@@ -72,7 +72,7 @@ register(
     Regime(
         "general",
         "general abuse notice",
-        "General abuse notice (no specific statute binds this recipient)",
+        "General removal request",
         "the recipient's terms of service and acceptable use policy",
         (Source("the recipient's own terms; INHOPE", "https://www.inhope.org/"),),
         BASE + ("not_consensual", "authority"),
