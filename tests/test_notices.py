@@ -19,8 +19,9 @@ import pytest
 from django.utils import timezone
 
 from kesu.accounts.models import User
+from kesu.law import regimes
 from kesu.lib.errors import UserError
-from kesu.notices import compose, outbox, regimes, replies, services, templates
+from kesu.notices import compose, outbox, replies, services, templates
 from kesu.notices.models import Notice, OutboxMessage, Reply
 from kesu.sites.models import Contact, Organisation, Outcome, Role, Site, TakedownRequest
 
@@ -255,11 +256,16 @@ def test_her_name_goes_only_where_the_law_needs_it_and_she_agreed_for_that_recip
 
 
 def test_every_shipped_template_has_every_required_element_for_every_case_type_and_role():
-    assert {regime for regime, _ in templates.shipped()} == set(regimes.REGIMES)
+    assert {regime for regime, _ in templates.shipped()} == set(regimes.notice_regimes())
     for (regime, language), (subject, body) in templates.shipped().items():
         assert templates.check_template(regime, subject, body) == [], (regime, language)
     for regime in {regime for regime, _ in templates.shipped()}:
-        assert {lang for r, lang in templates.shipped() if r == regime} == set(templates.LANGUAGES), regime
+        # Regimes added in issue 23 ship in English and Japanese only (others fall back to English).
+        wanted = {"en", "ja"} if regime in ADDED_IN_ISSUE_23 else set(templates.LANGUAGES)
+        assert {lang for r, lang in templates.shipped() if r == regime} >= wanted, regime
+
+
+ADDED_IN_ISSUE_23 = {"au_osa_iba", "uk_osa", "search_engine_policy"}
 
 
 def test_a_reminder_goes_after_a_day_and_the_next_step_after_the_deadline(mandated, leak, mail, capture_by_name):
@@ -354,7 +360,7 @@ def test_the_rendered_samples_in_the_docs_are_current(tmp_path):
 
     docs = Path(__file__).resolve().parent.parent / "docs" / "notices"
     written = write_samples(tmp_path)
-    assert len(written) == len(templates.shipped()) == 60
+    assert len(written) == len(templates.shipped()) == 66
     for path in [*written, tmp_path / "README.md"]:
         assert (docs / path.name).read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), path.name
 
@@ -448,3 +454,38 @@ def test_the_cli_prepares_shows_and_sends(mandated, leak, mail, capture_by_name,
     assert code == 0 and out.strip() == f"{token} sent", err
     assert cli("notice", "send", token)[0] == 1  # not a draft any more: one line, no traceback
     assert cli("notice", "show", "KS-NOPE00")[2].strip() == "kesu: error: no notice KS-NOPE00"
+
+
+def test_the_regime_clock_sets_the_due_time_escalates_and_shows_on_the_case(mandated, leak, mail, capture_by_name):
+    from django.utils import translation
+
+    from kesu.law.regimes import get
+    from kesu.notices import timeline
+
+    leak["operator"].country = "US"  # a covered platform under TAKE IT DOWN: 48 h from the valid request
+    leak["operator"].save()
+    notice = send_now(compose.prepare("user:hana", mandated, urls=urls_on(capture_by_name)[:1]).notices[0])
+    assert notice.regime == "us_take_it_down"
+    assert notice.clock_started_at == notice.sent_at
+    assert notice.clock_due_at == notice.sent_at + timedelta(hours=48) == notice.escalate_at
+    assert get("us_take_it_down").clock_for("ncii", "operator").ends_at(notice.sent_at) == notice.clock_due_at
+
+    with translation.override("en"):
+        titles = [action.title for action in timeline.due(mandated, None, notice.sent_at + timedelta(hours=17))]
+        assert "clock: 31 hours left: Leak Tube" in titles, titles
+        titles = [action.title for action in timeline.due(mandated, None, notice.sent_at + timedelta(days=4))]
+        assert "clock missed by 2 days: Leak Tube" in titles, titles
+    with translation.override("ja"):
+        titles = [action.title for action in timeline.due(mandated, None, notice.sent_at + timedelta(hours=17))]
+        assert "期限まで残り31時間：Leak Tube" in titles, titles
+
+    assert services.follow_up(now=notice.sent_at + timedelta(hours=47))["escalated"] == 0
+    assert services.follow_up(now=notice.sent_at + timedelta(hours=48))["escalated"] == 1
+
+    from kesu.notices.packets import packet_for
+
+    text = packet_for("user:hana", notice).text()
+    assert "Federal Trade Commission" in text and urls_on(capture_by_name)[0] in text
+    assert "SMTP 250" in text and notice.token in text and "山田" not in text
+    with pytest.raises(UserError):  # she has not agreed to be named
+        packet_for("user:hana", notice, with_identity=True)

@@ -49,6 +49,17 @@ def register(commands) -> None:
     p = sub.add_parser("templates", help="load the shipped notice templates (never over a staff edit)")
     p.set_defaults(handler=sync_templates)
 
+    p = sub.add_parser("packet", help="the escalation packet for the authority of a notice's regime (audited)")
+    p.add_argument("token")
+    p.add_argument("--language", choices=("en", "ja"), default="en")
+    p.add_argument("--with-identity", action="store_true", help="name her (only if she agreed to be named)")
+    p.set_defaults(handler=packet)
+
+    p = sub.add_parser("clock-start", help="record when a clock that waits for an event began (ISO time, UTC)")
+    p.add_argument("token")
+    p.add_argument("--at", required=True, help="e.g. 2026-12-01T09:00:00+00:00 (eSafety's removal notice)")
+    p.set_defaults(handler=clock_start)
+
     p = sub.add_parser("samples", help="render every regime in every language with sample data into DIR")
     p.add_argument("--out", required=True, metavar="DIR")
     p.set_defaults(handler=samples)
@@ -116,7 +127,8 @@ def list_notices(args):
 
 def show(args):
     from ..audit.services import log_action
-    from ..notices import compose, regimes, services
+    from ..law import regimes
+    from ..notices import compose, services
 
     notice = _notice(args.token, args.principal)
     for key, value in _row(notice).items():
@@ -191,4 +203,29 @@ def samples(args):
 
     written = write_samples(Path(args.out))
     print(f"{len(written)} samples in {args.out}")
+    return 0
+
+
+def packet(args):
+    from ..notices.packets import packet_for
+
+    notice = _notice(args.token, args.principal)
+    print(packet_for(args.principal, notice, with_identity=args.with_identity).text(args.language), end="")
+    return 0
+
+
+def clock_start(args):
+    from datetime import datetime
+
+    from ..lib.errors import UserError
+    from ..notices import clocks
+
+    try:
+        when = datetime.fromisoformat(args.at)
+    except ValueError:
+        raise UserError(f"--at {args.at!r} is not an ISO date and time") from None
+    if when.tzinfo is None:
+        raise UserError("--at needs a time zone, e.g. +00:00")
+    notice = clocks.record_start(args.principal, _notice(args.token, args.principal), when)
+    print(f"clock of {notice.token} runs out at {notice.clock_due_at.isoformat()}")
     return 0

@@ -20,13 +20,14 @@ from django.utils import timezone
 from ..audit.services import Actor, log_action
 from ..cases.models import Consent
 from ..cases.services import CODE_ALPHABET, victim_details
+from ..law import regimes
 from ..lib.errors import UserError
 from ..matching.models import Hit
 from ..matching.services import source_url
 from ..sites.models import Contact, Site
 from ..sites.routing import Step, route
 from ..vault import services as vault
-from . import regimes, render, templates
+from . import clocks, render, templates
 from .models import IdentityConsent, Notice, NoticeEvent, NoticeTemplate, TemplateVersion
 
 CHANNELS = (Contact.Channel.EMAIL, Contact.Channel.FORM)
@@ -68,7 +69,7 @@ def _notice_step(ladder, after: int = 0, not_to=()):
     for step in ladder.active:
         if step.order <= after or step.recipient is None or step.recipient.pk in not_to:
             continue
-        if step.channel in CHANNELS and regimes.regime_for_basis(step.legal_basis):
+        if step.channel in CHANNELS and regimes.for_notice(step.legal_basis):
             return step
     return None
 
@@ -159,7 +160,7 @@ def propose(case, *, urls=(), hit_ids=(), copyright=False, after: Notice | None 
             reasons = "; ".join(s.skip_reason for s in ladder.steps if s.skip and s.skip_reason)[:200]
             plan.unrouted.append(f"URL {n} ({ladder.domain}): nobody to send a notice to ({reasons or 'no contact'})")
             continue
-        regime = regimes.regime_for_basis(step.legal_basis)
+        regime = regimes.for_notice(step.legal_basis)
         key = (step.recipient.pk, step.channel, step.address, regime.key)
         if key not in groups:
             org = step.recipient
@@ -389,7 +390,6 @@ def record_identity_consent(actor, notice: Notice) -> None:
 
 
 def due_times(notice: Notice, sent_at) -> tuple:
-    """When to remind and when to escalate, from the moment it was sent."""
+    """When to remind and when to escalate, from the moment it was sent; sets the notice's legal clock."""
     resend = sent_at + timedelta(hours=settings.KESU_RESEND_HOURS)
-    escalate = sent_at + timedelta(hours=notice.deadline_hours) if notice.deadline_hours else None
-    return resend, escalate
+    return resend, clocks.on_sent(notice, sent_at)

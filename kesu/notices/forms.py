@@ -6,8 +6,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ..cases.models import CaseType
+from ..law import regimes
 from ..sites.models import Role
-from . import regimes, templates
+from . import templates
 
 
 class TemplateForm(forms.Form):
@@ -28,7 +29,7 @@ class SlotForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["regime"].choices = [(key, regime.label) for key, regime in regimes.REGIMES.items()]
+        self.fields["regime"].choices = [(key, regime.label) for key, regime in regimes.notice_regimes().items()]
 
 
 LINK = re.compile(r"(?i)\b(?:https?://|www\.)")

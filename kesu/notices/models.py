@@ -123,6 +123,10 @@ class Notice(models.Model):
     resend_at = models.DateTimeField(null=True, blank=True, db_index=True)
     escalate_at = models.DateTimeField(null=True, blank=True, db_index=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The law's clock for this notice (kesu.law): when it started (receipt, confirmation or an authority's
+    # notice, as the regime says) and the instant it runs out. ``escalate_at`` is the desk's own next step.
+    clock_started_at = models.DateTimeField(null=True, blank=True)
+    clock_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     form_reference = models.CharField(_("reference given by the form"), max_length=120, blank=True)
 
     class Meta:

@@ -18,8 +18,8 @@ from django import template
 from django.template import Context, Engine, TemplateSyntaxError, defaultfilters, defaulttags
 from django.template.base import Node
 
+from ..law.regimes import ELEMENTS
 from ..lib.errors import UserError
-from .regimes import ELEMENTS
 
 MISSING = "\x00missing:%s\x00"
 _MISSING_RE = re.compile("\x00missing:([^\x00]*)\x00")

@@ -2,10 +2,12 @@
 
 from pathlib import Path
 
-from . import regimes, render, templates
+from ..law import regimes
+from . import render, templates
 
 # One representative reader per regime: who usually gets a notice under it.
-SAMPLE_ROLE = {"eu_dsa_16": "host", "jp_platform_act": "operator", "jp_av_act": "operator", "dmca": "host"}
+SAMPLE_ROLE = {"eu_dsa_16": "host", "jp_platform_act": "operator", "jp_av_act": "operator", "dmca": "host",
+               "search_engine_policy": "search_engine"}  # fmt: skip
 
 
 def sample(regime: str, language: str) -> str:
@@ -27,7 +29,7 @@ def write_samples(directory: Path) -> list[Path]:
              "(case type ncii, AV for the AV Act; the names and addresses are samples). A test keeps them current.",
              "", "| regime | " + " | ".join(templates.LANGUAGES) + " |",
              "|---|" + "---|" * len(templates.LANGUAGES)]  # fmt: skip
-    for key, regime in regimes.REGIMES.items():
+    for key, regime in regimes.notice_regimes().items():
         cells = [f"[{lang}]({key}.{lang}.txt)" if (key, lang) in templates.shipped() else "" for lang in
                  templates.LANGUAGES]  # fmt: skip
         index.append(f"| {regime.label} | " + " | ".join(cells) + " |")

@@ -14,8 +14,9 @@ from django.db import transaction
 
 from ..audit.services import log_action
 from ..cases.services import require_supervisor
+from ..law import regimes
 from ..lib.errors import UserError
-from . import regimes, render
+from . import render
 from .models import NoticeTemplate, TemplateVersion
 
 DATA = Path(__file__).parent / "data" / "templates"

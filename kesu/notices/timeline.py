@@ -17,6 +17,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from ..cases import timeline
 from ..cases.models import Case
 from ..cases.timeline import Action, Event, bunched, by
+from ..law.clocks import Standing
+from ..law.regimes import REGIMES, get, label
 from ..matching.models import Hit
 from ..sites.models import Outcome
 from .models import Notice, NoticeEvent, OutboxMessage, Reply
@@ -174,6 +176,7 @@ def due(case: Case, user, now: datetime) -> list[Action]:
     found = _failed_mail(case, now)
     if counts["escalate"]:
         found += _escalations(case, now)
+    found += _clocks(case, now)
     found += _replies_waiting(case)
     found += _waiting_notices(case, Notice.Status.DRAFT, counts["drafts"])
     found += _waiting_notices(case, Notice.Status.FORM, counts["forms"])
@@ -209,6 +212,44 @@ def _escalations(case: Case, now: datetime) -> list[Action]:
         )  # fmt: skip
         for row in overdue.values("pk", "escalate_at", "recipient__name")[:5]
     ]
+
+
+MAX_CLOCKS = 5
+
+
+def clock_text(due: datetime, now: datetime) -> str:
+    """ "clock: 31 h left" or "clock missed by 2 days" (hours under two days, else whole days)."""
+    state = Standing.at(due, now)
+    if state.unit == "h":
+        amount = ngettext("%(n)d hour", "%(n)d hours", state.amount) % {"n": state.amount}
+    else:
+        amount = ngettext("%(n)d day", "%(n)d days", state.amount) % {"n": state.amount}
+    if state.missed:
+        return _("clock missed by %(amount)s") % {"amount": amount}
+    return _("clock: %(amount)s left") % {"amount": amount}
+
+
+def _clocks(case: Case, now: datetime) -> list[Action]:
+    """Every clock still running on an open notice, soonest first, and those already missed."""
+    running = case.notices.filter(status=Notice.Status.SENT, clock_due_at__isnull=False).order_by("clock_due_at")
+    rows = running.values("pk", "clock_due_at", "regime", "role", "recipient__name")[:MAX_CLOCKS]
+    return [_clock_action(case, row, now) for row in rows]
+
+
+def _clock_action(case: Case, row: dict, now: datetime) -> Action:
+    clock = get(row["regime"]).clock_for(case.case_type, row["role"]) if row["regime"] in REGIMES else None
+    law = label(row["regime"])
+    if clock is not None and not clock.statutory:  # the desk's own period, not the law's: say so
+        law = _("%(law)s (desk practice, no statutory period)") % {"law": law}
+    when = date_format(timezone.localtime(row["clock_due_at"]), "SHORT_DATETIME_FORMAT")
+    return Action(
+        "clock",
+        _("%(clock)s: %(recipient)s")
+        % {"clock": clock_text(row["clock_due_at"], now), "recipient": row["recipient__name"]},
+        _("%(law)s; runs out %(date)s") % {"law": law, "date": when},
+        notice_link(row["pk"]),
+        tone="warn" if row["clock_due_at"] <= now else "info",
+    )
 
 
 def _replies_waiting(case: Case) -> list[Action]:

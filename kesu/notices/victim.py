@@ -16,9 +16,10 @@ from django.utils.translation import gettext as _
 from ..audit.services import log_action
 from ..cases.models import Case, Victim
 from ..cases.services import victim_details
+from ..law import regimes
 from ..lib.errors import UserError
 from ..sites.models import Role
-from . import mail, outbox, regimes
+from . import mail, outbox
 from .models import Notice, OutboxMessage
 
 LANGUAGES = ("ja", "en")  # the languages the desk speaks with victims

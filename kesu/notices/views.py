@@ -20,6 +20,7 @@ from ..audit.services import log_action
 from ..cases.models import Consent
 from ..cases.services import visible_cases
 from ..cases.views import case_or_404
+from ..law import regimes
 from ..lib.errors import UserError
 from ..lib.web import private
 from ..matching.models import Hit
@@ -28,7 +29,7 @@ from ..patrol.views import recheck_rows
 from ..sites.domains import host_of, to_unicode
 from ..sites.models import Contact, Outcome, Role
 from ..sites.services import unseen_changes
-from . import compose, outbox, regimes, replies, services, templates, victim
+from . import compose, outbox, replies, services, templates, victim
 from .forms import SlotForm, SubmittedForm, TemplateForm, VictimMessageForm
 from .models import Notice, NoticeTemplate, OutboxMessage, Reply
 

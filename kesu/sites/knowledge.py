@@ -1,4 +1,7 @@
-"""The knowledge base shipped as data: who can remove what, through which channel, under which law, how fast.
+"""The knowledge base shipped as data: who can remove what, through which channel, and the desk's own periods.
+
+The law itself (regimes, their elements and clocks) is ``kesu.law``; ``regime_for`` and ``deadline_for``
+read it, so routing and notices share one registry.
 
 One JSON file per topic under ``kesu/sites/data`` (``FILES``). Every file names its sources, the date it
 was compiled and, in its ``note``, that it was transcribed by hand from public pages and must be checked
@@ -14,12 +17,13 @@ to the end of the queue (``RETIRED_PRIORITY``) rather than deleted, since notice
 
 import functools
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.db import transaction
 
 from ..cases.models import CaseType
+from ..law import regimes
 from .domains import BadDomain, registrable
 from .knowledge_schema import check_jurisdictions, fail, read_file
 from .models import Contact, Organisation, Role, Source, provenance
@@ -33,8 +37,6 @@ ORGANISATION_FILES = {
 }
 FILES = (*ORGANISATION_FILES, "stopncii_partners.json", "jurisdictions.json")
 RETIRED_PRIORITY = 900
-# Recipients of a notice; a regime that does not bind one of them is worth naming in the reason.
-NOTICE_ROLES = frozenset({Role.OPERATOR, Role.PLATFORM, Role.HOST, Role.CDN, Role.REGISTRAR})
 
 # --- the loaded knowledge ----------------------------------------------------------------------------
 
@@ -51,52 +53,10 @@ class Deadline:
         return None if self.hours is None else timedelta(hours=self.hours)
 
 
-@dataclass(frozen=True)
-class Regime:
-    key: str
-    short: str
-    label: str
-    law: str
-    source: str
-    rank: int
-    countries: frozenset[str]
-    roles: frozenset[str]
-    case_types: frozenset[str]
-    deadlines: dict[str, Deadline]
-    flags: tuple[str, ...] = ()
-    requires: str = ""
-    in_force_from: date | None = None
-    note: str = ""
-
-    def covers_country(self, country: str) -> bool:
-        return "*" in self.countries or country in self.countries
-
-    def in_force(self, when: datetime | None) -> bool:
-        return self.in_force_from is None or when is None or when.date() >= self.in_force_from
-
-
-@dataclass(frozen=True)
-class RegimeChoice:
-    """The regime a notice cites, the others that also fit, and why relevant ones were passed over."""
-
-    regime: Regime
-    also: tuple[Regime, ...] = ()
-    passed_over: tuple[str, ...] = ()
-
-    @property
-    def key(self) -> str:
-        return self.regime.key
-
-    @property
-    def label(self) -> str:
-        return self.regime.label
-
-
 @dataclass
 class Knowledge:
     directory: Path
     files: dict[str, dict]
-    regimes: dict[str, Regime] = field(default_factory=dict)
 
     def entries(self, name: str) -> list[dict]:
         return self.files[name]["entries"]
@@ -178,84 +138,32 @@ class Knowledge:
         role: str = Role.OPERATOR,
         bound_by: tuple[str, ...] = (),
         when: datetime | None = None,
-    ) -> RegimeChoice:
-        """The regime a notice to a ``role`` in ``country`` about ``case_type`` should cite.
-
-        ``bound_by``: regime keys the recipient is known to be bound by wherever it is (platforms).
-        Regimes are tried by rank; ``general`` when nothing specific fits.
-        """
-        country = (country or "").upper()
-        fits, passed = [], []
-        for regime in sorted(self.regimes.values(), key=lambda r: r.rank):
-            relevant = regime.key in bound_by or (regime.covers_country(country) and "*" not in regime.countries)
-            problem = self._misfit(regime, case_type, role, victim_holds_copyright, when)
-            if relevant and problem and role in NOTICE_ROLES:
-                passed.append(f"{regime.short} not used: {problem}")
-            if problem is not None or not (relevant or "*" in regime.countries):
-                continue
-            fits.append(regime)
-        specific = [r for r in fits if r.key != "general"]
-        chosen = specific[0] if specific else self.regimes["general"]
-        also = tuple(r for r in specific if r is not chosen)
-        return RegimeChoice(chosen, also, tuple(passed))
-
-    @staticmethod
-    def _misfit(regime: Regime, case_type: str, role: str, copyright_: bool, when) -> str | None:
-        """None when the regime fits; else why not, or "" when the reason is not worth telling
-        (another case type; a role a regime needing the copyright would not bind anyway)."""
-        unmet = regime.requires == "victim_holds_copyright" and not copyright_
-        if case_type not in regime.case_types:
-            return ""
-        if role not in regime.roles:
-            return "" if unmet else f"it binds {', '.join(sorted(regime.roles))}, not a {role}"
-        if unmet:
-            return "the victim does not hold the copyright (or it is not recorded)"
-        if not regime.in_force(when):
-            return f"in force only from {regime.in_force_from.isoformat()}"
-        return None
+    ) -> regimes.Choice:
+        """The regime a notice to a ``role`` in ``country`` about ``case_type`` should cite (kesu.law)."""
+        return regimes.choose(country, case_type, victim_holds_copyright, role=role, bound_by=bound_by, when=when)
 
     def deadline_for(self, role: str, regime_key: str, case_type: str, *, process: dict | None = None) -> Deadline:
-        """How long to wait on this step: the regime's period for the case type, else a known recipient
-        process (Cloudflare's 24 h), else the regime's default, else the role's, else the desk default."""
-        regime = self.regimes.get(regime_key)
-        deadlines = regime.deadlines if regime else {}
-        if case_type in deadlines:
-            return deadlines[case_type]
+        """How long to wait on this step: the regime's clock for the case type and role, else a known recipient
+        process (Cloudflare's 24 h), else the role's period, else the desk default. A clock counted in days
+        is its nominal length here; the notice's own due time is computed exactly from the clock."""
+        regime = regimes.REGIMES.get(regime_key)
+        clock = regime.clock_for(case_type, role) if regime else None
+        if clock is not None:
+            return Deadline(clock.nominal_hours, clock.source)
         if process and process.get("customer_response_hours"):
             hours = process["customer_response_hours"]
             return Deadline(hours, f"{process['name']} expects its customers to answer abuse reports within {hours} h")
-        if "default" in deadlines:
-            return deadlines["default"]
         table = self.jurisdictions["role_deadlines"]
         raw = table.get(role) or self.jurisdictions["default_deadline"]
         return Deadline(raw["hours"], raw["basis"])
 
 
-def _regime(entry: dict) -> Regime:
-    return Regime(
-        key=entry["key"],
-        short=entry["short"],
-        label=entry["label"],
-        law=entry["law"],
-        source=entry["source"],
-        rank=entry["rank"],
-        countries=frozenset(entry["countries"]),
-        roles=frozenset(entry["roles"]),
-        case_types=frozenset(entry["case_types"]),
-        deadlines={key: Deadline(value["hours"], value["basis"]) for key, value in entry["deadlines"].items()},
-        flags=tuple(entry.get("flags", ())),
-        requires=entry.get("requires", ""),
-        in_force_from=date.fromisoformat(entry["in_force_from"]) if entry.get("in_force_from") else None,
-        note=entry.get("note", ""),
-    )
-
-
 def _cross_check(knowledge: Knowledge) -> None:
     platforms = {e["key"] for e in knowledge.entries("platforms.json")}
     for index, entry in enumerate(knowledge.entries("platforms.json")):
-        unknown = [key for key in entry["regimes"] if key not in knowledge.regimes]
+        unknown = [key for key in entry["regimes"] if key not in regimes.REGIMES]
         if unknown:
-            fail("platforms.json", index, entry, f"regime {unknown[0]!r} is not in jurisdictions.json")
+            fail("platforms.json", index, entry, f"regime {unknown[0]!r} is not a legal regime in kesu.law")
     for index, entry in enumerate(knowledge.entries("stopncii_partners.json")):
         if entry.get("platform") and entry["platform"] not in platforms:
             fail("stopncii_partners.json", index, entry, f"platform {entry['platform']!r} is not in platforms.json")
@@ -272,8 +180,8 @@ def load(directory: Path | str | None = None) -> Knowledge:
     """Read and validate every file; raises KnowledgeError naming the file and entry on the first problem."""
     directory = Path(directory) if directory else DATA_DIR
     files = {name: read_file(directory / name) for name in FILES}
-    regimes = {entry["key"]: _regime(entry) for entry in check_jurisdictions(files["jurisdictions.json"])}
-    knowledge = Knowledge(directory, files, regimes)
+    check_jurisdictions(files["jurisdictions.json"])
+    knowledge = Knowledge(directory, files)
     _cross_check(knowledge)
     return knowledge
 
@@ -300,7 +208,7 @@ def platform_for_domain(domain: str) -> dict | None:
     return current().platform_for_domain(domain)
 
 
-def regime_for(country: str, case_type: str, victim_holds_copyright: bool = False, **kwargs) -> RegimeChoice:
+def regime_for(country: str, case_type: str, victim_holds_copyright: bool = False, **kwargs) -> regimes.Choice:
     return current().regime_for(country, case_type, victim_holds_copyright, **kwargs)
 
 

@@ -16,7 +16,6 @@ from .domains import BadDomain, registrable
 from .models import Contact, Role
 
 CASE_TYPES = frozenset(CaseType.values)
-REQUIREMENTS = frozenset({"victim_holds_copyright"})
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,119}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -131,18 +130,6 @@ def _deadline(value):
     return "hours must be a positive number or null"
 
 
-def _deadlines(value):
-    if not isinstance(value, dict):
-        return "must be an object"
-    for key, item in value.items():
-        if key != "default" and key not in CASE_TYPES:
-            return f"key {key!r} is not a case type or 'default'"
-        problem = _deadline(item)
-        if problem:
-            return f"{key} {problem}"
-    return None
-
-
 def _categories(value):
     def category(item):
         if not isinstance(item, dict) or _text(item.get("name")):
@@ -169,20 +156,8 @@ ENTRY_FIELDS = {
     "inhope_hotlines.json": {**ORGANISATION, "accepts": _accepts},
     "platforms.json": {**ORGANISATION, "domains": _list_of(_domain), "regimes": _list_of(_slug, empty=True)},
     "stopncii_partners.json": {"key": _slug, "name": _text, "source": _url, "announced": _month},
-    "jurisdictions.json": {
-        "key": _slug,
-        "short": _text,
-        "label": _text,
-        "law": _text,
-        "source": _url,
-        "rank": _int,
-        "countries": _list_of(_text),
-        "roles": _list_of(_member(set(Role.values))),
-        "case_types": _list_of(_member(CASE_TYPES)),
-        "deadlines": _deadlines,
-    },
 }
-OPTIONAL_FIELDS = {"in_force_from": _iso_date, "requires": _member(REQUIREMENTS), "results_from": _slug}
+OPTIONAL_FIELDS = {"results_from": _slug}
 
 
 # --- reading a file ---------------------------------------------------------------------------------
@@ -219,6 +194,8 @@ def _check_header(name: str, data: dict) -> None:
         problem = check(data.get(key))
         if problem:
             fail(name, None, None, f"top-level {key!r} {problem}")
+    if name not in ENTRY_FIELDS:  # jurisdictions.json: the desk's own periods, no entries (the law is kesu.law)
+        return
     entries = data.get("entries")
     if not isinstance(entries, list) or not entries:
         fail(name, None, None, "top-level 'entries' must be a non-empty list")
@@ -244,10 +221,9 @@ def _check_entry(name: str, index: int, entry: dict) -> None:
             fail(name, index, entry, f"{key!r} {check(entry[key])}")
 
 
-def check_jurisdictions(data: dict) -> list[dict]:
-    """The top level of jurisdictions.json checked; its entries with country groups expanded to codes."""
+def check_jurisdictions(data: dict) -> None:
+    """The desk's own periods in jurisdictions.json: a deadline for every role, a default, the escalation rules."""
     name = "jurisdictions.json"
-    groups = data.get("country_groups", {})
     if _country(data.get("home_country")):
         fail(name, None, None, "top-level 'home_country' " + _country(data.get("home_country")))
     for key in ("role_deadlines", "escalation"):
@@ -258,17 +234,3 @@ def check_jurisdictions(data: dict) -> list[dict]:
             fail(name, None, None, f"role_deadlines.{role} {_deadline(data['role_deadlines'].get(role))}")
     if _deadline(data.get("default_deadline")):
         fail(name, None, None, f"default_deadline {_deadline(data.get('default_deadline'))}")
-    entries = []
-    for index, entry in enumerate(data["entries"]):
-        countries = set()
-        for item in entry["countries"]:
-            if item == "*" or not _country(item):
-                countries.add(item)
-            elif item in groups:
-                countries.update(groups[item])
-            else:
-                fail(name, index, entry, f"country {item!r} is neither a code nor a group in country_groups")
-        entries.append({**entry, "countries": sorted(countries)})
-    if "general" not in {entry["key"] for entry in entries}:
-        fail(name, None, None, "a 'general' regime is required (the fallback)")
-    return entries
