@@ -135,8 +135,19 @@ def victim_details():
     )
 
 
+@pytest.fixture(scope="session")
+def reference_signals(astronaut_png, hopper_jpg) -> dict[bytes, list]:
+    """The signals of the case fixture's two files, computed once per run (the full ML pipeline takes ~0.5 s
+    a case) and shared read-only: SignalValue is frozen. Tests of reference banking itself add files
+    without them, so that path keeps computing."""
+    from kesu.matching.services import medium_of
+    from kesu.matching.signals import compute_all
+
+    return {data: compute_all(medium_of(data, reference=True)) for data in (astronaut_png, hopper_jpg)}
+
+
 @pytest.fixture
-def case(personas, victim_details, astronaut_png, hopper_jpg):
+def case(personas, victim_details, astronaut_png, hopper_jpg, reference_signals):
     from kesu.accounts.principals import SystemPrincipal
     from kesu.cases import references, services
 
@@ -144,8 +155,9 @@ def case(personas, victim_details, astronaut_png, hopper_jpg):
     case = services.create_case(
         operator, "ncii", details=victim_details, assignees=[personas["on_case"]], consent=["search", "takedown"]
     )
-    references.add_file(operator, case, "hanako_private_1.png", astronaut_png)
-    references.add_file(operator, case, "hanako_face.jpg", hopper_jpg, kind_hint="face")
+    signals = reference_signals
+    references.add_file(operator, case, "hanako_private_1.png", astronaut_png, signals=signals[astronaut_png])
+    references.add_file(operator, case, "hanako_face.jpg", hopper_jpg, kind_hint="face", signals=signals[hopper_jpg])
     services.add_contact(operator, case, "in", "phone", "She called about the forum post from her ex.")
     return case
 

@@ -10,37 +10,38 @@ from kesu.audit.models import AuditEntry
 pytestmark = pytest.mark.django_db
 
 
-def case_urls(case):
-    ref = case.references.get(kind="image")
-    args = {"case_id": case.pk}
-    with_ref = {"case_id": case.pk, "ref_id": ref.pk}
-    return [
-        ("get", reverse("cases:detail", kwargs=args), {}),
-        ("get", reverse("cases:edit", kwargs=args), {}),
-        ("post", reverse("cases:victim", kwargs=args), {}),
-        ("post", reverse("cases:contact_add", kwargs=args), {"direction": "out", "channel": "phone", "note": "x"}),
-        ("post", reverse("cases:reference_text", kwargs=args), {"kind": "keyword", "text": "title"}),
-        ("post", reverse("cases:reference_upload", kwargs=args), {}),
-        ("get", reverse("cases:preview", kwargs=with_ref), {}),
-        ("get", reverse("cases:media", kwargs=with_ref), {}),
-        ("post", reverse("cases:continuation", kwargs=args), {"answer": "continue"}),
-    ]
+# (method, route name, needs a reference, form data): every page and action of one case.
+CASE_PAGES = [
+    ("get", "cases:detail", False, {}),
+    ("get", "cases:edit", False, {}),
+    ("post", "cases:victim", False, {}),
+    ("post", "cases:contact_add", False, {"direction": "out", "channel": "phone", "note": "x"}),
+    ("post", "cases:reference_text", False, {"kind": "keyword", "text": "title"}),
+    ("post", "cases:reference_upload", False, {}),
+    ("get", "cases:preview", True, {}),
+    ("get", "cases:media", True, {}),
+    ("post", "cases:continuation", False, {"answer": "continue"}),
+]
+PAGE_IDS = [f"{method} {name}" for method, name, _, _ in CASE_PAGES]
 
 
-@pytest.mark.parametrize("index", range(9))
-def test_outsider_gets_404_everywhere(case, clients, index):
-    method, url, data = case_urls(case)[index]
-    response = getattr(clients["outsider"], method)(url, data)
+def request(client, case, page):
+    method, name, with_ref, data = page
+    kwargs = {"case_id": case.pk} | ({"ref_id": case.references.get(kind="image").pk} if with_ref else {})
+    return getattr(client, method)(reverse(name, kwargs=kwargs), data)
+
+
+@pytest.mark.parametrize("page", CASE_PAGES, ids=PAGE_IDS)
+def test_outsider_gets_404_everywhere(case, clients, page):
+    response = request(clients["outsider"], case, page)
     assert response.status_code == 404
     assert b"Yamada" not in response.content and case.victim.code.encode() not in response.content
 
 
 @pytest.mark.parametrize("persona", ["on_case", "supervisor", "admin"])
-@pytest.mark.parametrize("index", range(9))
-def test_members_reach_every_case_page(case, clients, persona, index):
-    method, url, data = case_urls(case)[index]
-    response = getattr(clients[persona], method)(url, data)
-    assert response.status_code in (200, 302)
+@pytest.mark.parametrize("page", CASE_PAGES, ids=PAGE_IDS)
+def test_members_reach_every_case_page(case, clients, persona, page):
+    assert request(clients[persona], case, page).status_code in (200, 302)
 
 
 @pytest.mark.parametrize("persona,status", [("on_case", 404), ("outsider", 404), ("supervisor", 200), ("admin", 200)])

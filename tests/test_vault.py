@@ -1,6 +1,7 @@
 """The vault: no plaintext anywhere, crypto-shredding, master key rotation."""
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -36,13 +37,22 @@ def database_dump() -> bytes:
     return b"\n".join(chunks)
 
 
-def files_under(*roots: Path) -> bytes:
-    blob = b""
-    for root in roots:
-        for path in Path(root).rglob("*"):
-            if path.is_file():
-                blob += path.read_bytes()
-    return blob
+@pytest.fixture(autouse=True)
+def began() -> float:
+    """When the test began (autouse fixtures come before the case it makes), with a margin for mtime rounding."""
+    return time.time() - 2
+
+
+def files_under(*roots: Path, since: float) -> bytes:
+    """Everything written under roots since the test began: only those files can hold what this test stored
+    (the data directory of a whole run holds every earlier test's files, hundreds of megabytes). A file
+    appended to, such as a log, counts as written."""
+    return b"\n".join(
+        path.read_bytes()
+        for root in roots
+        for path in Path(root).rglob("*")
+        if path.is_file() and path.stat().st_mtime >= since
+    )
 
 
 def sensitive_strings(details) -> list[bytes]:
@@ -50,10 +60,10 @@ def sensitive_strings(details) -> list[bytes]:
     return [v.encode() for v in values]
 
 
-def test_no_plaintext_of_media_or_contact_data_anywhere(case, victim_details, astronaut_png, hopper_jpg, tmp_path):
+def test_no_plaintext_of_media_or_contact_data_anywhere(began, case, victim_details, astronaut_png, hopper_jpg):
     from kesu.matching.media import blurred_preview, open_image
 
-    stored = files_under(settings.DATA_DIR)
+    stored = files_under(settings.DATA_DIR, since=began)
     dump = database_dump()
     dump_lower = dump.lower()
     assert stored and dump
@@ -70,7 +80,7 @@ def test_no_plaintext_of_media_or_contact_data_anywhere(case, victim_details, as
     assert services.victim_details(OPERATOR, case).contact["email"] == victim_details.contact["email"]
 
 
-def test_web_upload_leaves_no_plaintext_temp_file(case, clients):
+def test_web_upload_leaves_no_plaintext_temp_file(began, case, clients):
     """Large uploads must not spill to /tmp (Django's default does)."""
     import tempfile
 
@@ -79,18 +89,14 @@ def test_web_upload_leaves_no_plaintext_temp_file(case, clients):
 
     big = png_bytes(np.random.default_rng(7).integers(0, 255, (1400, 1400, 3), dtype=np.uint8))
     assert len(big) > 3 * 1024 * 1024
-    temp = Path(tempfile.gettempdir())
-    before = {p for p in temp.rglob("*") if p.is_file()}
     response = clients["on_case"].post(
         f"/cases/{case.pk}/references/", {"files": [_upload("big.png", big)]}, HTTP_ACCEPT="application/json"
     )
     assert response.status_code == 200 and response.json()["results"][0]["id"]
-    new_files = [p for p in temp.rglob("*") if p.is_file() and p not in before]
-    for path in new_files:
-        content = path.read_bytes()
-        assert not any(w in content for w in windows(big)), path
-    stored = files_under(settings.DATA_DIR)
-    assert not any(w in stored for w in windows(big))
+    in_temp = files_under(Path(tempfile.gettempdir()), since=began)  # the data directory may be under it
+    assert not any(w in in_temp for w in windows(big))
+    stored = files_under(settings.DATA_DIR, since=began)
+    assert stored and not any(w in stored for w in windows(big))
 
 
 def _upload(name, data):
@@ -189,12 +195,12 @@ def base_key_file_holds(kid: str) -> bool:
     return keyring.key_id(keyring._read_key_file(settings.KESU_MASTER_KEY_FILE)) == kid
 
 
-def test_csam_case_keeps_only_signals(personas, astronaut_png):
+def test_csam_case_keeps_only_signals(began, personas, astronaut_png):
     case = services.create_case(OPERATOR, "csam")
     item = references.add_file(OPERATOR, case, "x.png", astronaut_png)
     assert item.blob is None and item.preview is None
     assert not VaultBlob.objects.filter(data_key=case.data_key).exists()
     kinds = set(item.signals.values_list("kind", flat=True))
     assert {"sha256", "md5", "pdq"} <= kinds
-    stored = files_under(settings.KESU_VAULT_DIR)
+    stored = files_under(settings.KESU_VAULT_DIR, since=began)
     assert not any(window in stored for window in windows(astronaut_png))

@@ -31,7 +31,8 @@ class Added:
     error: str = ""
 
 
-def add_file(actor, case: Case, name: str, data: bytes, kind_hint: str | None = None) -> ReferenceItem:
+def add_file(actor, case: Case, name: str, data: bytes, kind_hint: str | None = None, signals=None) -> ReferenceItem:
+    """One of her files as a reference; ``signals``, when given, were computed from these bytes before."""
     if kind_hint not in (None, *KIND_HINTS):
         raise UserError(f"kind must be face or media, not {kind_hint!r}")
     info = media.inspect(data)
@@ -55,7 +56,7 @@ def add_file(actor, case: Case, name: str, data: bytes, kind_hint: str | None = 
             if image is not None:
                 item.preview = vault.store_blob(case.data_key, media.blurred_preview(image))
         item.save()
-        signals = bank_reference(case, item, data, info)
+        signals = bank_reference(case, item, data, info, signals)
         log_action(
             actor,
             "reference.create",

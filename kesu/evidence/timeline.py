@@ -10,8 +10,6 @@ from ..cases import timeline
 from ..cases.models import Case
 from ..cases.timeline import Event, bunched, case_link
 from .models import EvidenceBundle
-from .services import evidence_rows
-from .views import PreserveForm
 
 
 def register() -> None:
@@ -20,6 +18,11 @@ def register() -> None:
 
 
 def section(case: Case) -> dict:
+    # Imported here: the services pull in the capture stack (Playwright, WACZ), which every process would
+    # otherwise load at start through the app registry (~0.7 s for each `kesu` command).
+    from .services import evidence_rows
+    from .views import PreserveForm
+
     return {"evidence": evidence_rows(case), "preserve_form": PreserveForm()}
 
 
