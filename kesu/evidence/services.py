@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -23,16 +24,18 @@ from kesu.audit import anchors
 from kesu.audit import services as audit
 from kesu.audit.anchors import Anchor
 from kesu.audit.services import Actor, log_action
-from kesu.capture import services as capturing
 from kesu.capture.policy import check_url
 from kesu.capture.record import Capture
 from kesu.lib import taskqueue, workrows
 from kesu.lib.errors import UserError
 from kesu.vault import services as vault
 
-from . import build, bundle, verify
+from . import bundle
 from .models import EvidenceBundle
 from .timestamp import TimestampError, request_timestamp
+
+if TYPE_CHECKING:
+    from . import verify
 
 log = logging.getLogger(__name__)
 SOFTWARE = f"Kesu {version('kesu')}"
@@ -68,10 +71,20 @@ def _timestamper(errors: list[str]):
     return safe
 
 
+def _capture(url: str) -> Capture:
+    # The browser stack (Playwright) and the WACZ writer load with the first capture, not in every process
+    # that imports this module: each `kesu` command and every worker start ~1 s sooner.
+    from kesu.capture import services as capturing
+
+    return capturing.capture(url)
+
+
 def seal_capture(
     capture: Capture, *, bundle_id: str, case: dict | None, reason: str, collector: str, withhold_media: bool
 ) -> tuple[dict[str, bytes], list[str]]:
     """The bundle's files for a capture, signed (and timestamped when an authority is set)."""
+    from . import build  # the WACZ writer, loaded with the first capture (see _capture)
+
     files = build.files_of(capture, software=SOFTWARE, operator="", withhold_media=withhold_media)
     manifest = build.manifest_of(
         capture,
@@ -205,7 +218,7 @@ def preserve_claimed(item: EvidenceBundle, token: str) -> None:
     case = item.case
     url = vault.open_text(case.data_key, item.url_sealed, "evidence.url")
     try:
-        captured = capturing.capture(url)
+        captured = _capture(url)
         files, errors = seal_capture(
             captured,
             bundle_id=str(item.pk),
@@ -290,6 +303,8 @@ def export(actor, item: EvidenceBundle, directory: Path) -> Path:
 
 
 def verify_files(files: dict[str, bytes], directory: Path | None = None) -> verify.Report:
+    from . import verify  # it loads the WARC/WACZ tools: only a verification needs them
+
     return verify.verify(files, trusted_keys=[signer_pem()], tsa_ca=_tsa_ca(), directory=directory)
 
 
@@ -303,7 +318,7 @@ def capture_to_directory(
     url: str, directory: Path, *, actor="system:cli"
 ) -> tuple[Capture, dict[str, bytes], list[str]]:
     """``kesu capture URL --out DIR`` without a case: the bundle goes only to DIR."""
-    captured = capturing.capture(url)
+    captured = _capture(url)
     files, errors = seal_capture(
         captured,
         bundle_id=str(uuid.uuid4()),
