@@ -24,6 +24,24 @@ netguard.install()
 PASSWORD = "a-long-test-password-31"
 
 
+def pytest_configure(config):
+    """Each pytest-xdist worker gets a data directory of its own inside the run's: a data directory belongs to
+    one installation (the bank's index, the desk's calibration, uploads in progress), and each worker has
+    its own database. Settings are read before this file is, so the directory goes into the environment
+    the worker starts with (execnet's ``env:`` in each worker's spec)."""
+    specs = getattr(config.option, "tx", None) or []
+    if specs and not os.environ.get("PYTEST_XDIST_WORKER"):
+        base = os.environ["KESU_DATA_DIR"]
+        config.option.tx = [f"{spec}//env:KESU_DATA_DIR={base}/worker{n}" for n, spec in enumerate(specs)]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files with end-to-end tests first: pytest-xdist hands out whole files (--dist loadfile), and a long
+    file handed out last would end the run late. The order within a file is kept (the sort is stable)."""
+    end_to_end = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in end_to_end)
+
+
 def png_bytes(array) -> bytes:
     from PIL import Image
 
@@ -66,6 +84,20 @@ def stays_on_loopback():
     leaks = netguard.take()
     if leaks:
         pytest.fail("left loopback: " + "; ".join(leaks[:5]), pytrace=False)
+
+
+@pytest.fixture
+def redis_url(worker_id) -> str:
+    """A Redis database of this test process's own, empty before and after: tests running in parallel
+    (pytest-xdist) never share a broker queue. Databases 12-15, one per worker."""
+    import redis
+
+    number = 12 + (int(worker_id.removeprefix("gw")) % 4 if worker_id.startswith("gw") else 0)
+    client = redis.Redis(host="127.0.0.1", port=6379, db=number)
+    client.flushdb()
+    yield f"redis://127.0.0.1:6379/{number}"
+    client.flushdb()
+    client.close()
 
 
 @pytest.fixture(autouse=True)

@@ -274,7 +274,7 @@ def test_case_page_preserve_button_and_download(site, case, clients, loopback, d
     assert "検証済み" in verified.content.decode()  # the desk works in Japanese
 
 
-def test_capture_task_runs_on_a_real_worker_with_redis(site, tmp_path):
+def test_capture_task_runs_on_a_real_worker_with_redis(site, tmp_path, redis_url):
     """The case page's button queues a task; a worker process (warm browser) on Redis preserves the page."""
     import os
     import signal
@@ -283,7 +283,7 @@ def test_capture_task_runs_on_a_real_worker_with_redis(site, tmp_path):
     import time
 
     kesu = str(Path(sys.executable).with_name("kesu"))
-    env = {**os.environ, "KESU_DATA_DIR": str(tmp_path / "data"), "KESU_BROKER_URL": "redis://127.0.0.1:6379/14",
+    env = {**os.environ, "KESU_DATA_DIR": str(tmp_path / "data"), "KESU_BROKER_URL": redis_url,
            "KESU_ALLOW_LOOPBACK": "1", "KESU_CAPTURE_WARM_CONTEXTS": "1"}  # fmt: skip
     env.pop("KESU_DATABASE_URL", None)
     made = subprocess.run([kesu, "case", "create", "--type", "ncii", "--json"], env=env, capture_output=True,

@@ -17,14 +17,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import redis
 
 from kesu.demo.web import DemoWeb
 
 pytestmark = pytest.mark.slow
 KESU = str(Path(sys.executable).with_name("kesu"))
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-REDIS_DB = 14
 QUEUES = "celery,capture,fetch,download,fingerprint,match,alert,recheck"
 
 
@@ -41,11 +39,8 @@ def database():
 
 
 @pytest.fixture
-def broker():
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-    client.flushdb()
-    yield f"redis://127.0.0.1:6379/{REDIS_DB}"
-    client.flushdb()
+def broker(redis_url):
+    return redis_url
 
 
 def kesu(env, *args, check=True) -> str:
