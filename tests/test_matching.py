@@ -366,3 +366,17 @@ def test_confirmed_hit_banks_her_face_but_not_a_bystanders(personas, victim_deta
     services.confirm_hit(OPERATOR, hit)
     banked = [s.meta["box"] for s in Signal.objects.filter(hit=hit, kind="face")]
     assert banked and all(box[0] < 350 for box in banked)  # only the face on the left: hers
+
+
+def test_signals_computed_before_are_banked_only_for_the_file_they_came_from(
+    case, reference_signals, astronaut_png, hopper_jpg
+):
+    from kesu.cases import references
+    from kesu.lib.errors import UserError
+
+    computed = reference_signals[astronaut_png]
+    item = references.add_file(OPERATOR, case, "again.png", astronaut_png, signals=computed)
+    assert sorted(item.signals.values_list("kind", flat=True)) == sorted(value.kind for value in computed)
+    assert item.pk in {candidate.reference_id for candidate in services.match(astronaut_png).candidates}
+    with pytest.raises(UserError, match="not of this file"):
+        references.add_file(OPERATOR, case, "other.jpg", hopper_jpg, signals=computed)
