@@ -1,9 +1,10 @@
 """The contract of every registered patrol stage (kesu/patrol/stages.py), on real rows and a real local site.
 
 A page with her picture and a page with a player go through the whole pipeline, one stage at a time in
-ORDER. At each stage, on one of its rows: a row not yet due, or held by another worker, is left alone; and
-when another worker takes the row over while ours runs (our lease ran out), our commit raises LostClaim and
-nothing of it is kept. Then the stage's rows are worked for real, which makes the next stage's rows.
+ORDER, and a notice already sent for the first page gives the re-check its row. At each stage, on one of
+its rows: a row not yet due, or held by another worker, is left alone; and when another worker takes the
+row over while ours runs (our lease ran out), our commit raises LostClaim and nothing of it is kept. Then
+the stage's rows are worked for real, which makes the next stage's rows.
 A new stage registered without a row reaching it here fails this test: give the site a page that leads there.
 """
 
@@ -12,14 +13,15 @@ from datetime import timedelta
 import pytest
 from django.db.models import Sum
 from django.utils import timezone
-from test_patrol import jpeg, site, watch_of  # noqa: F401 - site is the local web site fixture
+from test_patrol import jpeg, operated, sent_notice, site, watch_of  # noqa: F401 - operated and site are fixtures
 
 from kesu.audit.models import AuditEntry
 from kesu.evidence.models import EvidenceBundle
 from kesu.lib.workrows import LostClaim
 from kesu.matching.models import Hit
-from kesu.patrol import alerts, claims, services, stages  # noqa: F401 - alerts registers the last stage
-from kesu.patrol.models import Fingerprint, Page, Run, Sighting
+from kesu.notices.models import Notice
+from kesu.patrol import alerts, claims, rechecks, services, stages  # noqa: F401 - alerts registers its stage
+from kesu.patrol.models import Fingerprint, Page, Recheck, Run, Sighting
 
 
 @pytest.fixture
@@ -44,17 +46,22 @@ def test_every_registered_stage_is_in_the_order_drain_and_the_tasks_follow():
 
 # Without the browser every stage but capture is walked; the slow run (a real browser) walks them all.
 @pytest.mark.parametrize("browser", ["never", pytest.param("auto", marks=pytest.mark.slow)])
-def test_every_stage_commits_only_while_its_claim_is_ours(db, case, site, fresh_browser, astronaut_png, browser):  # noqa: F811
-    site.html("/latest", '<a href="/v/1">one</a> <a href="/v/2">two</a>')
-    site.html("/v/1", '<img src="/m/1.jpg">')
-    site.html("/v/2", '<video></video><img src="/m/1.jpg">')  # a player: only the browser sees it
-    site.pages["/m/1.jpg"] = (200, "image/jpeg", jpeg(astronaut_png, 0.6, 75))
-    services.start(watch_of(site, browser=browser))
+def test_every_stage_commits_only_while_its_claim_is_ours(db, case, fresh_browser, astronaut_png, browser, request):
+    web = request.getfixturevalue("operated")  # the site, whose operator takes notices: a re-check needs one sent
+    web.html("/latest", '<a href="/v/1">one</a> <a href="/v/2">two</a>')
+    web.html("/v/1", '<img src="/m/1.jpg">')
+    web.html("/v/2", '<video></video><img src="/m/1.jpg">')  # a player: only the browser sees it
+    web.pages["/m/1.jpg"] = (200, "image/jpeg", jpeg(astronaut_png, 0.6, 75))
+    sent_notice(case, [web.url("/v/1")])
+    assert rechecks.schedule() == 1
+    Recheck.objects.update(due_at=timezone.now())
+    services.start(watch_of(web, browser=browser))
 
     walked = set()
     with stages.inline():
         for stage in stages.ordered():
-            pk = stage.model.objects.filter(stage=stage.name).order_by("pk").values_list("pk", flat=True).first()
+            rows = stage.model.objects.filter(stage=stage.row_stage())
+            pk = rows.order_by("pk").values_list("pk", flat=True).first()
             if pk is None:
                 continue
             _not_due_or_taken(stage, pk)
@@ -71,7 +78,7 @@ def _not_due_or_taken(stage, pk):
     model.objects.filter(pk=pk).update(due_at=timezone.now() + timedelta(hours=1))
     assert stage().handle(pk) == stages.NOT_DUE
     model.objects.filter(pk=pk).update(due_at=before["due_at"])
-    other = claims.claim(model, pk, stage.name)  # another worker holds it
+    other = claims.claim(model, pk, stage.row_stage())  # another worker holds it
     assert other and stage().handle(pk) == stages.NOT_DUE
     claims.defer(model, pk, other, 0)
     assert model.objects.values().get(pk=pk) | {"due_at": before["due_at"]} == before
@@ -84,14 +91,14 @@ def _lost_claim_keeps_nothing(stage, pk):
     result = ours.run(ctx)  # the real work, outside any transaction
     expired = timezone.now() - claims.lease() - timedelta(seconds=1)
     model.objects.filter(pk=pk).update(claimed_at=expired)  # ours ran past its lease
-    other = claims.claim(model, pk, stage.name)
+    other = claims.claim(model, pk, stage.row_stage())
     assert other, f"{stage.name}: a claim past its lease was not taken over"
     before = _world()
     with pytest.raises(LostClaim):
         ours.settle(ctx, result)
     assert _world() == before, f"{stage.name}: a commit without the claim kept something"
     row = model.objects.get(pk=pk)
-    assert (row.stage, row.claim) == (stage.name, other)
+    assert (row.stage, row.claim) == (stage.row_stage(), other)
     claims.defer(model, pk, other, 0)
 
 
@@ -101,15 +108,19 @@ def _world() -> dict:
                                                                    EvidenceBundle)}  # fmt: skip
     rows = {model.__name__: sorted(model.objects.values_list("pk", "stage", "completions", "error"))
             for model in (Page, Sighting, Fingerprint)}  # fmt: skip
-    return counts | rows | {"run hits": Run.objects.aggregate(n=Sum("hits"))["n"]}
+    seen = {"rechecks": sorted(Recheck.objects.values_list("pk", "stage", "completions", "state", "checks")),
+            "outcomes": sorted(Notice.objects.values_list("pk", "outcome"))}  # fmt: skip
+    return counts | rows | seen | {"run hits": Run.objects.aggregate(n=Sum("hits"))["n"]}
 
 
 def _work(stage):
-    """Work this stage's rows for real until none is left (a politeness wait is short here)."""
+    """Work this stage's rows for real until none is left but those due later than a minute from now (a
+    politeness wait is short here; a re-check's next look is hours away)."""
     deadline = timezone.now() + timedelta(seconds=60)
     while timezone.now() < deadline:
-        ids = list(claims.claimable(stage.model, stage.name).values_list("pk", flat=True))
-        if not ids and not stage.model.objects.filter(stage=stage.name).exists():
+        ids = list(claims.claimable(stage.model, stage.row_stage()).values_list("pk", flat=True))
+        soon = stage.model.objects.filter(stage=stage.row_stage(), due_at__lte=timezone.now() + timedelta(minutes=1))
+        if not ids and not soon.exists():
             return
         for pk in ids:
             stage().handle(pk)

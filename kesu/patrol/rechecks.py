@@ -29,7 +29,7 @@ from ..notices.compose import urls_of
 from ..notices.models import Notice
 from ..vault import services as vault
 from . import claims, extract, http, pipeline, politeness, reuploads, stages
-from .limits import Limits
+from .limits import Limits, watch_for
 from .models import Browser, Recheck, Stage
 
 ACTOR = SystemPrincipal("patrol")
@@ -59,7 +59,7 @@ def schedule() -> int:
                 continue
     due = [(item.pk, item.host) for item in created if item.due_at <= now]
     for pk in _by_host_in_turn(due):
-        stages.enqueue(Stage.FETCH, pk, recheck=True)
+        stages.enqueue(Check.name, pk)
     return len(created)
 
 
@@ -74,7 +74,7 @@ def wake_due(now=None) -> int:
         .values_list("pk", "host")[:20000]
     )
     for pk in _by_host_in_turn(due):
-        stages.enqueue(Stage.FETCH, pk, recheck=True)
+        stages.enqueue(Check.name, pk)
     return len(due)
 
 
@@ -112,27 +112,37 @@ class Busy(Exception):
         self.wait = wait
 
 
-def check(recheck_id: int) -> str:
-    token = claims.claim(Recheck, recheck_id, Stage.FETCH)
-    if token is None:
-        return "not due or taken"
-    item = Recheck.objects.select_related("case__data_key", "notice").get(pk=recheck_id)
-    url = vault.open_text(item.case.data_key, item.url_sealed, "recheck.url")
-    limits = Limits.for_host(item.host)
-    try:
-        seen = _look(item, url, limits)
-    except http.NeedsBrowser:
-        seen = None
-    except Busy as busy:  # back in the queue for the host's next free slot, not a fixed delay
-        claims.defer(Recheck, item.pk, token, busy.wait)
-        stages.enqueue(Stage.FETCH, item.pk, busy.wait, recheck=True)
-        return "deferred"
-    if seen is None and limits.browser != Browser.NEVER:
-        seen = _look_in_browser(item, url)
-    if seen is None:
-        seen = (State.UNREACHABLE, None, "needs the browser, which this host's watch does not allow")
-    state, status, detail = seen
-    return record(item, token, url, state, status, detail)
+@stages.register
+class Check(stages.Stage):
+    """One look at a requested URL: the page over HTTP (its media fetched and compared with her bank), the
+    browser when only it can tell; a change of state is recorded with evidence. Its rows wait in ``fetch``."""
+
+    name = "recheck"
+    waits_in = Stage.FETCH
+    model = Recheck
+    related = ("case__data_key", "notice")
+
+    def watch_of(self, row: Recheck):
+        return watch_for(row.host)
+
+    def run(self, ctx: stages.Context) -> tuple[str, tuple]:
+        item = ctx.row
+        url = vault.open_text(item.case.data_key, item.url_sealed, "recheck.url")
+        try:
+            seen = _look(item, url, ctx.limits)
+        except http.NeedsBrowser:
+            seen = None
+        except Busy as busy:  # back in the queue for the host's next free slot, not a fixed delay
+            raise self.defer(ctx, busy.wait) from None
+        if seen is None and ctx.limits.browser != Browser.NEVER:
+            seen = _look_in_browser(item, url)
+        if seen is None:
+            seen = (State.UNREACHABLE, None, "needs the browser, which this host's watch does not allow")
+        return url, seen
+
+    def commit(self, ctx: stages.Context, result: tuple[str, tuple]) -> str:
+        url, (state, status, detail) = result
+        return record(self, ctx, url, state, status, detail)
 
 
 def _get(item: Recheck, url: str, limits: Limits, limit: int, referer: str = ""):
@@ -217,38 +227,34 @@ def _hers(item: Recheck, data: bytes) -> bool:
 # --- recording --------------------------------------------------------------------------------------------
 
 
-def record(item: Recheck, token: str, url: str, state: str, status: int | None, detail: str) -> str:
-    """Write what was seen; on a change, capture evidence and re-derive the notice's outcome."""
-    now = timezone.now()
+def record(stage: Check, ctx: stages.Context, url: str, state: str, status: int | None, detail: str) -> str:
+    """Write what was seen (inside the stage's commit); on a change, request evidence and re-derive the
+    notice's outcome."""
+    item, now = ctx.row, timezone.now()
     bundle = None
     changed = state != item.state
     came_back = changed and state == State.ONLINE and item.gone_at is not None
-    with transaction.atomic():
-        fields = {"state": state, "checks": item.checks + 1, "last_checked_at": now}
-        if changed:
-            bundle = pipeline.request_evidence(url, item.case) if _preserve(state) else None
-            entry = {
-                "at": now.isoformat(),
-                "state": state,
-                "status": status,
-                "evidence": str(bundle.pk) if bundle else "",
-            }
-            fields |= {"changed_at": now, "history": [*item.history, entry][-100:]}
-            if state in Recheck.GONE and item.gone_at is None:
-                fields["gone_at"] = now
-            if came_back:
-                fields["gone_at"] = None
-            log_action(ACTOR, "patrol.recheck", item, case_id=item.case_id, state=state, status=status)
+    fields = {"state": state, "checks": item.checks + 1, "last_checked_at": now}
+    if changed:
+        bundle = pipeline.request_evidence(url, item.case) if _preserve(state) else None
+        entry = {"at": now.isoformat(), "state": state, "status": status, "evidence": str(bundle.pk) if bundle else ""}
+        fields |= {"changed_at": now, "history": [*item.history, entry][-100:]}
+        if state in Recheck.GONE and item.gone_at is None:
+            fields["gone_at"] = now
         if came_back:
-            _came_back(item, url)
-        for name, value in fields.items():
-            setattr(item, name, value)
-        due = next_check(item, now)
-        claims.advance(Recheck, item.pk, token, Stage.FETCH if due else Stage.DONE, **fields)
-        if due:  # woken by the scheduler's tick when due (a message held for hours would be re-delivered)
-            Recheck.objects.filter(pk=item.pk).update(due_at=due)
-        outcome = outcomes.apply_outcome(ACTOR, item.notice)
-    pipeline.preserve_inline([bundle] if bundle else [])
+            fields["gone_at"] = None
+        log_action(ACTOR, "patrol.recheck", item, case_id=item.case_id, state=state, status=status)
+    if came_back:
+        _came_back(item, url)
+    for name, value in fields.items():
+        setattr(item, name, value)
+    due = next_check(item, now)
+    stage.advance(ctx, Stage.FETCH if due else Stage.DONE, **fields)
+    if due:  # woken by the scheduler's tick when due (a message held for hours would be re-delivered)
+        Recheck.objects.filter(pk=item.pk).update(due_at=due)
+    outcome = outcomes.apply_outcome(ACTOR, item.notice)
+    if bundle:
+        ctx.then.append(lambda: pipeline.preserve_inline([bundle]))
     return f"{state}{f' -> {outcome}' if outcome else ''}"
 
 

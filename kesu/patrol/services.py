@@ -135,7 +135,7 @@ def sweep() -> int:
                 "pk", flat=True)[:1000])  # fmt: skip
             model.objects.filter(pk__in=stale).update(due_at=now)
             for pk in stale:
-                stages.enqueue(stage, pk, recheck=model is Recheck)
+                stages.enqueue(rechecks.Check.name if model is Recheck else stage, pk)
             woken += len(stale)
     return woken
 
@@ -332,12 +332,14 @@ def _digest_message(user, rows: list[dict], now, anchor) -> EmailMessage:
 
 # --- running in this process ----------------------------------------------------------------------------
 
-RECHECK = (Recheck, Stage.FETCH, rechecks.check)
-
 
 def drain(seconds: float = 600, rechecks: bool = True) -> dict:
     """Work every due row in this process until nothing is left (or the time is up); counts per stage."""
-    order = [(stage.model, stage.name, stage().handle) for stage in stages.ordered()] + ([RECHECK] if rechecks else [])
+    order = [
+        (stage.model, stage.row_stage(), stage().handle)
+        for stage in stages.ordered()
+        if rechecks or stage.model is not Recheck
+    ]
     counts: dict[str, int] = {}
     deadline = time.monotonic() + seconds
     with stages.inline():

@@ -36,7 +36,7 @@ from .models import Stage as StageName
 from .models import Watch
 
 NOT_DUE = "not due or taken"
-ORDER = ("fetch", "capture", "download", "fingerprint", "match", "alert")
+ORDER = ("fetch", "capture", "download", "fingerprint", "match", "alert", "recheck")
 MAX_ATTEMPTS = 4
 RETRY_SECONDS = 30
 FINAL_STATUSES = (404, 410, 403, 401, 451)  # no use trying again
@@ -62,11 +62,12 @@ def ordered() -> list[type[Stage]]:
 # --- queueing -------------------------------------------------------------------------------------------
 
 
-def enqueue(stage: str, pk: int, countdown: float = 0, recheck: bool = False) -> None:
-    """Wake a worker for row pk after the current transaction commits (nothing to do in ``services.drain``)."""
+def enqueue(stage: str, pk: int, countdown: float = 0) -> None:
+    """Wake a worker for row pk of stage ``stage`` (its task is ``patrol.<stage>``) after the current
+    transaction commits (nothing to do in ``services.drain``)."""
     if getattr(_inline, "active", False):
         return
-    taskqueue.after_commit("patrol.recheck" if recheck else f"patrol.{stage}", pk, countdown=max(0, countdown))
+    taskqueue.after_commit(f"patrol.{stage}", pk, countdown=max(0, countdown))
 
 
 @contextmanager
@@ -104,13 +105,19 @@ class Context:
 class Stage:
     """One step of a row through the patrol (see the module docstring for the contract).
 
-    ``name`` is the row's stage and the task's name; ``model`` the kind of row; ``related`` what to load with it.
-    Subclasses write ``run`` and ``commit``, and ``watch_of`` when the row's watch sets its limits.
+    ``name`` is the task's name and, unless ``waits_in`` says otherwise, the row's stage while it waits for
+    this one; ``model`` the kind of row; ``related`` what to load with it. Subclasses write ``run`` and
+    ``commit``, and ``watch_of`` when the row's watch sets its limits.
     """
 
     name: ClassVar[str]
     model: ClassVar[type]
     related: ClassVar[tuple[str, ...]] = ()
+    waits_in: ClassVar[str] = ""  # the row's stage while due for this one, when it is not ``name``
+
+    @classmethod
+    def row_stage(cls) -> str:
+        return cls.waits_in or cls.name
 
     def handle(self, pk: int) -> str:
         ctx = self.claim(pk)
@@ -126,7 +133,7 @@ class Stage:
         return text
 
     def claim(self, pk: int) -> Context | None:
-        token = claims.claim(self.model, pk, self.name)
+        token = claims.claim(self.model, pk, self.row_stage())
         if token is None:
             return None
         row = self.model.objects.select_related(*self.related).get(pk=pk)

@@ -7,23 +7,19 @@ Stage tasks dispatch by name through the registry of stages.py.
 
 from celery import shared_task
 
-from . import alerts, rechecks, services, stages  # noqa: F401 - alerts registers the last stage
+from . import alerts, rechecks, services, stages  # noqa: F401 - alerts and rechecks register their stages
 from .claims import LostClaim
 
 
-def _task(name: str, function):
+def _stage(name: str):
     def run(pk: int) -> str:
         try:
-            return function(pk)
+            return stages.handle(name, pk)
         except LostClaim:  # our lease ran out and another worker finished the row: nothing of ours was kept
             return "lost the claim"
 
     run.__name__ = run.__qualname__ = name
     return shared_task(name=f"patrol.{name}", acks_late=True)(run)
-
-
-def _stage(name: str):
-    return _task(name, lambda pk: stages.handle(name, pk))
 
 
 fetch = _stage("fetch")
@@ -32,7 +28,7 @@ download = _stage("download")
 fingerprint = _stage("fingerprint")
 match = _stage("match")
 alert = _stage("alert")
-recheck = _task("recheck", rechecks.check)
+recheck = _stage("recheck")
 
 
 @shared_task(name="patrol.tick")
