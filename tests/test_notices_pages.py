@@ -127,6 +127,7 @@ def test_the_new_notice_page_prepares_drafts_from_hits_and_urls(clients, case, l
         signal="phash",
         probability=0.93,
         source_url_sealed=vault.seal_text(case.data_key, URL, "hit.source_url"),
+        status=Hit.Status.CONFIRMED,  # only hits staff confirmed are named (kesu.matching.lifecycle)
     )
     status, html = page(clients["on_case"], f"/cases/{case.pk}/notices/new/")
     assert status == 200 and URL in html and "93 %" in html
