@@ -294,8 +294,10 @@ def test_05_review_hits_with_the_keyboard(desk, page):
     assert len(ids) >= 2, ids
     page.keyboard.press("j")  # j and k walk the queue without deciding anything
     expect(item).not_to_have_attribute("data-hit-id", first)
+    page.wait_for_load_state("load")  # a key pressed before the page's script runs presses nothing
     page.keyboard.press("k")
     expect(item).to_have_attribute("data-hit-id", first)
+    page.wait_for_load_state("load")
     page.keyboard.press("r")  # the found item, unblurred (the view is logged)
     expect(item.locator("img.blurred")).to_have_count(1)
     expect(item.locator("img.revealed")).to_have_js_property("complete", True)

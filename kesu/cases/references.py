@@ -122,18 +122,21 @@ def preview(actor, case: Case, item: ReferenceItem) -> bytes:
     return vault.read_blob(item.preview)
 
 
-def reveal(actor, case: Case, item: ReferenceItem) -> tuple[bytes, str]:
-    """The medium itself, for a user who chose to look (audited)."""
+def reveal(actor, case: Case, item: ReferenceItem, *, first: bool = True) -> tuple[bytes, str]:
+    """The medium itself, for a user who chose to look (audited, counted once a look: ``first``); a video as
+    the browser plays it. UserError, and nothing counted, when it cannot be decoded."""
     if item.blob is None:
         raise NotFound("this case keeps no media for this reference")
-    from ..review import exposure
+    from ..review import exposure, playback
 
-    data = vault.read_blob(item.blob)
-    log_action(actor, "media.view", item, case_id=case.pk)
-    exposure.count(actor)  # her reference counts towards the person's daily exposure like a hit
     if item.kind == ReferenceItem.Kind.VIDEO:
-        return data, item.media_type
-    return media.display_copy(data)
+        shown = playback.playable(item.blob), playback.CONTENT_TYPE
+    else:
+        shown = media.display_copy(vault.read_blob(item.blob))
+    if first:
+        log_action(actor, "media.view", item, case_id=case.pk)
+        exposure.count(actor)  # her reference counts towards the person's daily exposure like a hit
+    return shown
 
 
 # --- deletion: hidden at once, restorable for KESU_REFERENCE_UNDO_MINUTES, then shredded -----------------
@@ -193,6 +196,8 @@ def restore(actor, case: Case, item: ReferenceItem) -> None:
 def shred(actor, reference_ids: list[int], now=None) -> int:
     """Remove deleted references whose undo window has passed, with their media and signals, for good.
     Idempotent: a reference restored, already shredded or still in its window is left alone."""
+    from ..review import playback
+
     shredded = 0
     for reference_id in reference_ids:
         with transaction.atomic():
@@ -202,6 +207,7 @@ def shred(actor, reference_ids: list[int], now=None) -> int:
             blobs = [b for b in (item.blob, item.preview) if b is not None]
             item.delete()  # its signals go with it
             for blob in blobs:
+                playback.forget(blob)
                 vault.delete_blob(blob)
             log_action(actor, "reference.shred", None, case_id=item.case_id, reference=reference_id)
             shredded += 1

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from ..audit.services import log_action
 from ..lib.errors import NotFound, UserError
-from ..lib.web import private, revealed
+from ..lib.web import first_look, private, revealed, unplayable
 from . import references, services, timeline
 from .forms import CaseCreateForm, CaseEditForm, ContactForm, ReferenceTextForm, VictimForm
 from .models import Case, CaseType
@@ -273,11 +273,14 @@ def reference_preview(request, case_id, ref_id):
 def reference_media(request, case_id, ref_id):
     """The unblurred medium: fetched only when the user clicks to reveal it."""
     case, item = _reference(request, case_id, ref_id)
+    range_header = request.headers.get("Range", "")
     try:
-        data, content_type = references.reveal(request.user, case, item)
+        data, content_type = references.reveal(request.user, case, item, first=first_look(range_header))
     except NotFound:
         raise Http404 from None
-    return revealed(data, content_type)
+    except UserError:
+        return unplayable()
+    return revealed(data, content_type, range_header)
 
 
 @login_required

@@ -1,6 +1,7 @@
 """Small helpers the views of every package share, and the headers every response carries."""
 
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 
 # Only the desk's own files run or style a page: no inline script, style attribute or <style>, nothing from
 # elsewhere, no plug-ins, no framing. data: images are the second-factor QR code (drawn on the server).
@@ -34,11 +35,53 @@ def private(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def revealed(data: bytes, content_type: str) -> HttpResponse:
-    """Her medium itself, after a deliberate reveal: private, shown inline, never cached."""
-    response = private(HttpResponse(data, content_type=content_type))
+def revealed(data: bytes, content_type: str, range_header: str = "") -> HttpResponse:
+    """Her medium itself, after a deliberate reveal: private, shown inline, never cached. With the request's
+    ``Range`` header, the part asked for (206), as a video player asks while it plays and seeks."""
+    window = byte_range(range_header, len(data))
+    if window is None:
+        response = HttpResponse(data, content_type=content_type)
+    elif window == ():
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{len(data)}"
+    else:
+        start, end = window
+        response = HttpResponse(data[start : end + 1], content_type=content_type, status=206)
+        response["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+    response["Accept-Ranges"] = "bytes"
     response["Content-Disposition"] = "inline"
-    return response
+    return private(response)
+
+
+def first_look(range_header: str) -> bool:
+    """Whether a reveal request is a new look: a player's later range requests (seeking, the next part) are
+    the same look, so only a request without a range, or from the first byte, is audited and counted."""
+    return not range_header or range_header.replace(" ", "").startswith("bytes=0-")
+
+
+def unplayable() -> HttpResponse:
+    """What a reveal answers when the medium cannot be decoded: nothing of hers was shown, nothing counted."""
+    message = _("This medium cannot be shown: it could not be decoded. Nothing was counted against your limit.")
+    return private(HttpResponse(message, status=422, content_type="text/plain; charset=utf-8"))
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | tuple[()] | None:
+    """The one byte range of an HTTP ``Range`` header as (first, last) inclusive, clipped to ``size``.
+
+    None: no header, or one this does not serve as a range (several ranges, another unit, a malformed
+    value): the whole body answers, as RFC 9110 allows. ``()``: a range that lies wholly past the end (416)."""
+    unit, _sep, spec = header.replace(" ", "").partition("=")
+    if unit != "bytes" or "," in spec or "-" not in spec:
+        return None
+    first, _sep, last = spec.partition("-")
+    if not (first.isdigit() or first == "") or not (last.isdigit() or last == "") or first == last == "":
+        return None
+    if first == "":  # the last N bytes
+        return (max(0, size - int(last)), size - 1) if size and int(last) else ()
+    start, end = int(first), min(int(last), size - 1) if last else size - 1
+    if start >= size:
+        return ()
+    return None if end < start else (start, end)
 
 
 class SecurityHeadersMiddleware:

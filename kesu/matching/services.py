@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.db import transaction
-from django.utils import timezone
 
 from ..audit.services import log_action
 from ..lib.errors import UserError
 from ..vault import services as vault
 from . import bank as banks
-from . import calibration, media
+from . import calibration, lifecycle, media
 from .evidence import Evidence
 from .models import Hit, Signal
 from .signals import Medium, compute_all
@@ -204,8 +203,7 @@ def confirm_hit(actor, hit: Hit, data: bytes | None = None) -> Hit:
             raise UserError("this hit's medium was not kept; give the file to confirm it")
         data = vault.read_blob(hit.blob)
     with transaction.atomic():
-        hit.status, hit.decided_by, hit.decided_at = Hit.Status.CONFIRMED, _user(actor), timezone.now()
-        hit.save(update_fields=["status", "decided_by", "decided_at"])
+        lifecycle.move(actor, hit, lifecycle.Event.CONFIRM)
         medium = medium_of(data, reference=True)
         values = _without_bystanders(hit.case, compute_all(medium))
         signals = _signal_rows(hit.case, medium, values, source=Signal.Source.HIT, hit=hit)
@@ -235,17 +233,10 @@ def _without_bystanders(case, values: list) -> list:
 
 def reject_hit(actor, hit: Hit) -> Hit:
     with transaction.atomic():
-        hit.status, hit.decided_by, hit.decided_at = Hit.Status.REJECTED, _user(actor), timezone.now()
-        hit.save(update_fields=["status", "decided_by", "decided_at"])
+        lifecycle.move(actor, hit, lifecycle.Event.REJECT)
         hit.banked_signals.all().delete()  # a rejected hit must not keep matching
         log_action(actor, "hit.reject", hit, case_id=hit.case_id)
     return hit
-
-
-def _user(actor):
-    from ..accounts.models import User
-
-    return actor if isinstance(actor, User) else None
 
 
 def find_exact(kind: str, value: str):

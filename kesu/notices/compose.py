@@ -16,19 +16,21 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..audit.services import Actor, log_action
 from ..cases.models import Consent
 from ..cases.services import CODE_ALPHABET, victim_details
 from ..law import regimes
 from ..lib.errors import UserError
+from ..matching import lifecycle
 from ..matching.models import Hit
 from ..matching.services import source_url
 from ..sites.models import Contact, Site
 from ..sites.routing import Step, route
 from ..vault import services as vault
 from . import clocks, render, templates
-from .models import IdentityConsent, Notice, NoticeEvent, NoticeTemplate, TemplateVersion
+from .models import IdentityConsent, Notice, NoticeEvent, NoticeTemplate, NoticeUrl, TemplateVersion
 
 CHANNELS = (Contact.Channel.EMAIL, Contact.Channel.FORM)
 OPEN = (Notice.Status.DRAFT, Notice.Status.QUEUED, Notice.Status.FORM, Notice.Status.SENT)
@@ -123,6 +125,10 @@ class Plan:
 def _wanted(case, urls, hit_ids) -> tuple[list[str], dict[str, list[Hit]]]:
     """The chosen URLs in order (hits first, duplicates once) and the hits behind each."""
     hits = list(Hit.objects.filter(case=case, pk__in=hit_ids).select_related("case__data_key"))
+    missing = sorted(set(map(int, hit_ids)) - {hit.pk for hit in hits})
+    if missing:
+        raise UserError(_("No hit #%(id)d in this case.") % {"id": missing[0]})
+    lifecycle.check_all(hits, lifecycle.Event.NAME)
     by_url: dict[str, list[Hit]] = {}
     for hit in hits:
         by_url.setdefault(source_url(hit), []).append(hit)
@@ -213,6 +219,7 @@ def _create(actor, case, proposal: Proposal, urls, after) -> Notice:
         escalated_from=after,
         created_by=Actor.of(actor).label,
     )
+    NoticeUrl.objects.bulk_create([NoticeUrl(notice=notice, key=vault.blind_index(url)) for url in urls])
     event(notice, "prepared", actor, urls=len(urls), regime=regime.key, step=step.order)
     log_action(actor, "notice.prepare", notice, case_id=case.pk, regime=regime.key, urls=len(urls))
     return notice

@@ -139,8 +139,21 @@ class Notice(models.Model):
         return f"notice {self.token}"
 
     @property
+    def was_sent(self) -> bool:
+        """Only a notice that left the desk can have an outcome: a draft is closed, not settled."""
+        return self.sent_at is not None
+
+    @property
     def open(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.SENT, self.Status.FORM)
+
+
+class NoticeUrl(models.Model):
+    """The blind index (``vault.blind_index``) of each URL a notice names: staff find a notice by a URL
+    without the URL being kept, logged or compared in clear."""
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="url_keys")
+    key = models.CharField(max_length=64, db_index=True)
 
 
 class NoticeEvent(models.Model):

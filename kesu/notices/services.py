@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..audit.services import log_action
 from ..evidence.models import EvidenceBundle
@@ -194,6 +195,10 @@ def set_outcome(actor, notice: Notice, outcome: str) -> Notice:
     """Removed, partly removed, still online (refused), or still going; settled outcomes stop the reminders."""
     if outcome not in Outcome.values:
         raise UserError(f"unknown outcome {outcome!r} (one of {', '.join(Outcome.values)})")
+    if not notice.was_sent:
+        raise UserError(
+            _("Notice %(token)s was never sent: it has no outcome. Close the draft instead.") % {"token": notice.token}
+        )
     now = timezone.now()
     with transaction.atomic():
         notice.outcome = outcome

@@ -29,10 +29,11 @@ from ..patrol.views import recheck_rows
 from ..sites.domains import host_of, to_unicode
 from ..sites.models import Contact, Outcome, Role
 from ..sites.services import unseen_changes
-from . import compose, outbox, replies, services, templates, victim
+from . import compose, outbox, replies, search, services, templates, victim
 from .forms import SlotForm, SubmittedForm, TemplateForm, VictimMessageForm
 from .models import Notice, NoticeTemplate, OutboxMessage, Reply
 
+FINISHED = (Notice.Status.CLOSED, Notice.Status.CANCELLED, Notice.Status.FAILED)
 SETTLE = (Outcome.DELETED, Outcome.PARTLY_DELETED, Outcome.STILL_ONLINE)
 
 
@@ -99,10 +100,12 @@ STEPS = (
 )
 
 
-def _stepper(current: str) -> list[tuple[int, str, str, str]]:
-    """(number, key, label, state) for the composer's five steps; state is done, current or todo."""
-    at = [key for key, _label in STEPS].index(current)
+def _stepper(current: str, finished: bool = False) -> list[tuple[int, str, str, str]]:
+    """(number, key, label, state) for the composer's five steps; state is done, current or todo. A notice
+    that left the desk (or was closed) shows every step done: the indicator stays, in every state."""
+    at = len(STEPS) if finished else [key for key, _label in STEPS].index(current)
     states = ["done"] * at + ["current"] + ["todo"] * (len(STEPS) - at - 1)
+    states = states[: len(STEPS)]
     return [(n, key, label, state) for n, ((key, label), state) in enumerate(zip(STEPS, states, strict=True), 1)]
 
 
@@ -115,8 +118,9 @@ def _host(url: str) -> str:
 
 def _hit_rows(case) -> list[tuple[Hit, str, str]]:
     """(hit, URL, host) for every hit a notice can name."""
-    # Rejected hits are not her images; hits without a recorded place cannot be named in a notice.
-    hits = Hit.objects.filter(case=case, source_url_sealed__isnull=False).exclude(status=Hit.Status.REJECTED)
+    # Only hits staff confirmed as hers are named (kesu.matching.lifecycle); hits without a recorded place
+    # cannot be named in a notice.
+    hits = Hit.objects.filter(case=case, source_url_sealed__isnull=False, status=Hit.Status.CONFIRMED)
     rows = [(hit, source_url(hit)) for hit in hits.select_related("case__data_key")]
     return [(hit, url, _host(url)) for hit, url in rows]
 
@@ -238,7 +242,7 @@ def notice_detail(request, notice_id):
         "proposals": Reply.Proposal.choices,
         "rechecks": recheck_rows(notice),
     }
-    context["steps"] = _stepper("send")
+    context["steps"] = _stepper("send", finished=notice.was_sent or notice.status in FINISHED)
     context["back_to_copies"] = ",".join(str(pk) for pk in notice.hits.values_list("pk", flat=True))
     if notice.status == Notice.Status.DRAFT:
         context.update(_draft_context(request, notice))
@@ -408,6 +412,9 @@ def queue(request):
         "proposals": Reply.Proposal.choices,
         "site_changes": unseen_changes(user).count(),
     }
+    if request.method == "POST":  # a search: posted, so a URL searched for stays out of logs and history
+        context["found"] = search.find(notices, request.POST.get("q", ""))[:QUEUE_SHOWN]
+        context["searched"] = True
     return render(request, "notices/queue.html", context)
 
 

@@ -56,3 +56,11 @@ class HitPreview(models.Model):
 
     hit = models.OneToOneField("matching.Hit", on_delete=models.CASCADE, related_name="preview")
     blob = models.ForeignKey("vault.VaultBlob", on_delete=models.SET_NULL, null=True, related_name="+")
+
+
+class PlayableCopy(models.Model):
+    """A video as the browser plays it (fragmented MP4), made once from a found or reference video and kept
+    sealed with the same key as its source. Deleted with the source blob; shredded with the case's key."""
+
+    source = models.OneToOneField("vault.VaultBlob", on_delete=models.CASCADE, related_name="playable")
+    copy = models.ForeignKey("vault.VaultBlob", on_delete=models.SET_NULL, null=True, related_name="+")

@@ -10,6 +10,7 @@ which is audited and counted against the person's daily exposure (``exposure``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -22,11 +23,11 @@ from ..audit.services import log_action
 from ..cases.models import Case, CaseType
 from ..cases.services import visible_cases
 from ..lib.errors import NotFound, UserError
-from ..matching import media
+from ..matching import lifecycle, media
 from ..matching import services as matching
 from ..matching.models import Hit
-from ..notices.models import Notice
 from ..vault import services as vault
+from . import playback
 from .models import Decision, HitPreview
 
 ORDERS = ("priority", "probability", "nudity", "age")
@@ -276,18 +277,21 @@ def preview(actor, hit: Hit) -> bytes:
 def reveal(actor, hit: Hit, *, first: bool = True) -> tuple[bytes, str]:
     """The found medium itself, for a user who chose to look (audited, counted as exposure).
 
-    ``first`` is False for a video's later range requests: the same look, audited and counted once."""
+    A video comes as the browser plays it (``playback``). ``first`` is False for a video's later range
+    requests: the same look, audited and counted once. Counted only once there is something to show: a
+    medium that cannot be decoded raises UserError and costs the reviewer nothing."""
     from . import exposure
 
     if hit.blob is None:
         raise NotFound("this hit's medium is not kept")
-    data = vault.read_blob(hit.blob)
+    if hit.media_type.startswith("video/"):
+        shown = playback.playable(hit.blob), playback.CONTENT_TYPE
+    else:
+        shown = media.display_copy(vault.read_blob(hit.blob))
     if first:
         log_action(actor, "media.view", hit, case_id=hit.case_id)
         exposure.count(actor)
-    if hit.media_type.startswith("video/"):
-        return data, hit.media_type
-    return media.display_copy(data)
+    return shown
 
 
 def capture_of(hit: Hit):
@@ -316,6 +320,9 @@ def request_capture(actor, hit: Hit):
 
 # --- decisions -------------------------------------------------------------------------------------------
 
+RECENT = 5  # decisions the review pages offer to take back
+RECENT_WINDOW = timedelta(hours=12)  # a working day: older decisions are undone from the hit's own page
+
 
 def _record(actor, hit: Hit, kind: str) -> Decision:
     return Decision.objects.create(
@@ -331,8 +338,7 @@ def _record(actor, hit: Hit, kind: str) -> Decision:
 def _confirm(actor, hit: Hit) -> None:
     if hit.blob is None:
         # CSAM hits keep no medium to bank: the decision is recorded, the bank learns nothing new.
-        hit.status, hit.decided_by, hit.decided_at = Hit.Status.CONFIRMED, matching._user(actor), timezone.now()
-        hit.save(update_fields=["status", "decided_by", "decided_at"])
+        lifecycle.move(actor, hit, lifecycle.Event.CONFIRM)
         log_action(actor, "hit.confirm", hit, case_id=hit.case_id, signals=0)
     else:
         matching.confirm_hit(actor, hit)
@@ -356,6 +362,7 @@ def decide(actor, hit: Hit, kind: str) -> list[Hit]:
             hit.refresh_from_db(fields=["status"])
             raise UserError(_("Hit #%(id)d was already decided (%(status)s).") % {"id": hit.pk, "status": hit.status})
         for item in decided:
+            lifecycle.check(item, kind)
             if kind == Decision.Kind.REJECT:
                 matching.reject_hit(actor, item)
             else:
@@ -364,19 +371,37 @@ def decide(actor, hit: Hit, kind: str) -> list[Hit]:
     return decided
 
 
+def recent(user, limit: int = RECENT) -> list[Decision]:
+    """This person's latest decisions that can still be taken back (newest first): the hit is decided and no
+    notice names it yet. The review pages offer ``u`` on the first and list them all."""
+    if getattr(user, "pk", None) is None:
+        return []
+    since = timezone.now() - RECENT_WINDOW
+    rows = Decision.objects.filter(user_id=user.pk, undone=False, at__gte=since)
+    rows = rows.exclude(kind=Decision.Kind.UNDO).select_related("hit")
+    kept: dict[int, Decision] = {}
+    for decision in rows[: limit * 4]:
+        hit = decision.hit
+        if hit.pk in kept or hit.status == Hit.Status.NEW:
+            continue
+        if (lifecycle.state(hit), lifecycle.Event.UNDO) in lifecycle.TRANSITIONS:
+            kept[hit.pk] = decision
+        if len(kept) == limit:
+            break
+    return list(kept.values())
+
+
 def undo(actor, hit: Hit) -> Hit:
-    """Take back the last decision on a hit: it waits for review again, and its banked signals go."""
+    """Take back the last decision on a hit: it waits for review again, and its banked signals go. Refused
+    once a notice names it (``lifecycle``)."""
     last = hit.decisions.filter(undone=False).exclude(kind=Decision.Kind.UNDO).first()
     if last is None or hit.status == Hit.Status.NEW:
         raise UserError(_("Hit #%(id)d has no decision to undo.") % {"id": hit.pk})
-    if hit.notices.filter(status__in=Notice.LIVE).exists():
-        raise UserError(_("Hit #%(id)d is named in a notice: cancel the notice first.") % {"id": hit.pk})
     with transaction.atomic():
+        lifecycle.move(actor, hit, lifecycle.Event.UNDO)
         last.undone = True
         last.save(update_fields=["undone"])
         hit.banked_signals.all().delete()
-        hit.status, hit.decided_by, hit.decided_at = Hit.Status.NEW, None, None
-        hit.save(update_fields=["status", "decided_by", "decided_at"])
         _record(actor, hit, Decision.Kind.UNDO)
         log_action(actor, "hit.undo", hit, case_id=hit.case_id, decision=last.kind)
     return hit

@@ -12,12 +12,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ..accounts.models import User
 from ..lib.errors import NotFound, UserError
-from ..lib.web import private, revealed
+from ..lib.web import first_look, private, revealed, unplayable
 from . import calibration, exposure, services
 from .models import Decision
 from .services import Filters
@@ -70,6 +71,8 @@ def queue(request):
         ],
         "exposure": exposure.today(request.user),
         "done": request.session.pop("review_done", ""),  # the last decision of the queue, said here
+        "recent": services.recent(request.user),
+        "back": request.get_full_path(),
     }
     return private(render(request, "review/queue.html", context))
 
@@ -92,6 +95,8 @@ def item(request, hit_id):
         "decisions": hit.decisions.select_related("user")[:10],
         "found_video": hit.media_type.startswith("video/"),
         "done": request.session.pop("review_done", ""),
+        "recent": services.recent(request.user),
+        "back": request.get_full_path(),
         "same_count": hit.case.hits.filter(sha256=hit.sha256, status="new").exclude(pk=hit.pk).count(),
     }
     return private(render(request, "review/item.html", context))
@@ -126,6 +131,10 @@ def undo(request, hit_id):
         services.undo(request.user, hit)
     except UserError as error:
         messages.error(request, str(error))
+        # From the toast on another page: back there, where the refusal is said.
+        back = request.POST.get("back", "")
+        if url_has_allowed_host_and_scheme(back, allowed_hosts=None) and back.startswith("/review/"):
+            return redirect(back)
     else:
         request.session["review_done"] = _("Hit #%(id)d waits for review again.") % {"id": hit.pk}
     return redirect(_item_url(hit.pk, filters))
@@ -144,15 +153,17 @@ def preview(request, hit_id):
 def media(request, hit_id):
     """The unblurred medium. Past the person's daily limit only with ``anyway=1`` (the page asked her first)."""
     hit = _hit(request, hit_id)
-    # A video player asks again with ranges while it plays: only the first request is a new look.
-    first = request.headers.get("Range", "bytes=0-").replace(" ", "").startswith("bytes=0-")
+    range_header = request.headers.get("Range", "")
+    first = first_look(range_header)
     if first and exposure.today(request.user).reached and request.GET.get("anyway") != "1":
         return private(HttpResponse(_("Daily exposure limit reached: confirm on the page to look anyway."), status=403))
     try:
         data, content_type = services.reveal(request.user, hit, first=first)
     except NotFound:
         raise Http404 from None
-    return revealed(data, content_type)
+    except UserError:
+        return unplayable()
+    return revealed(data, content_type, range_header)
 
 
 @login_required

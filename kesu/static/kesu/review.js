@@ -37,12 +37,23 @@
     }
     element.src = src;
     element.className = "revealed big";
+    // The desk counts a look only once there is something to see: so does the meter.
+    element.addEventListener(button.getAttribute("data-video") ? "loadedmetadata" : "load", counted, { once: true });
+    element.addEventListener("error", function () { unshown(element, button); }, { once: true });
     holder.replaceWith(element);
     button.remove();
-    if (meter) {
-      var count = Number(meter.getAttribute("data-count")) + 1;
-      meter.setAttribute("data-count", String(count));
-    }
+  }
+  function counted() {
+    if (!meter) return;
+    var count = Number(meter.getAttribute("data-count")) + 1;
+    meter.setAttribute("data-count", String(count));
+  }
+  function unshown(element, button) {
+    var message = document.createElement("p");
+    message.className = "video-placeholder big";
+    message.setAttribute("role", "alert");
+    message.textContent = button.getAttribute("data-unshown") || "";
+    element.replaceWith(message);
   }
   function reveal(button) {
     var reached = meter && Number(meter.getAttribute("data-count")) >= Number(meter.getAttribute("data-limit"));
@@ -72,9 +83,9 @@
 
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event)) return;
-    if (rows.length) {
-      if (event.key === "j") { select(current + 1); event.preventDefault(); return; }
-      if (event.key === "k") { select(current - 1); event.preventDefault(); return; }
+    if (rows.length && (event.key === "j" || event.key === "k")) {
+      select(current + (event.key === "j" ? 1 : -1));
+      event.preventDefault();
       return;
     }
     var target = document.querySelector('[data-key="' + event.key + '"]');
