@@ -262,18 +262,15 @@ def test_catalogue_describes_every_planted_copy(web):
 
 def test_media_store_is_built_once(running):
     before = {path: path.stat().st_mtime_ns for path in running.store.directory.rglob("*")}
-    started = time.monotonic()
     store = demomedia.MediaStore(running.store.directory).build()
-    assert time.monotonic() - started < 0.1
     assert {path: path.stat().st_mtime_ns for path in store.directory.rglob("*")} == before
     assert store.read("clip_excerpt") == running.store.read("clip_excerpt")
 
 
-def test_fillers_differ_and_are_fast():
-    assert demomedia.filler(1) != demomedia.filler(2)
-    started = time.monotonic()
+def test_fillers_differ_and_are_640_by_480_jpegs():
+    # (how fast they are drawn is a benchmark's business, bench/patrol_bench.py, not a timed test's)
     images = [demomedia.filler(n) for n in range(1000, 1020)]
-    assert (time.monotonic() - started) / 20 < 0.03
+    assert len(set(images)) == len(images)
     assert {_shape(image) for image in images} == {("image/jpeg", 640, 480)}
 
 

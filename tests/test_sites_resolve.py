@@ -239,9 +239,8 @@ def test_rdap_timeout_is_cached_and_whois_answers(resolving):
     assert (contact.address, contact.source) == ("abuse@namecheap.com", Source.WHOIS)
 
     asked = resolving.rdap.paths().count("/com/domain/slow-rdap.com")
-    started = time.monotonic()
-    resolve_site(site)
-    assert time.monotonic() - started < 0.5 and resolving.rdap.paths().count("/com/domain/slow-rdap.com") == asked
+    resolve_site(site)  # the slow server is not asked again (the answer is known), so no 3 s wait either
+    assert resolving.rdap.paths().count("/com/domain/slow-rdap.com") == asked
 
 
 def test_garbage_answers_are_clear_errors(resolving):
