@@ -21,6 +21,7 @@ from ..matching import services as matching
 from ..matching import signalfile
 from ..matching.models import Hit, Signal
 from ..vault import services as vault
+from ..vault.models import VaultBlob
 from . import claims, extract, http, models, politeness, reuploads, stages
 from .limits import Limits
 from .models import Browser, Page, Run, Sighting, Stage
@@ -381,7 +382,7 @@ def forget_stranger(fingerprint_id: int, searched_through: int) -> bool:
     """Delete a medium's bytes and signals once every sighting of it matched nothing (call inside the match's
     transaction, after its sighting moved on): of a stranger's picture Kesu keeps only the SHA-256, to skip it
     next time, and how much of the bank it was searched against, to look again when the bank has grown."""
-    item = models.Fingerprint.objects.select_for_update().select_related("blob", "computed").get(pk=fingerprint_id)
+    item = models.Fingerprint.objects.select_for_update().get(pk=fingerprint_id)
     sightings = Sighting.objects.filter(fingerprint_id=fingerprint_id)
     if (
         sightings.filter(stage__in=(Stage.FINGERPRINT, Stage.MATCH)).exists()  # the last one to match decides
@@ -390,9 +391,8 @@ def forget_stranger(fingerprint_id: int, searched_through: int) -> bool:
     ):
         return False
     models.Fingerprint.objects.filter(pk=item.pk).update(blob=None, computed=None, stranger_through=searched_through)
-    for blob in (item.blob, item.computed):
-        if blob is not None:
-            vault.delete_blob(blob)
+    for blob in VaultBlob.objects.filter(pk__in=[item.blob_id, item.computed_id]):
+        vault.delete_blob(blob)
     return True
 
 
