@@ -35,6 +35,7 @@ from matching import build, search  # noqa: E402
 from kesu.matching import calibration  # noqa: E402
 from kesu.matching import image as features  # noqa: E402
 from kesu.matching.indexes import hex_to_codes  # noqa: E402
+from kesu.matching.signals import REGISTRY  # noqa: E402
 
 DATA = HERE / "data"
 
@@ -132,15 +133,15 @@ def fit(rows: list[dict], l2: float) -> dict:
     train = [r for r in rows if r["half"] == "A"]
     pdq = [r for r in train if r.get("pdq_distance", "") != ""]
     if pdq:
-        x = np.array([calibration.pdq_features(int(r["pdq_distance"])) for r in pdq])
+        x = np.array([REGISTRY["pdq"].features(int(r["pdq_distance"])) for r in pdq])
         out["pdq"] = calibration.fit_logistic(x, np.array([r["label"] for r in pdq], float), l2)
     local = [r for r in train if int(r.get("inliers") or 0) > 0 or r["kind"] == "local-wrong"]
     if local:
-        x = np.array([calibration.local_features(int(r["inliers"]), int(r["matches"])) for r in local])
+        x = np.array([REGISTRY["orb"].features(int(r["inliers"]), int(r["matches"])) for r in local])
         out["local"] = calibration.fit_logistic(x, np.array([r["label"] for r in local], float), l2)
     faces = [r for r in train if r["kind"] == "face"]
     if faces:
-        x = np.array([calibration.face_features(float(r["face_distance"])) for r in faces])
+        x = np.array([REGISTRY["face"].features(float(r["face_distance"])) for r in faces])
         out["face"] = calibration.fit_logistic(x, np.array([r["label"] for r in faces], float), l2)
     return out
 
@@ -149,7 +150,8 @@ def check(rows: list[dict], params: dict) -> None:
     """Precision of pink hits on half B, per signal, with the fitted parameters."""
 
     def prob(signal, *scores):
-        z = float(np.dot(params[signal], calibration.FEATURES[signal](*scores)))
+        model = {"pdq": "pdq", "local": "orb", "face": "face"}[signal]
+        z = float(np.dot(params[signal], REGISTRY[model].features(*scores)))
         return 1 / (1 + np.exp(-z))
 
     test = [r for r in rows if r["half"] == "B" and r["kind"] in ("candidate", "face")]

@@ -37,7 +37,7 @@ from kesu.matching import image as features  # noqa: E402
 from kesu.matching.bank import Bank  # noqa: E402
 from kesu.matching.calibration import PINK  # noqa: E402
 from kesu.matching.indexes import hex_to_codes  # noqa: E402
-from kesu.matching.signals import Medium  # noqa: E402
+from kesu.matching.signals import Medium, found_medium  # noqa: E402
 
 STEPS = ["dihedral", "trim", "regions", "local"]
 MAX_SIDE = 1024
@@ -72,7 +72,7 @@ def build(sources, distractors):
 
 
 def search(bank, picture):
-    return bank.search(Medium(b"", "image", picture))
+    return bank.search(found_medium(Medium(b"", "image", picture), ["pdq", "orb"]))
 
 
 def baseline_hashes(pictures_):
@@ -160,7 +160,7 @@ def _kesu(evidence, related):
 
 def _found_by(item, allowed: set[str]) -> float:
     """The probability the hit would have had with only the allowed steps."""
-    from kesu.matching.calibration import probability
+    from kesu.matching.signals import probability
 
     best = 0.0
     distances = [d for step, d in item.pdq_by_step.items() if step in allowed]

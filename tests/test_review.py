@@ -12,8 +12,8 @@ from PIL import Image
 from kesu.accounts.principals import SystemPrincipal
 from kesu.audit.models import AuditEntry
 from kesu.cases import services as cases
-from kesu.matching import calibration
 from kesu.matching import services as matching
+from kesu.matching import signals
 from kesu.matching.models import Hit, Signal
 from kesu.review import calibration as refitting
 from kesu.review import exposure
@@ -219,7 +219,7 @@ def decided(case, kind, features, n):
 def test_decisions_refit_the_calibration_towards_what_staff_saw(case, settings, tmp_path, clients):
     settings.KESU_CALIBRATION_FILE = str(tmp_path / "calibration-desk.json")
     settings.KESU_CALIBRATION_MIN_DECISIONS = 10
-    shipped = calibration.probability("pdq", 40)
+    shipped = signals.probability("pdq", 40)
     decided(case, "confirm", 8, 10)
     assert not refitting.refit(OPERATOR)[0].refitted  # not enough rejections yet
     # Staff keep rejecting hits at distance 40 the shipped model was fairly sure of, and confirm close ones.
@@ -227,13 +227,13 @@ def test_decisions_refit_the_calibration_towards_what_staff_saw(case, settings, 
     decided(case, "confirm", 20, 10)
     result = {r.signal: r for r in refitting.refit(OPERATOR)}["pdq"]
     assert result.refitted and result.loss_after < result.loss_before
-    assert calibration.probability("pdq", 40) < shipped  # every process re-reads the refitted file
-    assert calibration.probability("pdq", 8) > 0.9
+    assert signals.probability("pdq", 40) < shipped  # every process re-reads the refitted file
+    assert signals.probability("pdq", 8) > 0.9
     assert AuditEntry.objects.filter(action="calibration.refit").exists()
     page = clients["supervisor"].get("/review/calibration/").content.decode()
     assert "refitted from decisions" in page
     clients["supervisor"].post("/review/calibration/", {"action": "forget"})
-    assert calibration.probability("pdq", 40) == pytest.approx(shipped)
+    assert signals.probability("pdq", 40) == pytest.approx(shipped)
 
 
 def test_record_hits_keeps_the_host_in_the_clear_and_the_url_sealed(case, astronaut_png):

@@ -8,7 +8,7 @@ from ..cases import services as cases
 from ..lib.errors import UserError
 from ..matching import bank, media, services
 from ..matching.calibration import PINK
-from ..matching.signals import Medium, compute_all
+from ..matching.signals import Medium, found_medium
 from .output import emit_json, read_file
 
 
@@ -43,17 +43,18 @@ def describe(data: bytes) -> dict:
     """Every signal of one medium, with nothing secret in it (no embeddings)."""
     info = media.inspect(data)
     medium = Medium(data, info.kind, info.image)
+    found = found_medium(medium)
     out: dict = {"kind": info.kind, "mime": info.mime, "width": info.width, "height": info.height, "signals": []}
-    for value in compute_all(medium):
+    for value in found.values:
         if value.kind in ("sha256", "md5"):
             out[value.kind] = value.value
         elif value.kind == "nudity":
             out["nudity"] = float(value.value)
         elif value.kind in ("pdq", "vpdq"):
             out["signals"].append({"kind": value.kind, "value": value.value, "quality": value.quality, **value.meta})
-        elif value.kind == "orb":
+        elif value.kind == "orb" and not value.meta.get("mirrored"):
             out["local_features"] = value.meta["points"]
-    out["faces"] = medium.faces_json()
+    out["faces"] = found.faces
     if info.kind == "video":
         hashes = medium.video_hashes
         out.update(duration=hashes.duration, width=hashes.width, height=hashes.height, complete=hashes.complete)

@@ -6,25 +6,29 @@ signals added since it was saved are added incrementally; if any were
 deleted or withdrawn (a case closed or erased, a reference deleted or
 restored), it is rebuilt. `kesu match rebuild`
 rebuilds on demand.
+
+The file (format 5) is an .npz of plain arrays: ``header`` (UTF-8 JSON: format, max_id, count, id_sum),
+``entries.ids`` / ``entries.owners`` / ``entries.meta`` (the metas as one UTF-8 JSON list), ``owners.ids`` /
+``owners.cases``, and ``index.<kind>``: each index's own bytes (indexes.py). Reading it runs no code.
 """
 
-import io
-import pickle
+import json
 import threading
 from collections import defaultdict
 
+import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max, Q, Sum
 
 from ..lib.datadir import ensure_dir, write_private
 from ..vault import services as vault
-from . import calibration
 from .evidence import Evidence
+from .indexes import arrays_to_bytes, bytes_to_arrays
 from .models import Signal
-from .signals import REGISTRY, Medium, SignalValue, compute_all
+from .signals import REGISTRY, FoundMedium, Medium, SignalValue, compute_all, score
 
 INDEX_KEY_PURPOSE = "index"
-FILE_FORMAT = 4
+FILE_FORMAT = 5
 
 
 class Bank:
@@ -63,7 +67,8 @@ class Bank:
         for value in compute_all(medium, kinds):
             self.add(self.max_id + 1, owner, case_id, value)
 
-    def search(self, medium: Medium) -> list[Evidence]:
+    def search(self, medium: FoundMedium) -> list[Evidence]:
+        """Every reference the found medium's values tie it to, most likely first (no pixels needed)."""
         found: dict[int, Evidence] = defaultdict(Evidence)
         for kind, signal_type in REGISTRY.items():
             if kind in self.indexes and medium.kind in signal_type.searches:
@@ -71,7 +76,7 @@ class Bank:
         out = []
         for owner, item in found.items():
             item.owner = owner
-            calibration.score(item)
+            score(item)
             if item.probability > 0:
                 out.append(item)
         return sorted(out, key=lambda e: -e.probability)
@@ -147,17 +152,45 @@ def _index_key():
 def _save(bank: Bank) -> None:
     # Face embeddings and local features are in here: sealed, like the rest of the vault.
     key = _index_key()
-    out = io.BytesIO()
-    pickle.dump((FILE_FORMAT, key.pk, bank), out, protocol=pickle.HIGHEST_PROTOCOL)
-    write_private(_path(), str(key.pk).encode() + b"\n" + vault.seal_bytes(key, out.getvalue(), "index.bank"))
+    write_private(_path(), str(key.pk).encode() + b"\n" + vault.seal_bytes(key, to_bytes(bank), "index.bank"))
+
+
+def _json_array(value) -> np.ndarray:
+    return np.frombuffer(json.dumps(value).encode(), np.uint8)
+
+
+def to_bytes(bank: Bank) -> bytes:
+    ids = sorted(bank.entries)
+    owners = sorted(bank.owners)
+    header = {"format": FILE_FORMAT, "max_id": bank.max_id, "count": bank.count, "id_sum": bank.id_sum}
+    return arrays_to_bytes(
+        header=_json_array(header),
+        **{"entries.ids": np.array(ids, "<i8"), "entries.owners": np.array([bank.entries[i][0] for i in ids], "<i8"),
+           "entries.meta": _json_array([bank.entries[i][1] for i in ids]),
+           "owners.ids": np.array(owners, "<i8"), "owners.cases": np.array([bank.owners[o] for o in owners], "<i8")},
+        **{f"index.{kind}": np.frombuffer(index.to_bytes(), np.uint8) for kind, index in bank.indexes.items()},
+    )  # fmt: skip
+
+
+def from_bytes(raw: bytes) -> Bank | None:
+    """The bank in a file, or None when it is of another format or lacks an index the registry has."""
+    arrays = bytes_to_arrays(raw)
+    header = json.loads(arrays["header"].tobytes())
+    bank = Bank()
+    if header.get("format") != FILE_FORMAT or any(f"index.{kind}" not in arrays for kind in bank.indexes):
+        return None
+    for kind in bank.indexes:
+        bank.indexes[kind] = REGISTRY[kind].index_class.from_bytes(arrays[f"index.{kind}"].tobytes())
+    metas = json.loads(arrays["entries.meta"].tobytes())
+    rows = zip(arrays["entries.ids"], arrays["entries.owners"], metas, strict=True)
+    bank.entries = {int(i): (int(owner), meta) for i, owner, meta in rows}
+    bank.owners = {int(o): int(c) for o, c in zip(arrays["owners.ids"], arrays["owners.cases"], strict=True)}
+    bank.max_id, bank.count, bank.id_sum = header["max_id"], header["count"], header["id_sum"]
+    return bank
 
 
 def _load() -> Bank | None:
-    """The saved bank, or None when it is missing, stale in format, or cannot be opened.
-
-    Unpickling is safe here only because the file is authenticated
-    (AES-GCM with our own key): a changed byte fails to open.
-    """
+    """The saved bank, or None when it is missing, stale in format, or cannot be opened."""
     from ..vault.models import DataKey
 
     path = _path()
@@ -166,7 +199,6 @@ def _load() -> Bank | None:
     try:
         key_id, sealed = path.read_bytes().split(b"\n", 1)
         key = DataKey.objects.get(pk=key_id.decode())
-        version, _, bank = pickle.loads(vault.open_bytes(key, sealed, "index.bank"))
+        return from_bytes(vault.open_bytes(key, sealed, "index.bank"))
     except Exception:  # any damage: the database is the truth, rebuild from it
         return None
-    return bank if version == FILE_FORMAT else None

@@ -1,6 +1,7 @@
 """From raw distances to a probability that a hit is right.
 
-Each signal has a logistic model over its own scores, fitted on labelled
+Each calibrated signal type has a logistic model over the features it makes of its
+own scores (``SignalType.features`` in signals.py), fitted on labelled
 pairs by bench/calibrate.py (which also checks, on pictures the fit did not
 see, that hits at or above ``PINK`` are right at least that often). The fitted
 parameters live in calibration.json next to this file. A hit's probability
@@ -21,26 +22,6 @@ PARAMS_FILE = Path(__file__).with_name("calibration.json")
 # kesu.matching.context_processors, queries filter on these names).
 PINK = 0.95  # the desk marks hits at or above this probability: very likely her image
 REVIEW_CUT = 0.5  # below this a candidate is more likely wrong than right: not a hit, not her copy
-
-
-def pdq_features(distance: int) -> list[float]:
-    return [1.0, distance / 32.0]
-
-
-def local_features(inliers: int, matches: int) -> list[float]:
-    ratio = inliers / matches if matches else 0.0
-    return [1.0, math.log1p(inliers), ratio]
-
-
-def face_features(distance: float) -> list[float]:
-    return [1.0, distance]
-
-
-def video_features(frames: int, mean_distance: float) -> list[float]:
-    return [1.0, math.log1p(frames), mean_distance / 32.0]
-
-
-FEATURES = {"pdq": pdq_features, "local": local_features, "face": face_features, "video": video_features}
 
 
 @cache
@@ -77,29 +58,11 @@ def params() -> dict:
     return {**shipped_params(), **_desk["params"]}
 
 
-def probability(signal: str, *scores) -> float:
-    weights = params()[signal]["weights"]
-    z = float(np.dot(weights, FEATURES[signal](*scores)))
+def logistic(model: str, features: list[float]) -> float:
+    """The probability a model gives to a match's features (each signal type makes its own: signals.py)."""
+    weights = params()[model]["weights"]
+    z = float(np.dot(weights, features))
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
-
-
-def score(evidence) -> None:
-    """Set evidence.probability and evidence.signal from its raw scores."""
-    candidates = {}
-    if evidence.exact:
-        candidates[evidence.exact] = 1.0  # the same bytes
-    if evidence.pdq_distance is not None:
-        candidates["pdq"] = probability("pdq", evidence.pdq_distance)
-    if evidence.inliers:
-        candidates["local"] = probability("local", evidence.inliers, evidence.matches)
-    if evidence.segments:
-        frames = max(s.matched_frames for s in evidence.segments)
-        candidates["vpdq"] = probability("video", frames, min(s.mean_distance for s in evidence.segments))
-    if evidence.face_distance is not None:
-        candidates["face"] = probability("face", evidence.face_distance)
-    evidence.scores = {k: round(v, 4) for k, v in candidates.items()}
-    if candidates:
-        evidence.signal, evidence.probability = max(candidates.items(), key=lambda kv: kv[1])
 
 
 def fit_logistic(

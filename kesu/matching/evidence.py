@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from .signals import explain
+
 
 @dataclass
 class Evidence:
@@ -42,30 +44,5 @@ class Evidence:
             self.face_distance, self.face_time = distance, t
 
     def as_dict(self) -> dict:
-        """Numbers only, for the hit record, the CLI and the review screen."""
-        out: dict = {"signal": self.signal, "probability": round(self.probability, 4), "scores": self.scores}
-        if self.exact:
-            out["exact"] = self.exact
-        if self.pdq_distance is not None:
-            out["pdq"] = {"distance": self.pdq_distance, "variant": self.pdq_variant, "region": self.pdq_region}
-        if self.inliers:
-            out["local"] = {"inliers": self.inliers, "matches": self.matches,
-                            "coverage": round(self.coverage, 3), "mirrored": self.mirrored}  # fmt: skip
-        if self.face_distance is not None:
-            out["face"] = {"distance": round(self.face_distance, 4)}
-            if self.face_time is not None:
-                out["face"]["t"] = round(self.face_time, 3)
-        if self.segments:
-            out["segments"] = [_segment(s) for s in self.segments]
-        return out
-
-
-def _segment(s) -> dict:
-    return {
-        "query_start": round(s.query_start, 2),
-        "query_end": round(s.query_end, 2),
-        "reference_start": round(s.ref_start, 2),
-        "reference_end": round(s.ref_end, 2),
-        "frames": s.matched_frames,
-        "mean_distance": round(s.mean_distance, 1),
-    }
+        """Numbers only, for the hit record, the CLI and the review screen (each signal type explains its part)."""
+        return explain(self)

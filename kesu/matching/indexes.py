@@ -1,8 +1,10 @@
 """Search structures, one class per kind of signal value.
 
 Each index maps vectors to integer ids (Signal primary keys), answers
-radius queries exactly, and turns into bytes and back so it can be kept,
-sealed, under the data directory.
+radius queries exactly, and turns into bytes and back (``to_bytes`` /
+``from_bytes``: numpy arrays in an .npz, read back with numpy's default
+refusal of object arrays) so the bank can be kept, sealed, under the data
+directory.
 """
 
 import io
@@ -21,14 +23,27 @@ class Found:
     distance: float
 
 
-def hex_to_codes(values: list[str]) -> np.ndarray:
+def hex_to_codes(values: list[str], width: int = 32) -> np.ndarray:
+    """Hex digests of ``width`` bytes as rows of bytes (PDQ: 32)."""
     if not values:
-        return np.zeros((0, 32), np.uint8)
-    return np.frombuffer(bytes.fromhex("".join(values)), dtype=np.uint8).reshape(len(values), 32)
+        return np.zeros((0, width), np.uint8)
+    return np.frombuffer(bytes.fromhex("".join(values)), dtype=np.uint8).reshape(len(values), width)
+
+
+def arrays_to_bytes(**arrays: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    np.savez(out, **arrays)
+    return out.getvalue()
+
+
+def bytes_to_arrays(raw: bytes) -> dict[str, np.ndarray]:
+    """The arrays of an .npz; numpy refuses object arrays by default, so reading never runs code."""
+    with np.load(io.BytesIO(raw)) as arrays:
+        return {name: arrays[name] for name in arrays.files}
 
 
 class _Persistent:
-    """Pickle through to_bytes/from_bytes: FAISS objects cannot be pickled."""
+    """An index over a FAISS flat index, filled in batches."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -45,12 +60,6 @@ class _Persistent:
             self._ids = np.concatenate([self._ids, *(ids for ids, _ in self._pending)])
             self._pending = []
         return self._ids
-
-    def __getstate__(self):
-        return self.to_bytes()
-
-    def __setstate__(self, raw):
-        self.__dict__.update(type(self).from_bytes(raw).__dict__)
 
 
 class HashIndex(_Persistent):
@@ -134,14 +143,12 @@ class HashIndex(_Persistent):
         ]
 
     def to_bytes(self) -> bytes:
-        out = io.BytesIO()
-        np.savez(out, ids=self.ids, codes=self.codes)
-        return out.getvalue()
+        return arrays_to_bytes(ids=self.ids, codes=self.codes)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "HashIndex":
         index = cls()
-        arrays = np.load(io.BytesIO(raw))
+        arrays = bytes_to_arrays(raw)
         index.add(arrays["ids"], arrays["codes"])
         return index
 
@@ -170,14 +177,12 @@ class VectorIndex(_Persistent):
         ]
 
     def to_bytes(self) -> bytes:
-        out = io.BytesIO()
         vectors = self.flat.reconstruct_n(0, self.flat.ntotal) if len(self) else np.zeros((0, self.dim), np.float32)
-        np.savez(out, ids=self.ids, vectors=vectors)
-        return out.getvalue()
+        return arrays_to_bytes(ids=self.ids, vectors=vectors)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "VectorIndex":
-        arrays = np.load(io.BytesIO(raw))
+        arrays = bytes_to_arrays(raw)
         index = cls(arrays["vectors"].shape[1])
         index.add(arrays["ids"], arrays["vectors"])
         return index
@@ -241,18 +246,16 @@ class DescriptorIndex(_Persistent):
         return {owner: np.array(rows, dtype=np.int64) for owner, rows in pairs.items()}
 
     def to_bytes(self) -> bytes:
-        out = io.BytesIO()
         owners = np.array(sorted(self.features), np.int64)
         blobs = [self.features[o].to_bytes() for o in owners]
         lengths = np.array([len(b) for b in blobs], np.int64)
-        np.savez(out, owners=owners, lengths=lengths, blob=np.frombuffer(b"".join(blobs), np.uint8))
-        return out.getvalue()
+        return arrays_to_bytes(owners=owners, lengths=lengths, blob=np.frombuffer(b"".join(blobs), np.uint8))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "DescriptorIndex":
         from .image import LocalFeatures
 
-        arrays = np.load(io.BytesIO(raw))
+        arrays = bytes_to_arrays(raw)
         index, blob, start = cls(), arrays["blob"].tobytes(), 0
         for owner, length in zip(arrays["owners"], arrays["lengths"], strict=True):
             index.add(int(owner), LocalFeatures.from_bytes(blob[start : start + length]))
@@ -287,6 +290,24 @@ class FrameIndex:
     def frames_of(self, owner: int) -> list:
         return sorted(self.frames[owner], key=lambda f: f.t)
 
+    def to_bytes(self) -> bytes:
+        ids = sorted(self.where)
+        owners = [self.where[i][0] for i in ids]
+        by_time = {owner: {f.t: f for f in frames} for owner, frames in self.frames.items()}
+        frames = [by_time[owner][self.where[i][1]] for owner, i in zip(owners, ids, strict=True)]
+        return arrays_to_bytes(
+            ids=np.array(ids, "<i8"), owners=np.array(owners, "<i8"), t=np.array([f.t for f in frames], "<f8"),
+            codes=hex_to_codes([f.pdq_hex for f in frames]), quality=np.array([f.quality for f in frames], "<i2"),
+        )  # fmt: skip
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "FrameIndex":
+        arrays, index = bytes_to_arrays(raw), cls()
+        rows = zip(arrays["ids"], arrays["owners"], arrays["t"], arrays["codes"], arrays["quality"], strict=True)
+        for signal_id, owner, t, code, quality in rows:
+            index.add_frame(int(signal_id), int(owner), float(t), code.tobytes().hex(), int(quality))
+        return index
+
 
 class ExactIndex:
     """Cryptographic hashes: equal bytes or nothing."""
@@ -302,3 +323,15 @@ class ExactIndex:
 
     def search(self, value: str) -> list[int]:
         return list(self.ids.get(value, ()))
+
+    def to_bytes(self) -> bytes:
+        pairs = [(value, signal_id) for value, ids in self.ids.items() for signal_id in ids]
+        values = np.array([v for v, _ in pairs], "<U128") if pairs else np.zeros(0, "<U128")
+        return arrays_to_bytes(values=values, ids=np.array([i for _, i in pairs], "<i8"))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "ExactIndex":
+        arrays, index = bytes_to_arrays(raw), cls()
+        for value, signal_id in zip(arrays["values"], arrays["ids"], strict=True):
+            index.add(int(signal_id), str(value))
+        return index

@@ -1,7 +1,8 @@
 """Matching services used by references, the CLI, the review UI and the patrol.
 
 - `bank_reference`: put a reference's signals into its case's bank;
-- `match`: search a found medium against every open case (or some);
+- `match`: search a found medium against every open case (or some); `search` does it from the values
+  `found` computed (what the patrol keeps of a medium instead of its pixels, signalfile.py);
 - `record_hits`, `confirm_hit` (the hit's signals join the bank), `reject_hit`: what staff act on.
 """
 
@@ -17,7 +18,7 @@ from . import bank as banks
 from . import calibration, lifecycle, media
 from .evidence import Evidence
 from .models import Hit, Signal
-from .signals import Medium, compute_all
+from .signals import FoundMedium, Medium, compute_all, found_medium
 
 
 def medium_of(data: bytes, info: media.MediaInfo | None = None, reference: bool = False) -> Medium:
@@ -82,6 +83,7 @@ class MatchResult:
     candidates: list[Candidate]
     notes: list[str] = field(default_factory=list)  # e.g. "video truncated"
     mime: str = ""
+    searched_through: int = 0  # the highest banked signal id the search saw
 
     def as_dict(self) -> dict:
         return {
@@ -98,33 +100,31 @@ class MatchResult:
 def match(data: bytes, case_ids: list[int] | None = None, info: media.MediaInfo | None = None) -> MatchResult:
     """Search a found medium against the bank. Raises UserError for unreadable input."""
     info = info or media.inspect(data)
-    return search(medium_of(data, info), info.mime, case_ids)
+    return search(found(data, info), info.mime, case_ids)
 
 
-def search(medium: Medium, mime: str = "", case_ids: list[int] | None = None) -> MatchResult:
-    """Search a decoded medium (the patrol decodes and fingerprints in a stage of its own)."""
+def found(data: bytes, info: media.MediaInfo | None = None) -> FoundMedium:
+    """Every signal a search needs of a found medium, computed once (decoded, analysed, hashed)."""
+    return found_medium(medium_of(data, info))
+
+
+def search(medium: FoundMedium, mime: str = "", case_ids: list[int] | None = None) -> MatchResult:
+    """Search a found medium's values (the patrol fingerprints in a stage of its own and keeps only them)."""
     bank = banks.current()
-    nudity = max((a.nudity for _, a in medium.analyses()), default=None)
-    faces = medium.faces_json()
+    nudity = medium.nudity
     candidates = [
         Candidate(bank.owners[e.owner], e.owner, e.signal, e.probability, e.as_dict())
         for e in bank.search(medium)
         if case_ids is None or bank.owners[e.owner] in case_ids
     ]
     candidates.sort(key=lambda c: priority(c, nudity), reverse=True)
-    notes = _video_notes(medium.video_hashes) if medium.kind == "video" else []
-    return MatchResult(medium.kind, medium.sha256, nudity, faces, candidates, notes, mime)
+    return MatchResult(medium.kind, medium.sha256, nudity, medium.faces, candidates, medium.notes, mime, bank.max_id)
 
 
 def priority(candidate: "Candidate", nudity: float | None) -> float:
     """Review order: probability first; a face match on a nude image outranks one on a clothed image."""
     bonus = 0.5 * (nudity or 0.0) if candidate.signal == "face" else 0.0
     return candidate.probability + bonus
-
-
-def _video_notes(hashes) -> list[str]:
-    flags = {"truncated": hashes.truncated, "time limit reached": hashes.timed_out, "frame cap reached": hashes.capped}
-    return [note for note, flag in flags.items() if flag]
 
 
 def record_hits(
@@ -243,4 +243,6 @@ def find_exact(kind: str, value: str):
     return Signal.objects.filter(kind=kind, value=value).select_related("case", "reference")
 
 
-__all__ = ["Evidence", "bank_reference", "match", "search", "record_hits", "confirm_hit", "reject_hit", "find_exact"]
+__all__ = [
+    "Evidence", "bank_reference", "match", "found", "search", "record_hits", "confirm_hit", "reject_hit", "find_exact",
+]  # fmt: skip

@@ -1,23 +1,43 @@
 """Signal types: what Kesu derives from a medium to find it again, as plug-ins.
 
-A registry of kind -> SignalType. Each type says which media it applies
-to, computes its values from a `Medium` (the bytes, decoded once, analysed
-once), names the index class that holds the bank's values, adds a banked
-value to that index, and searches a found medium in it, leaving raw scores
-on the `Evidence` of each reference it ties the medium to.
+A registry of kind -> SignalType. A type owns its whole signal:
 
-Values that could say something about the person (face embeddings, local
-features) are `secret`: the bank keeps them sealed with the case's key.
+- ``compute``: its values from a `Medium` (the bytes, decoded once, analysed once). A victim's reference
+  (``medium.reference``) gets what the bank keeps; a found medium gets what a search needs, so that the
+  found medium can be searched later from its values alone, without its pixels;
+- ``to_arrays`` / ``from_arrays``: its values as plain, typed numpy arrays and back (the format of its
+  ``FORMAT`` version; ``signalfile.py`` puts every type's arrays in one file);
+- ``add`` / ``search``: its index class, a banked value put into it, found values searched in it, raw
+  scores left on the `Evidence` of each reference they tie the medium to;
+- ``explain`` / ``scores`` / ``explained_scores`` / ``features``: what the review page shows of a match, the
+  raw scores it left on the evidence (and read back from a stored explanation, for the desk's refit), and
+  the calibration's features made of them (the model ``calibration`` names in calibration.json).
+
+Values that could say something about the person (face embeddings, local features) are `secret`: the
+bank keeps them sealed with the case's key, the patrol with its own. ``tests/test_signal_contract.py``
+runs every registered type through the same cases.
 """
 
 import hashlib
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 from PIL import Image
 
-from . import indexes
+from . import calibration, indexes
+from .framehash import FrameHash
+from .values import (
+    FoundMedium,
+    SignalValue,
+    hex_array,
+    optional_time,
+    pack_secrets,
+    text_array,
+    time_meta,
+    unpack_secrets,
+)
 
 VIDEO_FACE_FRAMES = 24  # faces are searched on this many frames spread over a video
 VIDEO_FACE_FPS = 0.2  # at most one every 5 s
@@ -29,15 +49,6 @@ FOUND_FPS = 1.0
 MIN_QUALITY = 50  # Meta: PDQ hashes of quality < 50 match too easily to trust
 VERIFY_TOP = 3  # references per query that get the geometric check
 MIN_VOTES = 8  # descriptor matches a reference needs before it is checked
-
-
-@dataclass(frozen=True)
-class SignalValue:
-    kind: str
-    value: str = ""
-    quality: int | None = None
-    meta: dict = field(default_factory=dict)
-    secret: bytes | None = None  # sealed by the bank, never stored in the clear
 
 
 @dataclass
@@ -115,6 +126,13 @@ class SignalType:
     kind: str = ""
     media_kinds: tuple[str, ...] = ("image", "video")  # media it is computed for
     index_class: type | None = None
+    FORMAT = 1  # version of the arrays to_arrays writes; a file of another version is refused
+    calibration: str | None = None  # its model in calibration.json, when its scores are calibrated
+
+    @property
+    def label(self) -> str:
+        """The name a hit records for a match this type made."""
+        return self.kind
 
     @property
     def searches(self) -> tuple[str, ...]:
@@ -124,15 +142,45 @@ class SignalType:
     def compute(self, medium: Medium) -> list[SignalValue]:
         raise NotImplementedError
 
+    def to_arrays(self, values: list[SignalValue]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def from_arrays(self, arrays: dict) -> list[SignalValue]:
+        raise NotImplementedError
+
     def add(self, index, signal_id: int, owner: int, value: SignalValue) -> None:
         """Put one banked value into this type's index."""
 
-    def search(self, bank, medium: Medium, found) -> None:
-        """Leave raw scores on found[owner] for every reference the medium matches."""
+    def search(self, bank, medium: "FoundMedium", found) -> None:
+        """Leave raw scores on found[owner] for every reference the found medium matches."""
+
+    def explain(self, evidence) -> dict:
+        """What the review page shows of this type's part in a match (numbers only)."""
+        return {}
+
+    def scores(self, evidence) -> list | None:
+        """The raw scores this type left on the evidence of a match; None when it left none."""
+        return None
+
+    def explained_scores(self, explained: dict) -> list | None:
+        """The same raw scores read back from a stored explanation (what a staff decision labels)."""
+        return None
+
+    def features(self, *scores) -> list[float]:
+        """The calibration's features of raw scores: an intercept first."""
+        raise NotImplementedError
+
+    def probability(self, evidence) -> float | None:
+        """How likely the match is right, from this type's scores on the evidence; None when it has none."""
+        scores = self.scores(evidence)
+        if not scores or self.calibration is None:
+            return None
+        return calibration.logistic(self.calibration, self.features(*scores))
 
 
 class Exact(SignalType):
     index_class = indexes.ExactIndex
+    width = 32  # bytes of the digest
 
     def digest(self, medium: Medium) -> str:
         raise NotImplementedError
@@ -140,13 +188,26 @@ class Exact(SignalType):
     def compute(self, medium):
         return [SignalValue(self.kind, self.digest(medium))]
 
+    def to_arrays(self, values):
+        return {"digest": hex_array(values, self.width)}
+
+    def from_arrays(self, arrays):
+        return [SignalValue(self.kind, row.tobytes().hex()) for row in arrays["digest"]]
+
     def add(self, index, signal_id, owner, value):
         index.add(signal_id, value.value)
 
     def search(self, bank, medium, found):
-        for signal_id in bank.indexes[self.kind].search(self.digest(medium)):
-            item = found[bank.entries[signal_id][0]]
-            item.exact = item.exact or self.kind
+        for value in medium.of(self.kind):
+            for signal_id in bank.indexes[self.kind].search(value.value):
+                item = found[bank.entries[signal_id][0]]
+                item.exact = item.exact or self.kind
+
+    def explain(self, evidence):
+        return {"exact": self.kind} if evidence.exact == self.kind else {}
+
+    def probability(self, evidence):
+        return 1.0 if evidence.exact == self.kind else None  # the same bytes
 
 
 class Sha256(Exact):
@@ -160,9 +221,14 @@ class Md5(Exact):
     """MD5 only because StopNCII and partners exchange video MD5s."""
 
     kind = "md5"
+    width = 16
 
     def digest(self, medium):
         return medium.md5
+
+
+def usable_pdq(medium: FoundMedium) -> list[SignalValue]:
+    return [v for v in medium.of("pdq") if (v.quality or 0) >= MIN_QUALITY]
 
 
 class Pdq(SignalType):
@@ -173,39 +239,91 @@ class Pdq(SignalType):
     kind = "pdq"
     media_kinds = ("image",)
     index_class = indexes.HashIndex
+    calibration = "pdq"
 
     def compute(self, medium):
         from . import image as features
 
-        hashes = features.reference_hashes(medium.image) if medium.reference else features.pdq_dihedral(medium.image)
+        hashes = features.reference_hashes(medium.image) if medium.reference else medium.query_hashes
         return [SignalValue(self.kind, h.hex, h.quality, {"region": h.region, "variant": h.variant}) for h in hashes]
+
+    def to_arrays(self, values):
+        return {
+            "codes": hex_array(values, 32),
+            "quality": np.array([v.quality or 0 for v in values], "<i2"),
+            "region": text_array([v.meta.get("region", "full") for v in values]),
+            "variant": text_array([v.meta.get("variant", "original") for v in values]),
+        }
+
+    def from_arrays(self, arrays):
+        rows = zip(arrays["codes"], arrays["quality"], arrays["region"], arrays["variant"], strict=True)
+        return [
+            SignalValue(self.kind, code.tobytes().hex(), int(quality), {"region": str(region), "variant": str(variant)})
+            for code, quality, region, variant in rows
+        ]
 
     def add(self, index, signal_id, owner, value):
         if (value.quality or 0) >= MIN_QUALITY:
             index.add([signal_id], indexes.hex_to_codes([value.value]))
 
     def search(self, bank, medium, found):
-        usable = [h for h in medium.query_hashes if h.quality >= MIN_QUALITY]
-        codes = indexes.hex_to_codes([h.hex for h in usable])
-        for hit in bank.indexes[self.kind].search(codes, int(threshold(self.kind))):
+        usable = usable_pdq(medium)
+        for hit in bank.indexes[self.kind].search(hex_array(usable, 32), int(threshold(self.kind))):
             owner, meta = bank.entries[hit.id]
-            query = usable[hit.query]
-            found[owner].consider_pdq(int(hit.distance), query.variant, query.region, meta.get("region", "full"))
+            query = usable[hit.query].meta
+            found[owner].consider_pdq(int(hit.distance), query["variant"], query["region"], meta.get("region", "full"))
+
+    def explain(self, evidence):
+        if evidence.pdq_distance is None:
+            return {}
+        pdq = {"distance": evidence.pdq_distance, "variant": evidence.pdq_variant, "region": evidence.pdq_region}
+        return {"pdq": pdq}
+
+    def scores(self, evidence):
+        return None if evidence.pdq_distance is None else [evidence.pdq_distance]
+
+    def explained_scores(self, explained):
+        return [explained["pdq"]["distance"]] if explained.get("pdq") else None
+
+    def features(self, distance):
+        return [1.0, distance / 32.0]
 
 
 class LocalFeatures(SignalType):
     """ORB keypoints and descriptors, checked by RANSAC (secret: a crude
-    picture can be rebuilt from dense local features)."""
+    picture can be rebuilt from dense local features). ORB is not mirror-invariant and flipped
+    re-uploads are common: a found image keeps the features of its mirror image too."""
 
     kind = "orb"
     media_kinds = ("image",)
     index_class = indexes.DescriptorIndex
+    calibration = "local"
+
+    @property
+    def label(self):
+        return "local"
 
     def compute(self, medium):
         from . import image as features
 
-        local = features.local_features(medium.image)
-        return [SignalValue(self.kind, meta={"points": len(local.points)}, secret=local.to_bytes())]
+        out = []
+        for mirrored in (False,) if medium.reference else (False, True):
+            local = features.local_features(medium.image, mirror=mirrored)
+            meta = {"points": len(local.points), **({"mirrored": True} if mirrored else {})}
+            out.append(SignalValue(self.kind, meta=meta, secret=local.to_bytes()))
+        return out
+
+    def to_arrays(self, values):
+        return {
+            "points": np.array([v.meta.get("points", 0) for v in values], "<i8"),
+            "mirrored": np.array([bool(v.meta.get("mirrored")) for v in values], bool),
+            **pack_secrets(values),
+        }
+
+    def from_arrays(self, arrays):
+        rows = zip(arrays["points"], arrays["mirrored"], unpack_secrets(arrays), strict=True)
+        return [SignalValue(self.kind, meta={"points": int(points), **({"mirrored": True} if mirrored else {})},
+                            secret=secret) for points, mirrored, secret in rows]  # fmt: skip
 
     def add(self, index, signal_id, owner, value):
         from . import image as features
@@ -218,13 +336,30 @@ class LocalFeatures(SignalType):
         index = bank.indexes[self.kind]
         if not len(index):
             return
-        for mirrored in (False, True):  # ORB is not mirror-invariant; flipped re-uploads are common
-            local = features.local_features(medium.image, mirror=mirrored)
+        for value in medium.of(self.kind):
+            local = features.LocalFeatures.from_bytes(value.secret)
             votes = sorted(index.vote(local.descriptors).items(), key=lambda kv: -len(kv[1]))[:VERIFY_TOP]
             for owner, pairs in votes:
                 if len(pairs) >= MIN_VOTES:
                     result = features.verify(local, index.features[owner], pairs)
-                    found[owner].consider_local(result, mirrored)
+                    found[owner].consider_local(result, bool(value.meta.get("mirrored")))
+
+    def explain(self, evidence):
+        if not evidence.inliers:
+            return {}
+        return {"local": {"inliers": evidence.inliers, "matches": evidence.matches,
+                          "coverage": round(evidence.coverage, 3), "mirrored": evidence.mirrored}}  # fmt: skip
+
+    def scores(self, evidence):
+        return [evidence.inliers, evidence.matches] if evidence.inliers else None
+
+    def explained_scores(self, explained):
+        local = explained.get("local")
+        return [local["inliers"], local["matches"]] if local else None
+
+    def features(self, inliers, matches):
+        ratio = inliers / matches if matches else 0.0
+        return [1.0, math.log1p(inliers), ratio]
 
 
 class VideoFrames(SignalType):
@@ -235,9 +370,22 @@ class VideoFrames(SignalType):
     media_kinds = ("video",)
     searches = ("image", "video")
     index_class = indexes.FrameIndex
+    calibration = "video"
 
     def compute(self, medium):
         return [SignalValue(self.kind, h.pdq_hex, h.quality, {"t": round(h.t, 3)}) for h in medium.video_hashes.hashes]
+
+    def to_arrays(self, values):
+        return {
+            "codes": hex_array(values, 32),
+            "quality": np.array([v.quality or 0 for v in values], "<i2"),
+            "t": np.array([v.meta.get("t", 0.0) for v in values], "<f8"),
+        }
+
+    def from_arrays(self, arrays):
+        rows = zip(arrays["codes"], arrays["quality"], arrays["t"], strict=True)
+        return [SignalValue(self.kind, code.tobytes().hex(), int(quality), {"t": round(float(t), 3)})
+                for code, quality, t in rows]  # fmt: skip
 
     def add(self, index, signal_id, owner, value):
         index.add_frame(signal_id, owner, value.meta.get("t", 0.0), value.value, value.quality or 0)
@@ -253,15 +401,16 @@ class VideoFrames(SignalType):
 
     def _still(self, index, medium, found):
         """A still (a thumbnail, a screenshot) taken from a reference video."""
-        usable = [h for h in medium.query_hashes if h.quality >= MIN_QUALITY]
-        for hit in index.hashes.search(indexes.hex_to_codes([h.hex for h in usable]), int(threshold(self.kind))):
+        usable = usable_pdq(medium)
+        for hit in index.hashes.search(hex_array(usable, 32), int(threshold(self.kind))):
             owner, t = index.frame_of(hit.id)
-            found[owner].consider_pdq(int(hit.distance), usable[hit.query].variant, f"frame@{t:g}s", "video")
+            found[owner].consider_pdq(int(hit.distance), usable[hit.query].meta["variant"], f"frame@{t:g}s", "video")
 
     def _segments(self, index, medium, found):
         from .framehash import match_segments
 
-        query = [h for h in medium.video_hashes.hashes if h.usable]
+        frames = [FrameHash(v.meta.get("t", 0.0), v.value, v.quality or 0) for v in medium.of(self.kind)]
+        query = [frame for frame in frames if frame.usable]
         if not query:
             return
         radius = int(threshold(self.kind))
@@ -271,12 +420,40 @@ class VideoFrames(SignalType):
             if segments:
                 found[owner].segments = segments
 
+    def explain(self, evidence):
+        return {"segments": [_segment(s) for s in evidence.segments]} if evidence.segments else {}
+
+    def scores(self, evidence):
+        if not evidence.segments:
+            return None
+        return [max(s.matched_frames for s in evidence.segments), min(s.mean_distance for s in evidence.segments)]
+
+    def explained_scores(self, explained):
+        segments = explained.get("segments")
+        return [max(s["frames"] for s in segments), min(s["mean_distance"] for s in segments)] if segments else None
+
+    def features(self, frames, mean_distance):
+        return [1.0, math.log1p(frames), mean_distance / 32.0]
+
+
+def _segment(s) -> dict:
+    return {
+        "query_start": round(s.query_start, 2),
+        "query_end": round(s.query_end, 2),
+        "reference_start": round(s.ref_start, 2),
+        "reference_end": round(s.ref_end, 2),
+        "frames": s.matched_frames,
+        "mean_distance": round(s.mean_distance, 1),
+    }
+
 
 class Face(SignalType):
     """Face embeddings (dlib ResNet, 128-D) of faces that passed the quality gate."""
 
     kind = "face"
     index_class = indexes.VectorIndex
+    calibration = "face"
+    DIM = 128
 
     def compute(self, medium):
         out = []
@@ -288,6 +465,20 @@ class Face(SignalType):
                     out.append(SignalValue(self.kind, meta=meta, secret=np.asarray(embedding, "<f4").tobytes()))
         return out
 
+    def to_arrays(self, values):
+        secrets = b"".join(v.secret for v in values)
+        return {
+            "embedding": np.frombuffer(secrets, "<f4").reshape(len(values), self.DIM),
+            "box": np.array([v.meta.get("box", [0, 0, 0, 0]) for v in values], "<i8").reshape(len(values), 4),
+            "face": np.array([v.meta.get("face", 0) for v in values], "<i4"),
+            "t": np.array([optional_time(v.meta.get("t")) for v in values], "<f8"),
+        }
+
+    def from_arrays(self, arrays):
+        rows = zip(arrays["embedding"], arrays["box"], arrays["face"], arrays["t"], strict=True)
+        return [SignalValue(self.kind, meta={"box": [int(x) for x in box], "face": int(face), **time_meta(t)},
+                            secret=embedding.astype("<f4").tobytes()) for embedding, box, face, t in rows]  # fmt: skip
+
     def add(self, index, signal_id, owner, value):
         index.add([signal_id], np.frombuffer(value.secret, dtype="<f4"))
 
@@ -295,26 +486,48 @@ class Face(SignalType):
         index = bank.indexes[self.kind]
         if not len(index):
             return
-        for t, analysis in medium.analyses():
-            for face in analysis.usable_faces:
-                for hit in index.search(np.asarray(face.embedding, np.float32), threshold(self.kind)):
-                    found[bank.entries[hit.id][0]].consider_face(hit.distance, t)
+        for value in medium.of(self.kind):
+            for hit in index.search(np.frombuffer(value.secret, "<f4"), threshold(self.kind)):
+                found[bank.entries[hit.id][0]].consider_face(hit.distance, value.meta.get("t"))
+
+    def explain(self, evidence):
+        if evidence.face_distance is None:
+            return {}
+        t = {} if evidence.face_time is None else {"t": round(evidence.face_time, 3)}
+        return {"face": {"distance": round(evidence.face_distance, 4), **t}}
+
+    def scores(self, evidence):
+        return None if evidence.face_distance is None else [evidence.face_distance]
+
+    def explained_scores(self, explained):
+        return [explained["face"]["distance"]] if explained.get("face") else None
+
+    def features(self, distance):
+        return [1.0, distance]
 
 
 class Nudity(SignalType):
-    """NudeNet's body-part detections as one review-priority score (no index)."""
+    """NudeNet's body-part detections as one review-priority score (no index); none for a video
+    without a frame to look at."""
 
     kind = "nudity"
 
     def compute(self, medium):
         scores = [analysis.nudity for _, analysis in medium.analyses()]
-        return [SignalValue(self.kind, f"{max(scores, default=0.0):.3f}")]
+        return [SignalValue(self.kind, f"{max(scores):.3f}")] if scores else []
+
+    def to_arrays(self, values):
+        return {"score": np.array([float(v.value) for v in values], "<f8")}
+
+    def from_arrays(self, arrays):
+        return [SignalValue(self.kind, f"{score:.3f}") for score in arrays["score"]]
 
 
 REGISTRY: dict[str, SignalType] = {
     signal_type.kind: signal_type
     for signal_type in (Sha256(), Md5(), Pdq(), LocalFeatures(), VideoFrames(), Face(), Nudity())
 }
+BY_LABEL: dict[str, SignalType] = {signal_type.label: signal_type for signal_type in REGISTRY.values()}
 
 
 def compute_all(medium: Medium, kinds: list[str] | None = None) -> list[SignalValue]:
@@ -323,3 +536,42 @@ def compute_all(medium: Medium, kinds: list[str] | None = None) -> list[SignalVa
         if medium.kind in signal_type.media_kinds and (kinds is None or signal_type.kind in kinds):
             values += signal_type.compute(medium)
     return values
+
+
+def found_medium(medium: Medium, kinds: list[str] | None = None) -> FoundMedium:
+    """What a search needs of a found medium, computed once: after this its pixels can go."""
+    notes = []
+    if medium.kind == "video":
+        hashes = medium.video_hashes
+        flags = {"truncated": hashes.truncated, "time limit reached": hashes.timed_out,
+                 "frame cap reached": hashes.capped}  # fmt: skip
+        notes = [note for note, flag in flags.items() if flag]
+    faces = medium.faces_json() if kinds is None or "face" in kinds else []
+    return FoundMedium(medium.kind, medium.sha256, compute_all(medium, kinds), faces, notes)
+
+
+def score(evidence) -> None:
+    """Set evidence.probability and evidence.signal: those of its strongest signal (see calibration.py on why
+    not a product), with every type's probability in evidence.scores."""
+    candidates = {}
+    for signal_type in REGISTRY.values():
+        probability = signal_type.probability(evidence)
+        if probability is not None:
+            candidates[signal_type.label] = probability
+    evidence.scores = {k: round(v, 4) for k, v in candidates.items()}
+    if candidates:
+        evidence.signal, evidence.probability = max(candidates.items(), key=lambda kv: kv[1])
+
+
+def probability(label: str, *scores) -> float:
+    """A calibrated type's probability for raw scores, by the name a hit records (the review, benchmarks)."""
+    signal_type = BY_LABEL[label]
+    return calibration.logistic(signal_type.calibration, signal_type.features(*scores))
+
+
+def explain(evidence) -> dict:
+    """Numbers only, for the hit record, the CLI and the review screen: every type's part."""
+    out: dict = {"signal": evidence.signal, "probability": round(evidence.probability, 4), "scores": evidence.scores}
+    for signal_type in REGISTRY.values():
+        out |= signal_type.explain(evidence)
+    return out

@@ -143,6 +143,10 @@ class Fingerprint(Claimed):
     computed = models.ForeignKey(
         "vault.VaultBlob", on_delete=models.SET_NULL, null=True, related_name="+", help_text=_("sealed signals")
     )
+    # A stranger's medium keeps only its SHA-256: set when it matched nothing, its bytes and signals deleted.
+    stranger_through = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text=_("matched nothing in the bank up to this signal; only the SHA-256 is kept")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
 

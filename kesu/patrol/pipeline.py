@@ -6,7 +6,6 @@ discovery, which adds pages here). And the helpers they share: pages and sightin
 from __future__ import annotations
 
 import hashlib
-import pickle
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -14,17 +13,20 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from ..lib.errors import UserError
 from ..matching import media as media_info
 from ..matching import services as matching
+from ..matching import signalfile
+from ..matching.models import Hit, Signal
 from ..vault import services as vault
+from ..vault.models import VaultBlob
 from . import claims, extract, http, models, politeness, reuploads, stages
 from .limits import Limits
 from .models import Browser, Page, Run, Sighting, Stage
 from .stages import Context, enqueue, register
 
-PIPELINE_FORMAT = 1
 MB = 1024 * 1024
 
 
@@ -310,7 +312,10 @@ def _attach(sighting: Sighting, data: bytes) -> None:
             enqueue(Stage.FINGERPRINT, fingerprint.pk)
         except IntegrityError:
             fingerprint = models.Fingerprint.objects.get(sha256=sha)
-    if fingerprint.blob_id is None:  # its bytes were forgotten after a while: a hit may need them again
+    if fingerprint.stranger_through is not None:
+        if _bank_grew(fingerprint):  # a stranger then; maybe hers now that more of her pictures are banked
+            fingerprint = _fingerprint_again(fingerprint, data)
+    elif fingerprint.blob_id is None:  # a hit's bytes were forgotten after a while: a hit may need them again
         blob = vault.store_blob(vault.patrol_key(), data)
         if not models.Fingerprint.objects.filter(pk=fingerprint.pk, blob__isnull=True).update(blob=blob):
             vault.delete_blob(blob)
@@ -322,9 +327,25 @@ def _attach(sighting: Sighting, data: bytes) -> None:
         enqueue(Stage.MATCH, sighting.pk)
 
 
+def _bank_grew(fingerprint: models.Fingerprint) -> bool:
+    return fingerprint.stage == Stage.DONE and Signal.objects.filter(pk__gt=fingerprint.stranger_through).exists()
+
+
+def _fingerprint_again(fingerprint: models.Fingerprint, data: bytes) -> models.Fingerprint:
+    """A stranger's medium seen again after the bank grew: its bytes are in hand, fingerprint them once more."""
+    blob = vault.store_blob(vault.patrol_key(), data)
+    again = models.Fingerprint.objects.filter(pk=fingerprint.pk, stranger_through=fingerprint.stranger_through)
+    if again.update(blob=blob, stranger_through=None, stage=Stage.FINGERPRINT, claim="", due_at=timezone.now()):
+        enqueue(Stage.FINGERPRINT, fingerprint.pk)
+    else:  # another sighting did it first
+        vault.delete_blob(blob)
+    fingerprint.refresh_from_db()
+    return fingerprint
+
+
 @dataclass
 class Fingerprinted:
-    computed: bytes | None = None  # the pickled medium with its signals
+    computed: bytes | None = None  # every signal type's values (matching/signalfile.py): no bytes, no pixels
     kind: str = ""
     mime: str = ""
     error: str = ""
@@ -332,7 +353,7 @@ class Fingerprinted:
 
 @register
 class Fingerprint(stages.Stage):
-    """Decode once and compute every signal the bank searches with; the result is kept sealed."""
+    """Decode once and compute every signal the bank searches with; only the values are kept, sealed."""
 
     name, model, related = Stage.FINGERPRINT, models.Fingerprint, ("blob",)
 
@@ -340,14 +361,8 @@ class Fingerprint(stages.Stage):
         data = vault.read_blob(ctx.row.blob)
         try:
             info = media_info.inspect(data)
-            medium = matching.medium_of(data, info)
-            medium.analyses(), medium.faces_json()  # faces, nudity, their embeddings
-            if medium.kind == "image":
-                medium.query_hashes  # noqa: B018 - computed now, kept in the pickle
-            medium.video_hashes, medium.sha256, medium.md5  # noqa: B018
-            medium.data = b""  # the bytes stay in their own blob; the signals are what matching needs
-            computed = pickle.dumps((PIPELINE_FORMAT, medium), protocol=pickle.HIGHEST_PROTOCOL)
-            return Fingerprinted(computed, medium.kind, info.mime)
+            found = matching.found(data, info)
+            return Fingerprinted(signalfile.dumps(found), found.kind, info.mime)
         except UserError as problem:
             return Fingerprinted(error=str(problem)[:300])
 
@@ -363,44 +378,72 @@ class Fingerprint(stages.Stage):
         return done.error or f"{done.kind} fingerprinted"
 
 
-def _medium(item: models.Fingerprint):
-    """The fingerprinted medium. Unpickling is safe only because the blob is authenticated (AES-GCM, our key)."""
-    version, medium = pickle.loads(vault.read_blob(item.computed))  # noqa: S301
-    if version != PIPELINE_FORMAT:
-        raise UserError("fingerprint of an older format")
-    return medium
+def forget_stranger(fingerprint_id: int, searched_through: int) -> bool:
+    """Delete a medium's bytes and signals once every sighting of it matched nothing (call inside the match's
+    transaction, after its sighting moved on): of a stranger's picture Kesu keeps only the SHA-256, to skip it
+    next time, and how much of the bank it was searched against, to look again when the bank has grown."""
+    item = models.Fingerprint.objects.select_for_update().get(pk=fingerprint_id)
+    sightings = Sighting.objects.filter(fingerprint_id=fingerprint_id)
+    if (
+        sightings.filter(stage__in=(Stage.FINGERPRINT, Stage.MATCH)).exists()  # the last one to match decides
+        or sightings.filter(hits__isnull=False).exists()
+        or Hit.objects.filter(sha256=item.sha256).exists()
+    ):
+        return False
+    models.Fingerprint.objects.filter(pk=item.pk).update(blob=None, computed=None, stranger_through=searched_through)
+    for blob in VaultBlob.objects.filter(pk__in=[item.blob_id, item.computed_id]):
+        vault.delete_blob(blob)
+    return True
+
+
+@dataclass
+class Matched:
+    result: matching.MatchResult | None = None
+    page_url: str = ""
+    data: bytes = b""
+    note: str = ""  # why there was nothing to match
 
 
 @register
 class Match(stages.Stage):
-    """The medium against the bank of every open case; new hits go to alert."""
+    """The medium's signals against the bank of every open case; new hits go to alert, a stranger is forgotten."""
 
     name, model, related = Stage.MATCH, Sighting, ("fingerprint__computed", "fingerprint__blob", "page__run")
 
-    def run(self, ctx: Context):
+    def run(self, ctx: Context) -> Matched:
         item = ctx.row.fingerprint
+        if item.stranger_through is not None:
+            return Matched(note="seen before: matched nothing")
         if item.stage == Stage.FAILED or item.computed is None:
-            return None
-        result = matching.search(_medium(item), item.mime)
+            return Matched(note=item.error or "not a medium")
+        try:
+            found = signalfile.loads(vault.read_blob(item.computed))
+        except signalfile.FormatError as error:
+            return Matched(note=str(error))
+        result = matching.search(found, item.mime)
         page_url = open_url(ctx.row.page.url_sealed, "patrol.page")
         data = vault.read_blob(item.blob) if result.candidates and item.blob else b""
-        return result, page_url, data
+        return Matched(result, page_url, data)
 
-    def commit(self, ctx: Context, found) -> str:
+    def commit(self, ctx: Context, found: Matched) -> str:
         sighting = ctx.row
-        if found is None:
-            self.advance(ctx, Stage.SKIPPED, error=sighting.fingerprint.error or "not a medium")
-            return "not a medium"
-        result, page_url, data = found
-        hits = matching.record_hits(result, data, source_url=page_url)
+        if found.result is None:
+            seen = sighting.fingerprint.stranger_through is not None
+            self.advance(ctx, Stage.DONE if seen else Stage.SKIPPED, error="" if seen else found.note)
+            if not seen and sighting.fingerprint.stage == Stage.FAILED:  # not a medium: nothing to search again
+                forget_stranger(sighting.fingerprint_id, 0)
+            return found.note
+        hits = matching.record_hits(found.result, found.data, source_url=found.page_url)
         new = [hit for hit in hits if hit.is_new]
         sighting.hits.add(*hits)
         for hit in new:
-            reuploads.link(hit, page_url)
+            reuploads.link(hit, found.page_url)
         Run.objects.filter(pk=sighting.page.run_id).update(hits=F("hits") + len(new))
         self.advance(ctx, Stage.ALERT if new else Stage.DONE, new_hits=[hit.pk for hit in new])
         if new:
             enqueue(Stage.ALERT, sighting.pk)
+        elif not hits:
+            forget_stranger(sighting.fingerprint_id, found.result.searched_through)
         return f"{len(hits)} hit(s), {len(new)} new"
 
 

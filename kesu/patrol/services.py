@@ -105,9 +105,10 @@ def tick() -> dict:
 
 
 def forget_media(now=None) -> int:
-    """Downloaded media are kept (sealed) only until matched, and KESU_PATROL_KEEP_MEDIA_HOURS after that:
-    a hit holds its own copy under its case's key; the rest were strangers' pictures. The signals stay,
-    so the same bytes seen again are not fingerprinted twice."""
+    """A medium that became a hit keeps its bytes (sealed) KESU_PATROL_KEEP_MEDIA_HOURS after it was found: the
+    hit holds its own copy under its case's key. Its signals stay, so the same bytes seen again are not
+    fingerprinted twice. (A stranger's medium lost its bytes and signals when it matched nothing:
+    pipeline.forget_stranger.)"""
     from ..vault import services as vault
 
     before = (now or timezone.now()) - timedelta(hours=settings.KESU_PATROL_KEEP_MEDIA_HOURS)

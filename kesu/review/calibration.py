@@ -18,10 +18,11 @@ from django.utils import timezone
 
 from ..audit.services import log_action
 from ..matching import calibration
+from ..matching.signals import BY_LABEL
 from .models import Decision
 
-# hit.signal -> the calibration's model name
-MODELS = {"pdq": "pdq", "local": "local", "face": "face", "vpdq": "video"}
+# hit.signal -> the calibration's model name (each calibrated signal type names its own)
+MODELS = {label: signal_type.calibration for label, signal_type in BY_LABEL.items() if signal_type.calibration}
 PRIOR_STRENGTH = 5.0
 
 
@@ -39,13 +40,13 @@ class Refit:
 def labelled(signal: str) -> tuple[np.ndarray, np.ndarray]:
     """Design matrix and labels from the standing decisions on hits of one signal."""
     rows = Decision.objects.filter(signal=signal, undone=False).exclude(kind=Decision.Kind.UNDO)
-    model = MODELS[signal]
+    signal_type = BY_LABEL[signal]
     x, y = [], []
     for features, kind in rows.values_list("features", "kind"):
         if features:
-            x.append(calibration.FEATURES[model](*features))
+            x.append(signal_type.features(*features))
             y.append(0.0 if kind == Decision.Kind.REJECT else 1.0)
-    width = len(calibration.FEATURES[model](*([1.0] * 2))) if model in ("local", "video") else 2
+    width = len(calibration.shipped_params()[MODELS[signal]]["weights"])
     return np.array(x, dtype=float).reshape(len(x), width), np.array(y)
 
 

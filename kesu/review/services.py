@@ -26,6 +26,7 @@ from ..lib.errors import NotFound, UserError
 from ..matching import lifecycle, media
 from ..matching import services as matching
 from ..matching.models import Hit
+from ..matching.signals import BY_LABEL
 from ..vault import services as vault
 from . import playback
 from .models import Decision, HitPreview
@@ -220,17 +221,8 @@ def evidence_of(hit: Hit) -> Evidence:
 
 def features_of(hit: Hit) -> list[float]:
     """The raw scores of the signal that gave the hit its probability, as the calibration reads them."""
-    raw = hit.evidence or {}
-    if hit.signal == "pdq" and raw.get("pdq"):
-        return [raw["pdq"]["distance"]]
-    if hit.signal == "local" and raw.get("local"):
-        return [raw["local"]["inliers"], raw["local"]["matches"]]
-    if hit.signal == "face" and raw.get("face"):
-        return [raw["face"]["distance"]]
-    if hit.signal == "vpdq" and raw.get("segments"):
-        segments = raw["segments"]
-        return [max(s["frames"] for s in segments), min(s["mean_distance"] for s in segments)]
-    return []
+    signal_type = BY_LABEL.get(hit.signal)
+    return (signal_type.explained_scores(hit.evidence or {}) if signal_type else None) or []
 
 
 # --- previews and reveals --------------------------------------------------------------------------------
