@@ -27,9 +27,11 @@ def pdq_features(distance: int) -> list[float]:
     return [1.0, distance / 32.0]
 
 
-def local_features(inliers: int, matches: int) -> list[float]:
+def local_features(inliers: int, matches: int, spread: float = 1.0, texture: float = 1.0) -> list[float]:
+    """Spread and texture (kesu.matching.geometry) default to a copy's: decisions recorded before they
+    were measured, and a texture that could not be (-1), count as the photo they were taken for."""
     ratio = inliers / matches if matches else 0.0
-    return [1.0, math.log1p(inliers), ratio]
+    return [1.0, math.log1p(inliers), ratio, spread, texture if texture >= 0 else 1.0]
 
 
 def face_features(distance: float) -> list[float]:
@@ -74,7 +76,10 @@ def params() -> dict:
         except FileNotFoundError:  # forgotten between the stat and the read
             _desk["params"], stamp = {}, None
         _desk["stamp"] = stamp
-    return {**shipped_params(), **_desk["params"]}
+    shipped = shipped_params()
+    # a refit of a model whose features have changed since (a shipped update) no longer applies
+    fitted = {k: v for k, v in _desk["params"].items() if len(v["weights"]) == len(shipped[k]["weights"])}
+    return {**shipped, **fitted}
 
 
 def probability(signal: str, *scores) -> float:
@@ -91,7 +96,9 @@ def score(evidence) -> None:
     if evidence.pdq_distance is not None:
         candidates["pdq"] = probability("pdq", evidence.pdq_distance)
     if evidence.inliers:
-        candidates["local"] = probability("local", evidence.inliers, evidence.matches)
+        candidates["local"] = probability(
+            "local", evidence.inliers, evidence.matches, evidence.spread, evidence.texture
+        )
     if evidence.segments:
         frames = max(s.matched_frames for s in evidence.segments)
         candidates["vpdq"] = probability("video", frames, min(s.mean_distance for s in evidence.segments))

@@ -14,6 +14,8 @@ class Evidence:
     inliers: int = 0  # ORB matches that agree on one transform
     matches: int = 0
     coverage: float = 0.0  # share of the reference the found image shows
+    spread: float = 0.0  # share of that part over which the agreeing matches lie
+    texture: float = 0.0  # share of the matched region of the found image with photo-like detail
     mirrored: bool = False
     face_distance: float | None = None
     face_time: float | None = None  # seconds into a video, for faces found on a frame
@@ -35,7 +37,7 @@ class Evidence:
     def consider_local(self, result, mirrored: bool) -> None:
         if result.inliers > self.inliers:
             self.inliers, self.matches, self.coverage = result.inliers, result.matches, result.coverage
-            self.mirrored = mirrored
+            self.spread, self.texture, self.mirrored = result.spread, result.texture, mirrored
 
     def consider_face(self, distance: float, t: float | None) -> None:
         if self.face_distance is None or distance < self.face_distance:
@@ -49,8 +51,9 @@ class Evidence:
         if self.pdq_distance is not None:
             out["pdq"] = {"distance": self.pdq_distance, "variant": self.pdq_variant, "region": self.pdq_region}
         if self.inliers:
-            out["local"] = {"inliers": self.inliers, "matches": self.matches,
-                            "coverage": round(self.coverage, 3), "mirrored": self.mirrored}  # fmt: skip
+            out["local"] = {"inliers": self.inliers, "matches": self.matches, "coverage": round(self.coverage, 3),
+                            "spread": round(self.spread, 3), "texture": round(self.texture, 3),
+                            "mirrored": self.mirrored}  # fmt: skip
         if self.face_distance is not None:
             out["face"] = {"distance": round(self.face_distance, 4)}
             if self.face_time is not None:

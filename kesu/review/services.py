@@ -223,7 +223,8 @@ def features_of(hit: Hit) -> list[float]:
     if hit.signal == "pdq" and raw.get("pdq"):
         return [raw["pdq"]["distance"]]
     if hit.signal == "local" and raw.get("local"):
-        return [raw["local"]["inliers"], raw["local"]["matches"]]
+        local = raw["local"]
+        return [local["inliers"], local["matches"], local.get("spread", 1.0), local.get("texture", 1.0)]
     if hit.signal == "face" and raw.get("face"):
         return [raw["face"]["distance"]]
     if hit.signal == "vpdq" and raw.get("segments"):
