@@ -110,7 +110,8 @@ def test_the_item_page_shows_both_sides_blurred_and_what_matched(clients, case, 
                  "frames": 7, "mean_distance": 11.2}]  # fmt: skip
     hit = make_hit(case, 0.96, data=astronaut_png[:], reference=reference, nudity=0.7,
                    evidence={"pdq": {"distance": 18, "variant": "flipx", "region": "trimmed/full"},
-                             "local": {"inliers": 41, "matches": 120, "coverage": 0.62, "mirrored": True},
+                             "local": {"inliers": 41, "matches": 120, "coverage": 0.62, "spread": 0.71,
+                                       "texture": 0.45, "mirrored": True},
                              "face": {"distance": 0.38, "t": 4.2}, "segments": segments,
                              "scores": {"pdq": 0.96, "face": 0.9}})  # fmt: skip
     response = clients["on_case"].get(f"/review/hits/{hit.pk}/")
@@ -118,7 +119,8 @@ def test_the_item_page_shows_both_sides_blurred_and_what_matched(clients, case, 
     assert response.status_code == 200 and response["Cache-Control"] == "no-store, private"
     assert f"/cases/{case.pk}/references/{reference.pk}/preview/" in html  # her reference, blurred
     assert f"/review/hits/{hit.pk}/preview/" in html and 'class="blurred big"' in html
-    for shown in ("distance 18 of 256 bits", "flipx", "41 of 120 matches agree", "0.38", "3.0–9.5 s", "10.0–16.5 s"):
+    for shown in ("distance 18 of 256 bits", "flipx", "41 of 120 matches agree", "0.38", "3.0–9.5 s", "10.0–16.5 s",
+                  "spread over it 0.71", "photo texture 0.45"):  # fmt: skip
         assert shown in html
     assert 'data-key="c"' in html and 'data-key="x"' in html and 'data-key="s"' in html and 'data-key="o"' in html
     assert "private-hanako" not in html

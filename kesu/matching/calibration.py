@@ -55,7 +55,10 @@ def params() -> dict:
         except FileNotFoundError:  # forgotten between the stat and the read
             _desk["params"], stamp = {}, None
         _desk["stamp"] = stamp
-    return {**shipped_params(), **_desk["params"]}
+    shipped = shipped_params()
+    # a refit of a model whose features have changed since (a shipped update) no longer applies
+    fitted = {k: v for k, v in _desk["params"].items() if len(v["weights"]) == len(shipped[k]["weights"])}
+    return {**shipped, **fitted}
 
 
 def logistic(model: str, features: list[float]) -> float:

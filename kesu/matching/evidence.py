@@ -16,6 +16,8 @@ class Evidence:
     inliers: int = 0  # ORB matches that agree on one transform
     matches: int = 0
     coverage: float = 0.0  # share of the reference the found image shows
+    spread: float = 0.0  # share of that part over which the agreeing matches lie
+    texture: float = 0.0  # share of the matched region of the found image with photo-like detail
     mirrored: bool = False
     face_distance: float | None = None
     face_time: float | None = None  # seconds into a video, for faces found on a frame
@@ -37,7 +39,7 @@ class Evidence:
     def consider_local(self, result, mirrored: bool) -> None:
         if result.inliers > self.inliers:
             self.inliers, self.matches, self.coverage = result.inliers, result.matches, result.coverage
-            self.mirrored = mirrored
+            self.spread, self.texture, self.mirrored = result.spread, result.texture, mirrored
 
     def consider_face(self, distance: float, t: float | None) -> None:
         if self.face_distance is None or distance < self.face_distance:

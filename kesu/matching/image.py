@@ -13,12 +13,13 @@ most of that gap (bench/matching.py measures each one):
   crops, and say *where* it is.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from . import geometry
 from .framehash import bits_to_hex
 
 PDQ_SIDE = 512  # PDQ works on 64x64 internally; larger input only costs time
@@ -27,6 +28,13 @@ ORB_MIN_SIDE = 480  # smaller pictures are enlarged first: ORB finds too few cor
 ORB_FEATURES = 500
 MIN_INLIERS = 10  # fewer points agreeing on a transform happen by chance between unrelated pictures
 MIN_COVERAGE = 0.1  # a "copy" showing under a tenth of the reference is a degenerate transform, not a copy
+# Chance agreement with a drawing crowds into one or two cells of the reference, or sits on flat ground
+# (kesu.matching.geometry; bench/graphics.py). All in one place is refused outright; flat ground only while
+# the agreement is as small as chance makes it (the demo fillers reach 26 inliers, copies of flat artwork
+# have 40 to 400): above that it is a copy of a drawing, and the calibration weighs spread and texture.
+MIN_SPREAD = 0.1
+FLAT_TEXTURE = 0.05
+FLAT_MAX_INLIERS = 40
 # Sub-regions hashed for each reference: (scale, x anchor, y anchor), anchors
 # as a share of the free room. PDQ tolerates a shift of a few per cent only,
 # so regions catch light crops; bench/matching.py measured a 3x3 grid at 90 %
@@ -48,17 +56,31 @@ class LocalFeatures:
     points: np.ndarray  # (n, 2) float32, in the coordinates of a ORB_SIDE-bounded copy
     descriptors: np.ndarray  # (n, 32) uint8: 256-bit ORB descriptors
     size: tuple[int, int]  # (width, height) of that copy
+    # detail per block (geometry.texture_map) of a found image; not banked, so None for references
+    texture: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def to_bytes(self) -> bytes:
+        """Count and size, points, descriptors; then, for a found image, its texture map (rows, columns and
+        a byte per block), which the geometric check needs once the pixels are gone (the patrol keeps only
+        these values). Bytes written before the map existed end after the descriptors and still load."""
         head = np.array([len(self.points), self.size[0], self.size[1]], dtype="<u4").tobytes()
-        return head + self.points.astype("<f4").tobytes() + self.descriptors.tobytes()
+        out = head + self.points.astype("<f4").tobytes() + self.descriptors.astype(np.uint8).tobytes()
+        if self.texture is not None:
+            blocks = np.asarray(self.texture, dtype=np.uint8)
+            out += np.array(blocks.shape, dtype="<u4").tobytes() + blocks.tobytes()
+        return out
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "LocalFeatures":
-        n, width, height = np.frombuffer(raw[:12], dtype="<u4")
+        n, width, height = (int(v) for v in np.frombuffer(raw[:12], dtype="<u4"))
+        end = 12 + 40 * n
         points = np.frombuffer(raw[12 : 12 + 8 * n], dtype="<f4").reshape(n, 2)
-        descriptors = np.frombuffer(raw[12 + 8 * n :], dtype=np.uint8).reshape(n, 32)
-        return cls(points, descriptors, (int(width), int(height)))
+        descriptors = np.frombuffer(raw[12 + 8 * n : end], dtype=np.uint8).reshape(n, 32)
+        texture = None
+        if len(raw) > end:
+            rows, cols = (int(v) for v in np.frombuffer(raw[end : end + 8], dtype="<u4"))
+            texture = np.frombuffer(raw[end + 8 : end + 8 + rows * cols], dtype=np.uint8).reshape(rows, cols)
+        return cls(points, descriptors, (width, height), texture)
 
 
 def rgb_array(image: Image.Image, max_side: int) -> np.ndarray:
@@ -186,10 +208,11 @@ def local_features(image: Image.Image, mirror: bool = False) -> LocalFeatures:
     if mirror:
         grey = np.ascontiguousarray(grey[:, ::-1])
     keypoints, descriptors = _spread_keypoints(grey)
+    size, texture = (grey.shape[1], grey.shape[0]), geometry.texture_map(grey)
     if descriptors is None:
-        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), (grey.shape[1], grey.shape[0]))
+        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), size, texture)
     points = np.array([kp.pt for kp in keypoints], dtype=np.float32)
-    return LocalFeatures(points, descriptors, (grey.shape[1], grey.shape[0]))
+    return LocalFeatures(points, descriptors, size, texture)
 
 
 def _spread_keypoints(grey: np.ndarray, grid: int = 4):
@@ -218,29 +241,51 @@ class Verification:
     inliers: int
     matches: int
     coverage: float  # share of the reference's area the found copy shows (0-1)
+    spread: float = 0.0  # share of that visible part over which the inliers lie (0-1)
+    texture: float = 0.0  # share of the matched region of the found image with photo-like detail (0-1)
+    refused: str = ""  # the check that turned the transform down, if one did
 
 
 def verify(query: LocalFeatures, reference: LocalFeatures, pairs: np.ndarray, raw: bool = False) -> Verification:
-    """RANSAC: do the matched points agree on one perspective transform?
+    """RANSAC: do the matched points agree on one perspective transform, the way a copy of a photo does?
 
     `pairs` holds (query index, reference index) rows of descriptor matches.
-    `raw` skips the floors on inliers and coverage (calibration looks at
-    what chance agreement gives below them).
+    `raw` skips the floors (calibration looks at what chance agreement
+    gives below them) and reports what would have refused it.
     Unrelated pictures give a handful of scattered inliers; a copy gives
-    dozens that agree.
+    dozens that agree, spread over what it shows, on textured ground.
     """
     if len(pairs) < 6:
-        return Verification(0, len(pairs), 0.0)
+        return Verification(0, len(pairs), 0.0, refused="pairs")
     src = reference.points[pairs[:, 1]]
     dst = query.points[pairs[:, 0]]
     matrix, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 5.0, maxIters=2000, confidence=0.999)
     if matrix is None or not _plausible(matrix, reference.size, query.size):
-        return Verification(0, len(pairs), 0.0)
-    inliers = int(mask.sum())
-    coverage = _coverage(matrix, reference.size, query.size)
-    if not raw and (inliers < MIN_INLIERS or coverage < MIN_COVERAGE):
-        return Verification(0, len(pairs), 0.0)
-    return Verification(inliers, len(pairs), coverage)
+        return Verification(0, len(pairs), 0.0, refused="transform")
+    kept = mask.ravel().astype(bool)
+    inliers = int(kept.sum())
+    coverage, seen = _coverage(matrix, reference.size, query.size)
+    if inliers < 4:  # MAGSAC can end with fewer than it needs: nothing to measure
+        return Verification(inliers if raw else 0, len(pairs), coverage if raw else 0.0, refused="inliers")
+    found = geometry.shape(matrix, src[kept], dst[kept], seen, reference.size, query.texture)
+    refused = _refusal(inliers, coverage, found)
+    if refused and not raw:
+        return Verification(0, len(pairs), 0.0, refused=refused)
+    return Verification(inliers, len(pairs), coverage, found.spread, found.texture, refused)
+
+
+def _refusal(inliers: int, coverage: float, found: geometry.Shape) -> str:
+    if inliers < MIN_INLIERS:
+        return "inliers"
+    if coverage < MIN_COVERAGE:
+        return "coverage"
+    if not found.sane:
+        return "shape"
+    if found.spread < MIN_SPREAD:
+        return "spread"
+    if 0 <= found.texture < FLAT_TEXTURE and inliers < FLAT_MAX_INLIERS:  # -1: no pixels to look at
+        return "texture"
+    return ""
 
 
 def _plausible(matrix: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int, int]) -> bool:
@@ -258,11 +303,11 @@ def _corners(size: tuple[int, int]) -> np.ndarray:
     return np.array([[[0, 0]], [[width, 0]], [[width, height]], [[0, height]]], dtype=np.float32)
 
 
-def _coverage(matrix: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int, int]) -> float:
-    """How much of the reference lies inside the found image."""
+def _coverage(matrix: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int, int]) -> tuple[float, np.ndarray]:
+    """How much of the reference lies inside the found image, and that part (a polygon in reference pixels)."""
     inverse = np.linalg.inv(matrix)
     seen = cv2.perspectiveTransform(_corners(query_size), inverse).reshape(-1, 2)
     width, height = ref_size
     seen[:, 0] = seen[:, 0].clip(0, width)
     seen[:, 1] = seen[:, 1].clip(0, height)
-    return float(cv2.contourArea(seen.astype(np.float32)) / (width * height))
+    return float(cv2.contourArea(seen.astype(np.float32)) / (width * height)), seen

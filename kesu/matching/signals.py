@@ -18,6 +18,7 @@ bank keeps them sealed with the case's key, the patrol with its own. ``tests/tes
 runs every registered type through the same cases.
 """
 
+import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass
@@ -309,6 +310,8 @@ class LocalFeatures(SignalType):
         out = []
         for mirrored in (False,) if medium.reference else (False, True):
             local = features.local_features(medium.image, mirror=mirrored)
+            if medium.reference:  # only a found image's texture is looked at (image.verify)
+                local = dataclasses.replace(local, texture=None)
             meta = {"points": len(local.points), **({"mirrored": True} if mirrored else {})}
             out.append(SignalValue(self.kind, meta=meta, secret=local.to_bytes()))
         return out
@@ -348,18 +351,23 @@ class LocalFeatures(SignalType):
         if not evidence.inliers:
             return {}
         return {"local": {"inliers": evidence.inliers, "matches": evidence.matches,
-                          "coverage": round(evidence.coverage, 3), "mirrored": evidence.mirrored}}  # fmt: skip
+                          "coverage": round(evidence.coverage, 3), "spread": round(evidence.spread, 3),
+                          "texture": round(evidence.texture, 3), "mirrored": evidence.mirrored}}  # fmt: skip
 
     def scores(self, evidence):
-        return [evidence.inliers, evidence.matches] if evidence.inliers else None
+        return [evidence.inliers, evidence.matches, evidence.spread, evidence.texture] if evidence.inliers else None
 
     def explained_scores(self, explained):
         local = explained.get("local")
-        return [local["inliers"], local["matches"]] if local else None
+        if not local:
+            return None
+        return [local["inliers"], local["matches"], local.get("spread", 1.0), local.get("texture", 1.0)]
 
-    def features(self, inliers, matches):
+    def features(self, inliers, matches, spread=1.0, texture=1.0):
+        """Spread and texture (kesu.matching.geometry) default to a copy's: decisions recorded before they
+        were measured, and a texture that could not be (-1), count as the photo they were taken for."""
         ratio = inliers / matches if matches else 0.0
-        return [1.0, math.log1p(inliers), ratio]
+        return [1.0, math.log1p(inliers), ratio, spread, texture if texture >= 0 else 1.0]
 
 
 class VideoFrames(SignalType):
