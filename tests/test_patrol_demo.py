@@ -24,6 +24,8 @@ from kesu.notices import compose, outbox
 from kesu.notices import services as notices
 from kesu.patrol import rechecks, services
 from kesu.patrol.models import Recheck, Run, Stage
+from kesu.review import services as review
+from kesu.review.models import Decision
 from kesu.sites.models import Site
 
 pytestmark = pytest.mark.slow
@@ -86,8 +88,9 @@ def test_the_demo_loop_from_reference_photos_to_a_removed_and_re_uploaded_copy(d
     assert not any("filler" in key for key in hits)  # nothing unrelated matched
     assert all(run.status in (Run.Status.DONE, Run.Status.LIMITED) for run in Run.objects.all())
 
-    # a notice for the re-upload site's copy goes to the demo web's SMTP server, which removes it
+    # a reviewer confirms the re-upload site's copy; its notice goes to the demo web's SMTP server, which removes it
     original = hits["reup.test/watch/astro-holiday"]
+    review.decide("user:demo", original, Decision.Kind.CONFIRM)
     (notice,) = compose.prepare("user:demo", case, urls=[source_url(original)], hit_ids=[original.pk]).notices
     assert notices.check(notice).complete, notices.check(notice).missing
     notices.send("user:demo", notice)
