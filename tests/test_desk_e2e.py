@@ -282,7 +282,8 @@ def test_05_review_hits_with_the_keyboard(desk, page):
     ids = [row.get_attribute("data-hit-id") for row in rows.all()]
     page.keyboard.press("j")  # selects the first row and focuses its link
     expect(rows.first.locator("a[href*='/review/hits/']").first).to_be_focused()
-    page.keyboard.press("Enter")
+    with page.expect_navigation():  # a key pressed while a page is still leaving presses nothing
+        page.keyboard.press("Enter")
     item = page.locator("main section#review-item[data-hit-id]")
     expect(item).to_be_visible()
     first = item.get_attribute("data-hit-id")
@@ -292,21 +293,23 @@ def test_05_review_hits_with_the_keyboard(desk, page):
         expect(page.locator(f'[data-key="{key}"]').first).to_be_visible()
     look(page, "11-review-item")
     assert len(ids) >= 2, ids
-    page.keyboard.press("j")  # j and k walk the queue without deciding anything
+    with page.expect_navigation():  # j and k walk the queue without deciding anything
+        page.keyboard.press("j")
     expect(item).not_to_have_attribute("data-hit-id", first)
-    page.wait_for_load_state("load")  # a key pressed before the page's script runs presses nothing
-    page.keyboard.press("k")
+    with page.expect_navigation():
+        page.keyboard.press("k")
     expect(item).to_have_attribute("data-hit-id", first)
-    page.wait_for_load_state("load")
     page.keyboard.press("r")  # the found item, unblurred (the view is logged)
     expect(item.locator("img.blurred")).to_have_count(1)
     expect(item.locator("img.revealed")).to_have_js_property("complete", True)
-    page.keyboard.press("c")
+    with page.expect_navigation():
+        page.keyboard.press("c")
     _moved_on(page, item, first)
     expect(_said(page, first, "confirm")).to_be_visible()
     desk.state["confirmed"] = int(first)
     rejected = item.get_attribute("data-hit-id")  # the next one is not hers
-    page.keyboard.press("x")
+    with page.expect_navigation():
+        page.keyboard.press("x")
     _moved_on(page, item, rejected)
     if item.count():  # said on the next hit; back in the queue the decision shows in the lists below
         expect(_said(page, rejected, "reject")).to_be_visible()
@@ -368,8 +371,8 @@ def test_06_send_a_notice(desk, page):
     steps = 0  # the composer's steps: copies, then who gets it under which law, then the drafts
     onward = page.locator("main").get_by_role("button", name=re.compile(r"^(Next|Prepare|Continue)"))
     while onward.count() and steps < 4:
-        onward.first.click()
-        page.wait_for_load_state("load")
+        with page.expect_navigation():  # the next step's page, loaded, before anything is pressed on it
+            onward.first.click()
         steps += 1
         if steps == 1:
             look(page, "14-notice-recipients")
@@ -378,8 +381,8 @@ def test_06_send_a_notice(desk, page):
     look(page, "15-notice-draft")
     send = page.get_by_role("button", name="Send", exact=True)
     expect(send).to_be_enabled()
-    send.click()
-    page.wait_for_load_state("load")
+    with page.expect_navigation():  # no reload while the form is still on its way
+        send.click()
     # The e-mail went out through the outbox (the notice itself may already be closed by a first re-check).
     mail = page.locator("section[aria-labelledby=outbox] span.tag", has_text=re.compile(r"^Sent$"))
     assert reload_until(page, lambda: mail.count() > 0, 120, 3), "the notice was not sent within 2 minutes"
