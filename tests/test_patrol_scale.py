@@ -139,11 +139,25 @@ def _kill_while_holding_work(dsn: str, process: subprocess.Popen) -> tuple[str, 
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         pids = pool_of(process)
-        for table in ("fingerprint", "sighting", "page"):
-            for pk, claim in rows(dsn, f"SELECT id, claim FROM patrol_{table} WHERE claim <> ''"):
-                if int(claim.split("-")[0]) in pids:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=30)
-                    return table, pk
+        if _held(dsn, pids):
+            # Frozen first, then asked again: a worker that committed between our look and the kill would
+            # hold nothing any more, and its row would never be taken over (what this test checks).
+            os.killpg(process.pid, signal.SIGSTOP)
+            time.sleep(0.3)  # a COMMIT already on its way lands
+            held = _held(dsn, pids)
+            if held:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
+                return held
+            os.killpg(process.pid, signal.SIGCONT)
         time.sleep(0.05)
     raise AssertionError("the worker never held a claim")
+
+
+def _held(dsn: str, pids: set[int]) -> tuple[str, int] | None:
+    """(table, row id) of a row claimed by one of these processes, if any."""
+    for table in ("fingerprint", "sighting", "page"):
+        for pk, claim in rows(dsn, f"SELECT id, claim FROM patrol_{table} WHERE claim <> ''"):
+            if int(claim.split("-")[0]) in pids:
+                return table, pk
+    return None
