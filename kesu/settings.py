@@ -253,6 +253,7 @@ KESU_ORG = {
     "email": DEFAULT_FROM_EMAIL,
     "address": env_str("KESU_ORG_ADDRESS", "1-1 Example-cho, Chiyoda-ku, Tokyo 100-0001, Japan"),
     "phone": env_str("KESU_ORG_PHONE", "+81 3-0000-0000"),
+    "country": env_str("KESU_ORG_COUNTRY", "Japan"),  # a search engine form asks the requester's country
     "website": env_str("KESU_ORG_WEBSITE", "https://kesu.invalid/"),
     "signatory": env_str("KESU_ORG_SIGNATORY", "Takedown desk"),
 }

@@ -3,15 +3,18 @@
 Sending here only queues (``services.send``); the worker side is covered in test_notices.py.
 """
 
+import re
 from datetime import date
+from html import unescape
 
 import pytest
 from django.utils import timezone
 
+from kesu.law import webforms
 from kesu.matching.models import Hit
 from kesu.notices import compose, templates
 from kesu.notices.models import Notice, NoticeTemplate, OutboxMessage, Reply
-from kesu.sites.models import Site
+from kesu.sites.models import Organisation, Role, Site
 from kesu.vault import services as vault
 
 URL = "https://leak.example/v/1"
@@ -284,3 +287,56 @@ def test_uncertain_mail_is_resolved_by_a_supervisor_only(clients, case, draft):
     clients["supervisor"].post(f"/notices/outbox/{message.pk}/resolve/", {"sent": "1"})
     message.refresh_from_db()
     assert message.status == OutboxMessage.Status.SENT
+
+
+@pytest.mark.parametrize(
+    ("engine", "case_type", "first", "last"),
+    [
+        ("google", "ncii", "Country of residence", "Signature (type your full name) and date"),
+        ("google", "deepfake", "Country of residence", "Signature (type your full name) and date"),
+        ("bing", "voyeurism", "Your name", "Signature and date"),
+        ("yahoo-japan", "ncii", "Requester's name", "How the result infringes the person's rights"),
+    ],
+)
+def test_a_search_engine_form_gets_its_own_questions_in_its_order_and_never_her_name(
+    clients, case, draft, victim_details, engine, case_type, first, last
+):
+    form = webforms.form_for(engine, case_type)
+    engine_org = Organisation.objects.create(role=Role.SEARCH_ENGINE, key=engine, name=f"{engine} search")
+    mandate(case)
+    case.case_type = case_type
+    case.save()
+    notice = as_web_form(draft)
+    notice.recipient, notice.role = engine_org, Role.SEARCH_ENGINE
+    notice.save()
+    status, html = page(clients["on_case"], f"/notices/{notice.pk}/form/")
+    assert status == 200
+    labels = [unescape(label) for label in re.findall(r'<label for="field-\d+">(.*?)</label>', html)]
+    answers = [unescape(text) for text in re.findall(r"<textarea [^>]*>(.*?)</textarea>", html, re.S)]
+    assert labels == [field.label for field in form.fields] and labels[0] == first and labels[-1] == last
+    assert len(answers) == len(labels) and all(answer.strip() for answer in answers), "every question is answered"
+    by_fill = dict(zip((field.fills for field in form.fields), answers))
+    assert by_fill["urls"] == URL and "2026-10-01" in by_fill["authority"]
+    assert by_fill.get("depicted", "withheld").lower().count("withheld") == 1
+    assert victim_details.name not in html and victim_details.contact["email"] not in html
+    assert form.source.url in html
+
+
+def test_a_search_engine_without_a_known_form_and_a_site_get_the_generic_fields(clients, case, draft):
+    yandex = Organisation.objects.create(role=Role.SEARCH_ENGINE, key="yandex", name="Yandex Search")
+    notice = as_web_form(draft)
+    notice.recipient, notice.role = yandex, Role.SEARCH_ENGINE
+    notice.save()
+    html = page(clients["on_case"], f"/notices/{notice.pk}/form/")[1]
+    assert "Organisation name" in html and "Full text" in html and "Country of residence" not in html
+
+
+def test_in_japanese_the_form_helper_asks_in_japanese_and_answers_in_japanese(clients, case, draft, settings):
+    engine = Organisation.objects.create(role=Role.SEARCH_ENGINE, key="google", name="Google Search")
+    notice = as_web_form(draft)
+    notice.recipient, notice.role = engine, Role.SEARCH_ENGINE
+    notice.save()
+    clients["on_case"].cookies[settings.LANGUAGE_COOKIE_NAME] = "ja"
+    html = page(clients["on_case"], f"/notices/{notice.pk}/form/")[1]
+    assert "代理権限の説明" in html and "居住国" in html and "いいえ。本人はこれらの画像の公開に同意していません" in html
+    assert "本人の安全のため記載しません" in html and "Country of residence" not in html

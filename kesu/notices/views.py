@@ -5,12 +5,12 @@ that belongs to a case is reached through ``case_for``: staff see their own case
 and anybody else gets 404 as if it did not exist.
 """
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
@@ -29,7 +29,7 @@ from ..patrol.views import recheck_rows
 from ..sites.domains import host_of, to_unicode
 from ..sites.models import Contact, Outcome, Role
 from ..sites.services import unseen_changes
-from . import compose, outbox, replies, search, services, templates, victim
+from . import compose, formfields, outbox, replies, search, services, templates, victim
 from .forms import SlotForm, SubmittedForm, TemplateForm, VictimMessageForm
 from .models import Notice, NoticeTemplate, OutboxMessage, Reply
 
@@ -344,19 +344,9 @@ def notice_form(request, notice_id):
         else:
             messages.success(request, _("Recorded as submitted: reminders and the deadline start now."))
         return redirect("notices:detail", notice_id=notice.pk)
-    subject, body = services.text_of(notice)
     log_action(request.user, "notice.view", notice, case_id=notice.case_id)
-    org = settings.KESU_ORG
-    fields = [
-        (_("Organisation name"), org["name"], 1),
-        (_("E-mail"), org["email"], 1),
-        (_("Telephone"), org.get("phone", ""), 1),
-        (_("Postal address"), org.get("address", ""), 2),
-        (_("Subject"), subject, 2),
-        (_("Full text"), body, 16),
-        (_("URLs, one per line"), "\n".join(compose.urls_of(notice)), 6),
-    ]
-    context = {"notice": notice, "fields": [f for f in fields if f[1]], "form": form}
+    fields = formfields.fields_for(notice, get_language() or "en")
+    context = {"notice": notice, "fields": fields, "webform": formfields.engine_form(notice), "form": form}
     return private(render(request, "notices/form.html", context))
 
 
