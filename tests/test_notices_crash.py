@@ -1,13 +1,15 @@
 """The outbox under fire: a sending process is killed (SIGKILL) at random moments, 100 times; afterwards
 every notice reached the SMTP server exactly once.
 
-The sender is ``kesu notice deliver --until-empty`` in its own process over a SQLite data directory. The
+The sender is ``kesu notice deliver --until-empty`` in its own process over a SQLite data directory (forked
+from ``tests/outbox_zygote.py``, which imported Kesu once, so the kills do not each pay a start-up). The
 SMTP server (aiosmtpd, in this process) answers DATA after a short delay, so many kills land while the
 server is taking a message; it delivers the desk's archive copy into Dovecot before it answers 250, as a
 real MTA stores mail before acknowledging it. The next sender settles the dead claims against that
 archive (``outbox.recover``) before it sends anything again.
 """
 
+import contextlib
 import os
 import random
 import signal
@@ -62,26 +64,26 @@ def test_every_notice_is_delivered_exactly_once_when_the_sender_is_killed_100_ti
 
         database = tmp_path / "data" / "kesu.sqlite3"
         kills_mid_send = arrived_while_killing = 0
+        zygote = subprocess.Popen([sys.executable, str(ROOT / "tests" / "outbox_zygote.py")], env=env, cwd=ROOT,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
         for _ in range(KILLS):
-            sender = subprocess.Popen(
-                [KESU, "notice", "deliver", "--until-empty", "--batch", "1"],
-                env=env,
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-            )
-            sender.stdout.readline()  # its first message went: it is in the middle of sending now
+            zygote.stdin.write("notice deliver --until-empty --batch 1\n")
+            zygote.stdin.flush()
+            sender = int(zygote.stdout.readline())  # a fresh `kesu notice deliver` process
+            zygote.stdout.readline()  # its first message went: it is in the middle of sending now
             before = len(sink.messages)
             time.sleep(rng.uniform(0.0, 0.25))
-            sender.send_signal(signal.SIGKILL)
-            sender.wait(timeout=30)
+            with contextlib.suppress(ProcessLookupError):  # it may have sent everything and exited already
+                os.kill(sender, signal.SIGKILL)
+            assert zygote.stdout.readline().startswith("reaped")
             arrived_while_killing += len(sink.messages) > before
             with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
                 claimed = db.execute("select count(*) from notices_outboxmessage where status='sending'").fetchone()
             kills_mid_send += claimed[0] > 0  # it died holding a claim: between claiming and settling a message
             time.sleep(0.05)  # let the server finish a message whose sender died in DATA
 
+        zygote.stdin.close()
+        zygote.wait(timeout=30)
         time.sleep(1.2)  # older than KESU_MAIL_CLAIM_SECONDS: the dead claims may be settled
         final = subprocess.run([KESU, "notice", "deliver", "--until-empty"], env=env, cwd=ROOT, timeout=300,
                                capture_output=True, text=True)  # fmt: skip
