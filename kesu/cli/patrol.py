@@ -1,6 +1,7 @@
 """``kesu patrol``: watches, runs, submitted URLs, re-checks and the politeness state, by hand."""
 
 from ..lib.errors import UserError
+from .access import require_supervisor
 from .output import emit_json, read_input, table
 
 HOSTS_LISTED = 10_000
@@ -68,6 +69,7 @@ def register(commands) -> None:
 
 
 def watch(args):
+    require_supervisor(args)
     from ..patrol import services
     from ..patrol.models import Watch
 
@@ -112,6 +114,7 @@ def watches(args):
 
 
 def run(args):
+    require_supervisor(args)
     from ..patrol import services
     from ..patrol.models import Watch
 
@@ -176,6 +179,7 @@ def _print_runs(principal, n: int) -> None:
 
 
 def recheck(args):
+    require_supervisor(args)
     from django.utils import timezone
 
     from ..patrol import rechecks, services
@@ -210,6 +214,7 @@ def hosts(args):
 
 
 def sweep(args):
+    require_supervisor(args)
     from ..patrol import services
 
     result = services.tick()
@@ -221,5 +226,6 @@ def sweep(args):
 
 
 def drain(args):
+    require_supervisor(args)
     _drain(args.principal, args.seconds)
     return 0
