@@ -275,6 +275,8 @@ KESU_PATROL_RECHECK_HOURS = env_int("KESU_PATROL_RECHECK_HOURS", 6, minimum=1)  
 KESU_PATROL_WATCH_GONE_DAYS = env_int("KESU_PATROL_WATCH_GONE_DAYS", 90, minimum=0)  # then daily for re-uploads
 KESU_PATROL_PRESERVE_HITS = env_bool("KESU_PATROL_PRESERVE_HITS", True)  # evidence of every page with a new hit
 KESU_PATROL_KEEP_MEDIA_HOURS = env_int("KESU_PATROL_KEEP_MEDIA_HOURS", 72, minimum=0)  # unmatched downloads
+# A rejected hit's medium is forgotten this long after the decision (the reviewer may take it back until then).
+KESU_REJECTED_FORGET_HOURS = env_int("KESU_REJECTED_FORGET_HOURS", 24, minimum=0)
 KESU_PATROL_REVERSE_SEARCH_URL = env_str("KESU_PATROL_REVERSE_SEARCH_URL")  # a reverse image search API (hashes only)
 KESU_BASE_URL = env_str("KESU_BASE_URL", "http://127.0.0.1:8000")  # links in staff digests
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from kesu.lib.netsettings import parse_host_rules
 from kesu.matching.models import Hit
-from kesu.patrol import extract, politeness, services
+from kesu.patrol import extract, forgetting, politeness, services
 from kesu.patrol.models import HostState, Page, Run, Sighting, Stage, Watch
 
 
@@ -602,7 +602,7 @@ def test_strangers_pictures_are_forgotten_after_a_while_and_fetched_again_when_s
     # the stranger's picture (noise) matched nothing: its bytes went when it did; her picture's wait a while
     assert Fingerprint.objects.filter(blob__isnull=False).count() == 1
 
-    assert services.forget_media(now=timezone.now() + timedelta(hours=73)) == 1
+    assert forgetting.forget_media(now=timezone.now() + timedelta(hours=73)) == 1
     assert not Fingerprint.objects.filter(blob__isnull=False).exists()
     assert Fingerprint.objects.count() == 2  # both SHA-256s stay, and the signals of her picture
     assert Fingerprint.objects.filter(computed__isnull=False).count() == 1

@@ -148,3 +148,47 @@ def test_the_patrol_keeps_signals_only_as_typed_arrays(db, her_case, site, hoppe
     assert loaded.sha256 == item.sha256 and loaded.of("face") and loaded.of("pdq")
     image = Image.open(io.BytesIO(site.pages["/m/her.jpg"][2]))
     assert np.asarray(image)[100, 100:116].tobytes() not in kept  # values, not pixels
+
+
+def test_a_rejected_hit_or_a_deleted_case_leaves_only_the_sha256_once_the_undo_window_closed(
+    db, her_case, site, pictures, personas  # noqa: F811
+):
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from kesu.cases import services as cases
+    from kesu.patrol import forgetting
+    from kesu.review import services as review
+
+    hers, stranger = pictures
+    watch = one_page(site, {"/m/her.jpg": hers})
+    (hit,) = Hit.objects.filter(case=her_case)
+    pieces = needles(hers, stranger_embeddings(hers))  # what the patrol computed of the found picture
+    review.decide(personas["on_case"], hit, "reject")  # not hers after all: a stranger who looks like her
+    hour = timedelta(hours=1)
+    assert forgetting.forget_disowned(now=timezone.now() + 23 * hour) == 0  # she may still take it back
+    assert found_in(everything_kept(), pieces) != []
+
+    assert forgetting.forget_disowned(now=timezone.now() + 25 * hour) == 2  # its fingerprint and the hit's copy
+    hit.refresh_from_db()
+    item = Fingerprint.objects.get(sha256=hit.sha256)
+    assert (hit.blob, item.blob, item.computed) == (None, None, None) and hit.evidence  # numbers stay
+    assert item.stranger_through == Signal.objects.latest("pk").pk
+    assert found_in(everything_kept(), pieces) == []
+    patrol(watch)  # seen again: skipped by its SHA-256, nothing stored again, no new hit
+    assert Hit.objects.filter(case=her_case).count() == 1 and Fingerprint.objects.get().computed is None
+
+    # A deleted case disowns its hits' media at once: another woman's case, her picture found, the case deleted.
+    from kesu.cases import references
+
+    other = cases.create_case(OPERATOR, "ncii", assignees=[personas["on_case"]], consent=["search", "takedown"])
+    references.add_file(OPERATOR, other, "second.jpg", stranger)
+    site.pages["/m/her.jpg"] = (200, "image/jpeg", jpeg(stranger, 0.9, 85))
+    patrol(watch)
+    assert Hit.objects.filter(case=other).exists() and not Hit.objects.filter(case=her_case, status="new").exists()
+    assert Fingerprint.objects.filter(computed__isnull=False).count() == 1
+    cases.delete_case(personas["supervisor"], other)
+    assert forgetting.forget_disowned() == 1
+    assert not Fingerprint.objects.filter(Q(computed__isnull=False) | Q(blob__isnull=False)).exists()

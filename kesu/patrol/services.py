@@ -29,7 +29,7 @@ from ..matching.calibration import PINK
 from ..matching.models import Hit
 from ..sites.domains import registrable
 from ..sites.models import Site
-from . import alerts, claims, discovery, rechecks, stages  # noqa: F401 - alerts registers the last stage
+from . import alerts, claims, discovery, forgetting, rechecks, stages  # noqa: F401 - alerts registers the last stage
 from .claims import LostClaim
 from .models import Browser, Fingerprint, HostState, Page, Recheck, Run, Sighting, Stage, Watch
 
@@ -89,6 +89,7 @@ def start(watch: Watch, *, searches: bool = True) -> list[Run]:
 
 
 def tick() -> dict:
+    """What the beat does every minute; each part is idempotent."""
     now = timezone.now()
     started = 0
     for watch in Watch.objects.filter(enabled=True).filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now)):
@@ -100,27 +101,9 @@ def tick() -> dict:
         "from_replies": discovery.from_replies(),
         "woken": sweep(),
         "finished": finish_runs(),
-        "forgotten": forget_media(),
+        "forgotten": forgetting.forget_media(),
+        "disowned": forgetting.forget_disowned(),
     }
-
-
-def forget_media(now=None) -> int:
-    """A medium that became a hit keeps its bytes (sealed) KESU_PATROL_KEEP_MEDIA_HOURS after it was found: the
-    hit holds its own copy under its case's key. Its signals stay, so the same bytes seen again are not
-    fingerprinted twice. (A stranger's medium lost its bytes and signals when it matched nothing:
-    pipeline.forget_stranger.)"""
-    from ..vault import services as vault
-
-    before = (now or timezone.now()) - timedelta(hours=settings.KESU_PATROL_KEEP_MEDIA_HOURS)
-    waiting = Sighting.objects.filter(stage__in=ACTIVE[Sighting]).values("fingerprint_id")
-    old = Fingerprint.objects.filter(created_at__lt=before, blob__isnull=False).exclude(pk__in=waiting)
-    forgotten = 0
-    for item in old.select_related("blob")[:1000]:
-        blob = item.blob
-        Fingerprint.objects.filter(pk=item.pk).update(blob=None)
-        vault.delete_blob(blob)
-        forgotten += 1
-    return forgotten
 
 
 def sweep() -> int:
