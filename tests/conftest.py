@@ -35,9 +35,30 @@ def pytest_configure(config):
         config.option.tx = [f"{spec}//env:KESU_DATA_DIR={base}/worker{n}" for n, spec in enumerate(specs)]
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--database-only",
+        action="store_true",
+        help="run only the tests that use the test database (the second database's pass: the others ran already)",
+    )
+
+
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+
+
+def uses_database(item) -> bool:
+    return bool(item.get_closest_marker("django_db")) or bool(DATABASE_FIXTURES & set(item.fixturenames))
+
+
 def pytest_collection_modifyitems(config, items):
     """Files with end-to-end tests first: pytest-xdist hands out whole files (--dist loadfile), and a long
-    file handed out last would end the run late. The order within a file is kept (the sort is stable)."""
+    file handed out last would end the run late. The order within a file is kept (the sort is stable).
+    With --database-only, a test that never touches the test database is left out: on a second database it
+    would run the very same code again (the processes tests start use SQLite data directories of their own)."""
+    if config.getoption("--database-only"):
+        kept = [item for item in items if uses_database(item)]
+        config.hook.pytest_deselected(items=[item for item in items if not uses_database(item)])
+        items[:] = kept
     end_to_end = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in end_to_end)
 
