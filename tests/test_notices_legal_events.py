@@ -98,7 +98,8 @@ def test_esafetys_removal_notice_starts_the_24_hour_clock(plain_case, clients):
     client = clients["on_case"]
     client.cookies["django_language"] = "en"
     page = client.get(f"/notices/{notice.pk}/").content.decode()
-    assert 'id="authority-form"' in page and "eSafety Commissioner" in page and 'id="receipt-form"' not in page
+    assert 'id="authority-form"' in page and 'id="receipt-form"' not in page
+    assert "Removal notice given by eSafety Commissioner on" in page
     given = notice.sent_at + timedelta(days=1)
     post(client, notice, kind="authority_notice", at=given.isoformat())
     notice.refresh_from_db()
@@ -136,3 +137,14 @@ def test_the_cli_records_the_same_events(plain_case, cli):
     assert request.decision == "removed" and request.decided_at == notice.sent_at + timedelta(hours=2)
     code, out, err = cli("notice", "legal-event", notice.token, "receipt_confirmed", "--at", "2026-12-01T10:00")
     assert code == 1 and err.strip() == "kesu: error: --at needs a time zone, e.g. +00:00"
+
+
+def test_the_forms_and_the_timeline_speak_japanese(plain_case, clients):
+    notice = sent_notice(plain_case, "eu_dsa_16")
+    client = clients["on_case"]
+    client.cookies["django_language"] = "ja"
+    page = client.get(f"/notices/{notice.pk}/").content.decode()
+    assert "法的な出来事" in page and "受領確認を記録する" in page and "判断を記録する" in page
+    post(client, notice, kind="decision", decision="disabled", at=(notice.sent_at + timedelta(hours=3)).isoformat())
+    timeline = client.get(f"/cases/{plain_case.pk}/").content.decode()
+    assert f"Provider {notice.token} が判断を通知しました" in timeline and "アクセス無効化" in timeline

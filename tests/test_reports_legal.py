@@ -6,6 +6,7 @@ plain Python (numpy's percentile, statistics.median) over real rows, on SQLite a
 
 import csv
 import io
+import json
 import random
 import statistics
 from datetime import UTC, datetime, timedelta
@@ -282,3 +283,27 @@ def test_a_reupload_marks_the_requests_that_had_the_copy_removed(personas, victi
     reuploads.link(again, "https://mirror.backagain.example/p/3")
     request.refresh_from_db()
     assert request.reuploaded_at == first  # the first time it came back counts
+
+
+def test_the_legal_columns_and_the_art22_download_in_japanese(db, clients):
+    make_history(30)
+    client = clients["on_case"]
+    client.cookies["django_language"] = "ja"
+    html = client.get("/reports/compliance/?by=regime").content.decode()
+    assert "法的根拠別の対応状況" in html and "法定期限内の削除" in html and "42日後も掲載" in html
+    assert "DSA 22条" in client.get("/reports/").content.decode()
+    header = next(
+        csv.reader(io.StringIO(client.get("/reports/compliance/?by=host&format=csv").content.decode("utf-8-sig")))
+    )
+    assert "法定期限内の削除（%）" in header
+
+
+def test_the_cli_groups_by_regime_with_the_legal_measures(db, cli):
+    rows = make_history(80)
+    code, out, err = cli("report", "compliance", "--by", "regime", "--json")
+    assert code == 0, err
+    got = {row["name"]: row for row in map(json.loads, out.splitlines())}
+    assert set(got) == {"TAKE IT DOWN Act", "DSA Art. 16", "情報流通プラットフォーム対処法"}
+    dsa_rows = [r for r in rows if r.legal_basis == "eu_dsa_16"]
+    assert got["DSA Art. 16"]["requests"] == len(dsa_rows)
+    assert set(got["DSA Art. 16"]) >= {"p90_days", "kept_clock_pct", "online_42d_pct", "reupload_pct"}

@@ -81,17 +81,17 @@ def compliance(args):
     rows = services.compliance(requests, args.by, min_settled=max(0, args.minimum), order=args.sort)
     if args.limit:
         rows = rows[: args.limit]
-    lines = [_compliance_row(line) for line in services.compliance_lines(rows)]
+    lines = [_compliance_row(line) for line in services.compliance_lines(rows, args.by)]
     if args.json:
         for line in lines:
             emit_json(line)
         return 0
-    table(lines, ["name", "country", "requests", "settled", "removed", "rate_pct", "median_days"])
+    table(lines, ["name", "country", "requests", "settled", "removed", "rate_pct", "median_days", "p90_days",
+                  "kept_clock_pct", "online_42d_pct", "reupload_pct"])  # fmt: skip
     return 0
 
 
 def _compliance_row(line) -> dict:
-    days = None if line.median_days is None else round(line.median_days, 1)
     return {
         "name": line.name,
         "country": line.country,
@@ -99,8 +99,18 @@ def _compliance_row(line) -> dict:
         "settled": line.settled,
         "removed": line.removed,
         "rate_pct": line.rate.plain(),
-        "median_days": days,
+        "median_days": _rounded(line.median_days),
+        "p90_days": _rounded(line.p90_days),
+        "clocked": line.clocked,
+        "kept_clock_pct": line.kept_clock.plain(),
+        "online_42d_pct": line.still_online.plain(),
+        "reupload_pct": line.reupload_rate.plain(),
+        "reupload_days": _rounded(line.reupload_days),
     }
+
+
+def _rounded(days: float | None) -> float | None:
+    return None if days is None else round(days, 1)
 
 
 def public(args):
