@@ -241,7 +241,8 @@ def record_continuation(actor, case: Case, continues: bool) -> None:
 # --- listing ------------------------------------------------------------------------------
 
 
-def case_rows(user, status: str | None = None, case_type: str | None = None) -> QuerySet[Case]:
+def case_rows(user, status: str | None = None, case_type: str | None = None, text: str = "") -> QuerySet[Case]:
+    """The case list: the active filters, and the search text within them."""
     cases = visible_cases(user).annotate(
         reference_count=Count("references", filter=Q(references__deleted_at__isnull=True), distinct=True)
     )
@@ -249,15 +250,16 @@ def case_rows(user, status: str | None = None, case_type: str | None = None) -> 
         cases = cases.filter(status=status)
     if case_type:
         cases = cases.filter(case_type=case_type)
+    if text.strip():
+        cases = cases.filter(_matching(text.strip()))
     return cases.prefetch_related("assignees").order_by("-created_at")
 
 
-def search_cases(user, text: str) -> QuerySet[Case]:
-    text = text.strip()
+def _matching(text: str) -> Q:
     query = Q(victim__code__icontains=text)
     if text.isdigit():
         query |= Q(pk=int(text))
-    return visible_cases(user).filter(query).order_by("-created_at")
+    return query
 
 
 def case_history(case: Case):

@@ -29,7 +29,7 @@ def case_or_404(request, case_id) -> Case:
 @login_required
 def case_list(request):
     status, case_type, query = request.GET.get("status"), request.GET.get("type"), request.GET.get("q", "")
-    cases = services.search_cases(request.user, query) if query else services.case_rows(request.user, status, case_type)
+    cases = services.case_rows(request.user, status, case_type, query)
     page = Paginator(cases, 50).get_page(request.GET.get("page"))
     context = {
         "page": page,

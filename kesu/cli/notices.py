@@ -60,6 +60,14 @@ def register(commands) -> None:
     p.add_argument("--at", required=True, help="e.g. 2026-12-01T09:00:00+00:00 (eSafety's removal notice)")
     p.set_defaults(handler=clock_start)
 
+    p = sub.add_parser("legal-event", help="record a DSA 16(4) confirmation, a 16(5) decision or an authority's "
+                       "removal notice on a sent notice (ISO time with a zone)")  # fmt: skip
+    p.add_argument("token")
+    p.add_argument("kind", choices=("receipt_confirmed", "decision", "authority_notice"))
+    p.add_argument("--at", required=True, help="when the provider or authority says it happened")
+    p.add_argument("--decision", default="", help="for a decision: removed, disabled, refused or other")
+    p.set_defaults(handler=legal_event)
+
     p = sub.add_parser("samples", help="render every regime in every language with sample data into DIR")
     p.add_argument("--out", required=True, metavar="DIR")
     p.set_defaults(handler=samples)
@@ -214,18 +222,33 @@ def packet(args):
     return 0
 
 
-def clock_start(args):
+def _moment(text: str):
     from datetime import datetime
 
     from ..lib.errors import UserError
-    from ..notices import clocks
 
     try:
-        when = datetime.fromisoformat(args.at)
+        when = datetime.fromisoformat(text)
     except ValueError:
-        raise UserError(f"--at {args.at!r} is not an ISO date and time") from None
+        raise UserError(f"--at {text!r} is not an ISO date and time") from None
     if when.tzinfo is None:
         raise UserError("--at needs a time zone, e.g. +00:00")
+    return when
+
+
+def legal_event(args):
+    from ..notices import milestones
+
+    notice = milestones.record(args.principal, _notice(args.token, args.principal), args.kind, _moment(args.at),
+                               args.decision)  # fmt: skip
+    print(f"{args.kind} recorded on {notice.token}")
+    return 0
+
+
+def clock_start(args):
+    from ..notices import clocks
+
+    when = _moment(args.at)
     notice = clocks.record_start(args.principal, _notice(args.token, args.principal), when)
     print(f"clock of {notice.token} runs out at {notice.clock_due_at.isoformat()}")
     return 0

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.utils import translation
 
 from ..lib.errors import UserError
-from ..reports import exports, services
+from ..reports import dsa, exports, services
 from .output import emit_json, table
 
 
@@ -34,6 +34,12 @@ def register(commands) -> None:
     p.add_argument("--lang", choices=("ja", "en"), default="ja", help="header language (default ja)")
     p.set_defaults(handler=public)
 
+    p = sub.add_parser("dsa-art22", help="the DSA Art. 22 trusted-flagger yearly report (CSV or XLSX by --out's name)")
+    p.add_argument("--year", type=int, required=True, help="calendar year (Brussels time)")
+    p.add_argument("--out", metavar="FILE", required=True, help="FILE.csv or FILE.xlsx")
+    p.add_argument("--lang", choices=("ja", "en"), default="en", help="header language (default en)")
+    p.set_defaults(handler=dsa_art22)
+
 
 def _warn_synthetic(requests) -> None:
     import sys
@@ -45,7 +51,7 @@ def _warn_synthetic(requests) -> None:
 def fiscal_years(args):
     requests = services.in_fiscal_years(services.all_requests(), args.first, args.last, args.case_type)
     _warn_synthetic(requests)
-    lines = services.fiscal_year_table(requests)
+    lines = services.year_span(services.fiscal_year_table(requests), args.first, args.last)
     rows = [_year_row(line) for line in lines]
     if args.json:
         for row in rows:
@@ -75,17 +81,17 @@ def compliance(args):
     rows = services.compliance(requests, args.by, min_settled=max(0, args.minimum), order=args.sort)
     if args.limit:
         rows = rows[: args.limit]
-    lines = [_compliance_row(line) for line in services.compliance_lines(rows)]
+    lines = [_compliance_row(line) for line in services.compliance_lines(rows, args.by)]
     if args.json:
         for line in lines:
             emit_json(line)
         return 0
-    table(lines, ["name", "country", "requests", "settled", "removed", "rate_pct", "median_days"])
+    table(lines, ["name", "country", "requests", "settled", "removed", "rate_pct", "median_days", "p90_days",
+                  "kept_clock_pct", "online_42d_pct", "reupload_pct"])  # fmt: skip
     return 0
 
 
 def _compliance_row(line) -> dict:
-    days = None if line.median_days is None else round(line.median_days, 1)
     return {
         "name": line.name,
         "country": line.country,
@@ -93,8 +99,18 @@ def _compliance_row(line) -> dict:
         "settled": line.settled,
         "removed": line.removed,
         "rate_pct": line.rate.plain(),
-        "median_days": days,
+        "median_days": _rounded(line.median_days),
+        "p90_days": _rounded(line.p90_days),
+        "clocked": line.clocked,
+        "kept_clock_pct": line.kept_clock.plain(),
+        "online_42d_pct": line.still_online.plain(),
+        "reupload_pct": line.reupload_rate.plain(),
+        "reupload_days": _rounded(line.reupload_days),
     }
+
+
+def _rounded(days: float | None) -> float | None:
+    return None if days is None else round(days, 1)
 
 
 def public(args):
@@ -104,10 +120,25 @@ def public(args):
         body = exports.audited_csv(
             args.principal, "public_hosts", exports.public_columns(), services.public_league(requests)
         )
-    out = Path(args.out)
+    return _write(Path(args.out), body)
+
+
+def _write(out: Path, body: bytes) -> int:
     try:
         out.write_bytes(body)
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror}") from None
     print(f"wrote {out} ({len(body)} bytes)")
     return 0
+
+
+def dsa_art22(args):
+    out = Path(args.out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in exports.FORMATS:
+        raise UserError(f"--out must end in .csv or .xlsx, not {out.name!r}")
+    lines = dsa.art22_lines(dsa.notices_of_year(args.year))
+    _warn_synthetic(dsa.notices_of_year(args.year))
+    with translation.override(args.lang):
+        body = exports.audited(args.principal, "dsa_art22", dsa.columns(), lines, fmt)
+    return _write(out, body)

@@ -407,6 +407,17 @@ def _write_sites(specs: list[SiteSpec], orgs: dict[str, int]) -> dict[str, int]:
     return found
 
 
+def _legal(r: RequestRow) -> dict:
+    """The regime routing would have cited and, when its clock runs from receipt, when that clock ran out:
+    the demo's legal reports have something to show (derived from the row, no draw, so seeds stay as they were)."""
+    from ..law import clocks, regimes
+
+    choice = regimes.choose(r.country, r.case_type, role=r.role, when=r.sent_at)
+    clock = choice.regime.clock_for(r.case_type, r.role)
+    due = clock.ends_at(r.sent_at) if clock and clock.starts == clocks.RECEIVED else None
+    return {"legal_basis": choice.key, "clock_due_at": due}
+
+
 def _write_requests(rows: list[RequestRow], seed: int, orgs: dict[str, int], sites: dict[str, int]) -> int:
     from ..sites.models import Source, TakedownRequest
 
@@ -423,6 +434,7 @@ def _write_requests(rows: list[RequestRow], seed: int, orgs: dict[str, int], sit
             resolved_at=r.resolved_at,
             source=Source.SYNTHETIC,
             reference=f"{prefix}{i}",
+            **_legal(r),
         )
         for i, r in enumerate(rows)
         if f"{prefix}{i}" not in done

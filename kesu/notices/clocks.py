@@ -13,6 +13,7 @@ from django.db import transaction
 from ..audit.services import Actor, log_action
 from ..law import clocks, regimes
 from ..lib.errors import UserError
+from ..sites.models import TakedownRequest
 from .models import Notice, NoticeEvent
 
 STARTS_RECORDED_BY_STAFF = (clocks.CONFIRMED, clocks.AUTHORITY)
@@ -53,6 +54,7 @@ def record_start(actor, notice: Notice, when) -> Notice:
         notice.clock_started_at, notice.clock_due_at = when, clock.ends_at(when)
         notice.escalate_at = notice.clock_due_at
         notice.save(update_fields=["clock_started_at", "clock_due_at", "escalate_at"])
+        TakedownRequest.objects.filter(pk=notice.request_id).update(clock_due_at=notice.clock_due_at)
         NoticeEvent.objects.create(notice=notice, kind="clock_started", actor=Actor.of(actor).label,
                                    detail={"starts": clock.starts, "due": notice.clock_due_at.isoformat()})  # fmt: skip
         log_action(actor, "notice.clock_start", notice, case_id=notice.case_id, starts=clock.starts)

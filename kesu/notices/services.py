@@ -171,6 +171,7 @@ def _mark_sent(notice: Notice, when) -> None:
             legal_basis=notice.regime,
             url_count=notice.url_count,
             sent_at=when,
+            clock_due_at=notice.clock_due_at,
             reference=f"kesu-notice:{notice.pk}",
         )
     notice.save()

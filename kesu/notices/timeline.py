@@ -20,7 +20,7 @@ from ..cases.timeline import Action, Event, bunched, by
 from ..law.clocks import Standing
 from ..law.regimes import REGIMES, get, label
 from ..matching.models import Hit
-from ..sites.models import Outcome
+from ..sites.models import Decision, Outcome
 from .models import Notice, NoticeEvent, OutboxMessage, Reply
 
 MAX_PRESELECTED = 200  # hit ids handed to the notice composer in its URL
@@ -58,6 +58,9 @@ NOTICE_TITLES = {
     "cancelled": gettext_lazy("Notice to %(recipient)s cancelled"),
     "identity_consent": gettext_lazy("Her agreement to give her name to %(recipient)s recorded"),
     "language": gettext_lazy("Language of the notice to %(recipient)s changed"),
+    "receipt_confirmed": gettext_lazy("%(recipient)s confirmed receipt of the notice"),
+    "decision": gettext_lazy("%(recipient)s notified its decision"),
+    "clock_started": gettext_lazy("Legal clock started for the notice to %(recipient)s"),
 }
 SENT_TITLES = {
     OutboxMessage.Kind.NOTICE: gettext_lazy("Notice to %(recipient)s sent"),
@@ -100,12 +103,31 @@ def _notice_event(row: dict) -> Event:
         extra = _("step %(step)s, %(n)s URL(s)") % {"step": detail.get("step", "?"), "n": detail.get("urls", "?")}
     elif kind == "send_failed" and detail.get("code"):
         extra = _("server answered %(code)s") % {"code": detail["code"]}
+    elif kind in LEGAL_EVENTS:
+        extra = _legal_extra(detail)
     elif kind == "escalated":
         extra = ngettext("%(n)d new notice", "%(n)d new notices", detail.get("notices", 0)) % {
             "n": detail.get("notices", 0)
         }
     tone = "warn" if kind in WARN_EVENTS else ""
     return Event(row["at"], "notice", title, " · ".join(p for p in (extra, actor) if p), link, tone)
+
+
+LEGAL_EVENTS = ("receipt_confirmed", "decision", "clock_started")
+
+
+def _legal_extra(detail: dict) -> str:
+    """The decision and the moment the provider or authority stated (not when staff typed it)."""
+    parts = [str(Decision(detail["decision"]).label)] if detail.get("decision") in Decision.values else []
+    if detail.get("on"):
+        parts.append(_("on %(when)s") % {"when": _moment(detail["on"])})
+    if detail.get("due"):
+        parts.append(_("runs out %(when)s") % {"when": _moment(detail["due"])})
+    return ", ".join(parts)
+
+
+def _moment(iso: str) -> str:
+    return date_format(timezone.localtime(datetime.fromisoformat(iso)), "SHORT_DATETIME_FORMAT")
 
 
 def _outcome_event(row: dict, names: dict, link: str, actor: str) -> Event:

@@ -27,9 +27,9 @@ from ..matching.models import Hit
 from ..matching.services import source_url
 from ..patrol.views import recheck_rows
 from ..sites.domains import host_of, to_unicode
-from ..sites.models import Contact, Outcome, Role
+from ..sites.models import Contact, Decision, Outcome, Role
 from ..sites.services import unseen_changes
-from . import compose, formfields, outbox, replies, search, services, templates, victim
+from . import compose, formfields, milestones, outbox, replies, search, services, templates, victim
 from .forms import SlotForm, SubmittedForm, TemplateForm, VictimMessageForm
 from .models import Notice, NoticeTemplate, OutboxMessage, Reply
 
@@ -241,6 +241,8 @@ def notice_detail(request, notice_id):
         "replies": notice.replies.all(),
         "proposals": Reply.Proposal.choices,
         "rechecks": recheck_rows(notice),
+        "legal_events": milestones.recordable(notice),
+        "decisions": Decision.choices,
     }
     context["steps"] = _stepper("send", finished=notice.was_sent or notice.status in FINISHED)
     context["back_to_copies"] = ",".join(str(pk) for pk in notice.hits.values_list("pk", flat=True))
@@ -293,6 +295,13 @@ def _outcome(request, notice):
     return _("Outcome recorded.")
 
 
+def _legal_event(request, notice):
+    post = request.POST
+    when = milestones.parse_local(post.get("at", ""))
+    milestones.record(request.user, notice, post.get("kind", ""), when, post.get("decision", ""))
+    return _("Recorded on the notice and its case's timeline.")
+
+
 def _escalate(request, notice):
     prepared = services.escalate(request.user, notice)
     _report(request, prepared)
@@ -308,6 +317,7 @@ ACTIONS = {
     "readdress": _readdress,
     "outcome": _outcome,
     "escalate": _escalate,
+    "legal-event": _legal_event,
 }
 
 

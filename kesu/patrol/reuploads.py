@@ -4,7 +4,8 @@ A new hit is a re-upload when its case has a hit that was removed (a re-check
 saw its URL gone) showing the same picture: the same bytes, the same
 reference, or the removed hit itself (its signals are in the bank once staff
 confirmed it). The new hit points to that removed one, and the site it is on
-counts one more re-upload, which routing reads (sites.routing).
+counts one more re-upload, which routing reads (sites.routing); the requests that had the removed copy
+taken down keep when it was first found again (the reports read it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.utils import timezone
 from ..audit.services import log_action
 from ..matching.models import Hit
 from ..sites.domains import BadDomain, registrable
-from ..sites.models import Site
+from ..sites.models import Site, TakedownRequest
 from .models import Recheck
 
 
@@ -44,6 +45,9 @@ def link(hit: Hit, url: str) -> Hit | None:
     except BadDomain:  # an address without a registrable domain has no site to learn it
         domain = ""
     sites = Site.objects.filter(domain=domain)
-    sites.update(reuploads=F("reuploads") + 1, last_reupload_at=timezone.now())
+    now = timezone.now()
+    sites.update(reuploads=F("reuploads") + 1, last_reupload_at=now)
+    # The requests that had the copy removed learn when it came back (the reports' re-upload rate and time).
+    TakedownRequest.objects.filter(notice__hits=original, reuploaded_at__isnull=True).update(reuploaded_at=now)
     log_action(None, "patrol.reupload", hit, case_id=hit.case_id, original=original.pk, site=domain)
     return original

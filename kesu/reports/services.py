@@ -9,9 +9,8 @@ requests point to cases only by id, and no id leaves this module.
 Fiscal years are Japanese: FY N runs from 1 April N to 31 March N+1 in ``settings.TIME_ZONE``.
 """
 
-import statistics
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -33,8 +32,10 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, ExtractMonth, ExtractYear, NullIf
 from django.db.models.lookups import LessThan
+from django.utils import timezone
 from django.utils.formats import number_format
 
+from ..law import regimes
 from ..lib.errors import UserError
 from ..sites.models import REMOVED, SETTLED, Outcome, Site, Source, TakedownRequest
 
@@ -93,38 +94,63 @@ def days_text(days: float | None) -> str:
 # ---------------------------------------------------------------- the median in the database
 
 
-class _MedianOfSqlite:
-    """statistics.median as an SQLite aggregate; takes microseconds (Django's datetime difference there)."""
-
-    def __init__(self):
-        self.values = []
-
-    def step(self, value):
-        if value is not None:
-            self.values.append(value)
-
-    def finalize(self):
-        return statistics.median(self.values) / 1e6 if self.values else None
+def percentile_cont(values: list, fraction: float):
+    """PostgreSQL's percentile_cont: linear interpolation between the two nearest ranks."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = fraction * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-class MedianSeconds(Aggregate):
-    """Median of a duration expression, in seconds (float); NULL for an empty group."""
+def _sqlite_aggregate(fraction: float):
+    """percentile_cont as an SQLite aggregate; takes microseconds (Django's datetime difference there)."""
+
+    class Percentile:
+        def __init__(self):
+            self.values = []
+
+        def step(self, value):
+            if value is not None:
+                self.values.append(value)
+
+        def finalize(self):
+            found = percentile_cont(self.values, fraction)
+            return None if found is None else found / 1e6
+
+    return Percentile
+
+
+class PercentileSeconds(Aggregate):
+    """A percentile (``fraction``: 0.5 the median) of a duration expression, in seconds (float); NULL when empty."""
 
     function = "percentile_cont"
-    template = "percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM %(expressions)s)::double precision)"
     output_field = FloatField()
 
+    def __init__(self, expression, fraction: float = 0.5, **extra):
+        self.fraction = fraction
+        self.template = (f"percentile_cont({fraction}) WITHIN GROUP "
+                         "(ORDER BY EXTRACT(EPOCH FROM %(expressions)s)::double precision)")  # fmt: skip
+        super().__init__(expression, **extra)
+
     def as_sqlite(self, compiler, connection, **extra):
+        name = f"kesu_percentile_{round(self.fraction * 100)}"
         connection.ensure_connection()
-        connection.connection.create_aggregate("kesu_median", 1, _MedianOfSqlite)
+        connection.connection.create_aggregate(name, 1, _sqlite_aggregate(self.fraction))
         sqlite = self.copy()
-        sqlite.template = "kesu_median(%(expressions)s)"
+        sqlite.template = f"{name}(%(expressions)s)"
         return sqlite.as_sql(compiler, connection, **extra)
 
 
-def _removal_seconds() -> MedianSeconds:
-    duration = ExpressionWrapper(F("resolved_at") - F("sent_at"), output_field=DurationField())
-    return MedianSeconds(duration, filter=Q(outcome__in=REMOVED, resolved_at__isnull=False))
+def duration(start: str, end: str):
+    return ExpressionWrapper(F(end) - F(start), output_field=DurationField())
+
+
+def _removal_seconds(fraction: float = 0.5) -> PercentileSeconds:
+    removed = Q(outcome__in=REMOVED, resolved_at__isnull=False)
+    return PercentileSeconds(duration("sent_at", "resolved_at"), fraction, filter=removed)
 
 
 # ---------------------------------------------------------------- fiscal-year table
@@ -210,6 +236,18 @@ def per_year(lines: list[YearLine]) -> list[YearLine]:
     return [years[year] for year in sorted(years)]
 
 
+def year_span(lines: list[YearLine], first: int | None = None, last: int | None = None, now=None) -> list[YearLine]:
+    """Every fiscal year from ``first`` (else the first with requests) to ``last`` (else the current one), a year
+    without requests as a line of zeros: the page, its download and the CLI list the same years."""
+    if not lines and first is None:
+        return []
+    known = {line.fiscal_year: line for line in lines}
+    start = first if first is not None else min(known)
+    end = last if last is not None else max(fiscal_year_of(now or timezone.now()), max(known, default=start))
+    empty = {o.value: 0 for o in OUTCOMES}
+    return [known.get(year) or YearLine(year, "", 0, dict(empty)) for year in range(start, end + 1)]
+
+
 def total_line(lines: list[YearLine]) -> YearLine | None:
     """All years together (for a range, the sum of its years)."""
     if not lines:
@@ -221,7 +259,8 @@ def total_line(lines: list[YearLine]) -> YearLine | None:
 # ---------------------------------------------------------------- compliance
 
 
-GROUPINGS = ("site", "host", "country")
+GROUPINGS = ("regime", "host", "site", "country")
+STILL_ONLINE_DAYS = 42  # the share still online this long after the request (six weeks, as the desk reports it)
 ORDERS = {  # the sort keys a page or CSV can ask for; a leading "-" reverses
     "name": "name",
     "requests": "requests",
@@ -229,12 +268,19 @@ ORDERS = {  # the sort keys a page or CSV can ask for; a leading "-" reverses
     "removed": "removed",
     "rate": "rate",
     "days": "median_seconds",
+    "clock": "kept_rate",
 }
 
 
 @dataclass
 class ComplianceLine:
-    """Compliance of one site, host or country. ``rate`` is removed / settled (not / all requests)."""
+    """Compliance of one regime, host, site or country. ``rate`` is removed / settled (not / all requests).
+
+    ``clocked``: requests with a legal clock that ran out or that are settled; ``kept`` those removed by the
+    clock's end. ``aged``: requests sent at least 42 days ago; ``online_42`` those not removed within 42 days.
+    ``reuploaded``: removed requests whose copy was found again, ``reupload_days`` the median time from
+    removal to that.
+    """
 
     key: str
     name: str
@@ -243,17 +289,46 @@ class ComplianceLine:
     settled: int
     removed: int
     median_days: float | None
+    p90_days: float | None = None
+    clocked: int = 0
+    kept: int = 0
+    aged: int = 0
+    online_42: int = 0
+    reuploaded: int = 0
+    reupload_days: float | None = None
 
     @property
     def rate(self) -> Share:
         return Share(self.removed, self.settled)
 
     @property
+    def kept_clock(self) -> Share:
+        return Share(self.kept, self.clocked)
+
+    @property
+    def still_online(self) -> Share:
+        return Share(self.online_42, self.aged)
+
+    @property
+    def reupload_rate(self) -> Share:
+        return Share(self.reuploaded, self.removed)
+
+    @property
     def median_text(self) -> str:
         return days_text(self.median_days)
 
+    @property
+    def p90_text(self) -> str:
+        return days_text(self.p90_days)
+
+    @property
+    def reupload_text(self) -> str:
+        return days_text(self.reupload_days)
+
 
 def _group_fields(by: str) -> dict:
+    if by == "regime":  # the regime's key; its label is the line's name (``compliance_lines``)
+        return {"key": F("legal_basis"), "name": F("legal_basis"), "country": Value("")}
     if by == "site":
         return {"key": Cast("site_id", output_field=CharField()), "name": F("site__domain"), "country": _country()}
     if by == "host":
@@ -269,17 +344,36 @@ def _country():
     return Coalesce(NullIf("site__server_country", Value("")), NullIf("site__jurisdiction", Value("")), Value(""))
 
 
-def _compliance_measures() -> dict:
+def _compliance_measures(now: datetime) -> dict:
+    removed = Q(outcome__in=REMOVED)
+    aged = Q(sent_at__lte=now - timedelta(days=STILL_ONLINE_DAYS))
+    gone_in_time = removed & Q(resolved_at__lte=F("sent_at") + timedelta(days=STILL_ONLINE_DAYS))
+    clocked = Q(clock_due_at__isnull=False) & (Q(clock_due_at__lte=now) | Q(outcome__in=SETTLED))
+    back = removed & Q(reuploaded_at__isnull=False, resolved_at__isnull=False)
     return {
         "requests": Count("pk"),
         "settled": Count("pk", filter=Q(outcome__in=SETTLED)),
-        "removed": Count("pk", filter=Q(outcome__in=REMOVED)),
+        "removed": Count("pk", filter=removed),
         "median_seconds": _removal_seconds(),
+        "p90_seconds": _removal_seconds(0.9),
+        "clocked": Count("pk", filter=clocked),
+        "kept": Count("pk", filter=clocked & removed & Q(resolved_at__lte=F("clock_due_at"))),
+        "aged": Count("pk", filter=aged),
+        "online_42": Count("pk", filter=aged & ~gone_in_time),
+        "reuploaded": Count("pk", filter=back),
+        "reupload_seconds": PercentileSeconds(duration("resolved_at", "reuploaded_at"), 0.5, filter=back),
     }
 
 
-def compliance(requests: QuerySet, by: str = "host", *, min_settled: int = 0, order: str = "-requests") -> QuerySet:
-    """One row (a dict) per site, host or country, with requests, settled, removed, rate and median.
+def _ratio(part: str, whole: str):
+    return Cast(part, FloatField()) / NullIf(Cast(whole, FloatField()), Value(0.0))
+
+
+def compliance(
+    requests: QuerySet, by: str = "host", *, min_settled: int = 0, order: str = "-requests", now: datetime | None = None
+) -> QuerySet:
+    """One row (a dict) per regime, site, host or country: requests, settled, removed, rate, median and p90,
+    the legal clock kept, still online after 42 days, re-uploads (see ``ComplianceLine``).
 
     Requests to sites whose host (or country) is unknown have no row by host (or country); see
     ``unattributed``.
@@ -290,12 +384,14 @@ def compliance(requests: QuerySet, by: str = "host", *, min_settled: int = 0, or
         requests = requests.filter(site__host__isnull=False)
     elif by == "country":
         requests = requests.exclude(site__server_country="", site__jurisdiction="")
+    elif by == "regime":
+        requests = requests.exclude(legal_basis="")
     rows = (
         requests.order_by()
         .annotate(**fields)
         .values(*fields)
-        .annotate(**_compliance_measures())
-        .annotate(rate=Cast("removed", FloatField()) / NullIf(Cast("settled", FloatField()), Value(0.0)))
+        .annotate(**_compliance_measures(now or timezone.now()))
+        .annotate(rate=_ratio("removed", "settled"), kept_rate=_ratio("kept", "clocked"))
     )
     if min_settled:
         rows = rows.filter(settled__gte=min_settled)
@@ -317,20 +413,38 @@ def unattributed(requests: QuerySet, by: str) -> int:
         return requests.filter(site__host__isnull=True).count()
     if by == "country":
         return requests.filter(site__server_country="", site__jurisdiction="").count()
+    if by == "regime":
+        return requests.filter(legal_basis="").count()
     return 0
 
 
-def compliance_lines(rows) -> list[ComplianceLine]:
+def _regime_name(key: str) -> str:
+    regime = regimes.REGIMES.get(key)
+    return regime.short if regime else key  # imported history may name a law in its own words
+
+
+def _days(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / SECONDS_PER_DAY
+
+
+def compliance_lines(rows, by: str = "") -> list[ComplianceLine]:
     """Rows of ``compliance`` (a page of them, or all) as lines the pages and exports print."""
     return [
         ComplianceLine(
             key=row["key"] or "",
-            name=row["name"] or "",
+            name=_regime_name(row["name"]) if by == "regime" else row["name"] or "",
             country=row["country"] or "",
             requests=row["requests"],
             settled=row["settled"],
             removed=row["removed"],
-            median_days=None if row["median_seconds"] is None else row["median_seconds"] / SECONDS_PER_DAY,
+            median_days=_days(row["median_seconds"]),
+            p90_days=_days(row["p90_seconds"]),
+            clocked=row["clocked"],
+            kept=row["kept"],
+            aged=row["aged"],
+            online_42=row["online_42"],
+            reuploaded=row["reuploaded"],
+            reupload_days=_days(row["reupload_seconds"]),
         )
         for row in rows
     ]
@@ -345,12 +459,17 @@ def public_league(requests: QuerySet) -> list[ComplianceLine]:
     return compliance_lines(rows)
 
 
+def public_kept_clock(line: ComplianceLine) -> Share | None:
+    """The league table's "kept the legal clock": only over enough requests with a clock, like the rate."""
+    return line.kept_clock if line.clocked >= PUBLIC_MIN_SETTLED else None
+
+
 # ---------------------------------------------------------------- re-uploads
 
 
 @dataclass
 class ReuploadSummary:
-    sites: int  # sites with a removal or a re-upload
+    sites: int  # sites with a re-upload
     reuploads: int
     removed: int
     hits: int
@@ -368,7 +487,8 @@ class ReuploadSummary:
 def reupload_sites(requests: QuerySet, order: str = "-reuploads") -> QuerySet:
     """Per site with a request in ``requests``: re-uploads seen against its requests removed.
 
-    Only sites with a removal or a re-upload have a row. Re-uploads are the site's running total
+    Only sites with a re-upload have a row (thousands of sites that removed and never re-uploaded would
+    fill pages with zeros; the summary counts their removals). Re-uploads are the site's running total
     (``Site.reuploads``), removals those among ``requests``.
     """
     orders = {"reuploads": "reuploads", "removed": "removed", "rate": "rate", "name": "domain"}
@@ -381,7 +501,7 @@ def reupload_sites(requests: QuerySet, order: str = "-reuploads") -> QuerySet:
         .values(domain=F("site__domain"), reuploads=F("site__reuploads"))
         .annotate(removed=Count("pk", filter=Q(outcome__in=REMOVED)))
         .annotate(rate=Cast("reuploads", FloatField()) / NullIf(Cast("removed", FloatField()), Value(0.0)))
-        .filter(Q(removed__gt=0) | Q(reuploads__gt=0))
+        .filter(reuploads__gt=0)
         .order_by(column, "domain")
     )
 

@@ -1,27 +1,36 @@
 """Report pages: aggregate figures only, open to every staff member. Views parse, call services, render.
 
-``?format=csv`` on any page downloads its table; every download is audited.
+``?format=csv`` (or ``xlsx``) on any page downloads its table; every download is audited.
 """
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..audit.services import log_action
 from ..cases.models import CaseType
 from ..lib.errors import UserError
-from . import charts, exports, services
+from . import charts, dsa, exports, services
 
 PER_PAGE = 50
 
 
-def _csv(request, report: str, columns, rows, filename: str) -> HttpResponse:
-    body = exports.audited_csv(request.user, report, columns, rows)
-    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="kesu-{filename}.csv"'
+def _download(request, report: str, columns, rows, filename: str) -> HttpResponse:
+    fmt = request.GET.get("format", "csv")
+    try:
+        body = exports.audited(request.user, report, columns, rows, fmt)
+    except UserError as error:
+        return _bad(request, error)
+    response = HttpResponse(body, content_type=exports.FORMATS[fmt])
+    response["Content-Disposition"] = f'attachment; filename="kesu-{filename}.{fmt}"'
     return response
+
+
+def _wants_file(request) -> bool:
+    return bool(request.GET.get("format"))
 
 
 def _year_filters(request) -> dict:
@@ -45,13 +54,14 @@ def home(request):
     except UserError as error:
         return _bad(request, error)
     by_type = services.fiscal_year_table(requests, by_case_type=True)
-    years = services.per_year(by_type)  # one scan of the history for both tables
-    if request.GET.get("format") == "csv":
+    # one scan of the history for both tables; the same years on the page and in its download
+    years = services.year_span(services.per_year(by_type), filters["first"], filters["last"])
+    if _wants_file(request):
         table = request.GET.get("table", "years")
         lines = by_type if table == "types" else [*years, *filter(None, [services.total_line(years)])]
         columns = exports.year_columns(by_case_type=table == "types")
         report = "fiscal_years_by_type" if table == "types" else "fiscal_years"
-        return _csv(request, report, columns, lines, f"fy-{table}")
+        return _download(request, report, columns, lines, f"fy-{table}")
     countries = services.median_days_by_country(requests)
     context = {
         "years": years,
@@ -67,6 +77,7 @@ def home(request):
         "filters": filters,
         "outcomes": services.OUTCOMES,
         "query": request.GET.urlencode(),
+        "last_year": timezone.localdate().year - 1,
     }
     return render(request, "reports/home.html", context)
 
@@ -80,13 +91,14 @@ def compliance(request):
         rows = services.compliance(services.all_requests(), by, min_settled=minimum, order=order)
     except UserError as error:
         return _bad(request, error)
-    if request.GET.get("format") == "csv":
-        lines = services.compliance_lines(rows)
-        return _csv(request, f"compliance_by_{by}", exports.compliance_columns(by), lines, f"compliance-{by}")
+    if _wants_file(request):
+        lines = services.compliance_lines(rows, by)
+        return _download(request, f"compliance_by_{by}", exports.compliance_columns(by), lines, f"compliance-{by}")
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
-    lines = services.compliance_lines(page.object_list)
+    lines = services.compliance_lines(page.object_list, by)
     context = {
         "by": by,
+        "group_name": exports.GROUP_NAMES[by],
         "order": order,
         "minimum": minimum,
         "page": page,
@@ -100,7 +112,7 @@ def compliance(request):
             "rate-chart",
         ),  # fmt: skip
         "synthetic": services.includes_synthetic(services.all_requests()),
-        "groupings": [("site", _("Site")), ("host", _("Hosting provider")), ("country", _("Country"))],
+        "groupings": [(key, exports.GROUP_NAMES[key]) for key in services.GROUPINGS],
         "sorts": _compliance_sorts(),
     }
     return render(request, "reports/compliance.html", context)
@@ -114,6 +126,8 @@ def _compliance_sorts() -> list[tuple[str, str]]:
         ("days", _("Fastest removal")),
         ("-days", _("Slowest removal")),
         ("-settled", _("Most settled requests")),
+        ("-clock", _("Most often within the legal clock")),
+        ("clock", _("Least often within the legal clock")),
         ("name", _("Name (A–Z)")),
     ]
 
@@ -125,8 +139,8 @@ def reuploads(request):
         rows = services.reupload_sites(requests, request.GET.get("sort", "-reuploads"))
     except UserError as error:
         return _bad(request, error)
-    if request.GET.get("format") == "csv":
-        return _csv(request, "reuploads", exports.reupload_columns(), rows, "reuploads")
+    if _wants_file(request):
+        return _download(request, "reuploads", exports.reupload_columns(), rows, "reuploads")
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "page": page,
@@ -142,14 +156,27 @@ def public(request):
     """The advocacy table: per-host compliance, hosts with few settled requests left out. Audited either way."""
     requests = services.all_requests()
     lines = services.public_league(requests)
-    if request.GET.get("format") == "csv":
+    if _wants_file(request):
         # A file people publish: when invented demo rows are counted, its very name says so.
         name = "public-hosts-SYNTHETIC" if services.includes_synthetic(requests) else "public-hosts"
-        return _csv(request, "public_hosts", exports.public_columns(), lines, name)
+        return _download(request, "public_hosts", exports.public_columns(), lines, name)
     log_action(request.user, "reports.export", None, report="public_hosts", format="html")
     context = {
-        "lines": lines,
+        "lines": [(line, services.public_kept_clock(line)) for line in lines],
         "minimum": services.PUBLIC_MIN_SETTLED,
         "synthetic": services.includes_synthetic(requests),
     }
     return render(request, "reports/public.html", context)
+
+
+@login_required
+def dsa_art22(request):
+    """The trusted flagger's yearly report (DSA Art. 22(3)), as a download only: aggregates, no case data."""
+    try:
+        year = services.integer(request.GET.get("year"), _("Year"), minimum=2000, maximum=2100)
+        if year is None:
+            raise UserError(_("Choose the year of the report."))
+        lines = dsa.art22_lines(dsa.notices_of_year(year))
+    except UserError as error:
+        return _bad(request, error)
+    return _download(request, "dsa_art22", dsa.columns(), lines, f"dsa-art22-{year}")

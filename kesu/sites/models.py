@@ -229,6 +229,15 @@ REMOVED = (Outcome.DELETED, Outcome.PARTLY_DELETED)
 SETTLED = (Outcome.DELETED, Outcome.PARTLY_DELETED, Outcome.STILL_ONLINE)
 
 
+class Decision(models.TextChoices):
+    """What a provider told the desk it decided (DSA Art. 16(5)), as the Art. 22 report counts it."""
+
+    REMOVED = "removed", _("Removed")
+    DISABLED = "disabled", _("Access disabled")
+    REFUSED = "refused", _("Refused")
+    OTHER = "other", _("Other")
+
+
 class TakedownRequest(models.Model):
     """One request to one recipient about copies on one site, and what became of it.
 
@@ -251,6 +260,14 @@ class TakedownRequest(models.Model):
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.NOTICE)
     reference = models.CharField(max_length=120, null=True, blank=True, unique=True)
+    # What the legal reports count, kept here because this row outlives the notice (a shredded case takes
+    # its notices along): the law's clock end (copied from the notice when its clock starts), the DSA
+    # 16(4) confirmation and 16(5) decision staff recorded, and when a removed copy was first found again.
+    clock_due_at = models.DateTimeField(_("legal clock runs out"), null=True, blank=True)
+    receipt_confirmed_at = models.DateTimeField(_("receipt confirmed"), null=True, blank=True)
+    decision = models.CharField(_("decision"), max_length=12, choices=Decision.choices, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    reuploaded_at = models.DateTimeField(_("first re-upload"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
