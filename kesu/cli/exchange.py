@@ -48,6 +48,12 @@ def register(commands) -> None:
     p = sub.add_parser("feedback", help="read platforms' feedback on her hashes from StopNCII onto her timeline")
     p.set_defaults(handler=feedback)
 
+    p = sub.add_parser("partner", help="partner platforms of the partner API (supervisors)")
+    p.add_argument("partner_action", choices=("add", "revoke", "list"))
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--rate", type=int, default=60, help="requests a minute (add; default 60)")
+    p.set_defaults(handler=partner)
+
     p = sub.add_parser("import", help="a hash file (threatexchange local file, NCMEC or StopNCII CSV) into a case")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--case", required=True, dest="case_id", metavar="ID")
@@ -104,3 +110,23 @@ def share(args):
 def feedback(args):
     cases.require_supervisor(args.principal)  # reads every case's shared hashes
     print(f"{exchange.read_feedback(args.principal)} new opinions recorded")
+
+
+def partner(args):
+    from ..exchange import partners
+    from ..exchange.models import Partner
+
+    cases.require_supervisor(args.principal)
+    if args.partner_action == "list":
+        for row in Partner.objects.order_by("name"):
+            print(f"{row.name}  {'revoked' if row.revoked_at else 'live'}  {row.rate_per_minute}/min")
+        return
+    if not args.name:
+        raise UserError(f"partner {args.partner_action} needs the partner's NAME")
+    if args.partner_action == "revoke":
+        partners.revoke(args.principal, args.name)
+        print(f"partner {args.name}: token revoked")
+        return
+    added, token = partners.add_partner(args.principal, args.name, args.rate)
+    print(f"partner {added.name} added; its token (shown once, give it over a safe channel):", file=sys.stderr)
+    print(token)

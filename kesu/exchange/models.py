@@ -44,7 +44,25 @@ class SharedHash(models.Model):
     shared_at = models.DateTimeField()
     removed_at = models.DateTimeField(null=True, blank=True)
     feedback = models.JSONField(default=dict, blank=True)  # who (a platform's name) -> its latest opinion
+    version = models.BigIntegerField(default=0, help_text="a partner's checkpoint: raised at each add or removal")
 
     class Meta:
         ordering = ["pk"]
         indexes = [models.Index(fields=["destination", "signal_type"], name="shared_hash_destination")]
+
+
+class Partner(models.Model):
+    """A platform that fetches the hashes victims consented to share with partners (or with it by name), with a
+    token Kesu keeps only the SHA-256 of. Revoked partners get nothing."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    token_digest = models.CharField(max_length=64, unique=True)
+    rate_per_minute = models.PositiveIntegerField(default=60)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=160)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def destination(self) -> str:
+        """Its name in SharedHash.destination (a partner's own ledger)."""
+        return f"partner:{self.name}"

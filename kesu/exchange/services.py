@@ -16,7 +16,7 @@ from ..matching.services import bank_values
 from ..vault import services as vault
 from . import files, outbound
 from .hashes import KINDS, Hash, field_lines, values_of
-from .models import DESTINATIONS, NCMEC, PARTNERS, STOPNCII, ShareConsent, SharedHash
+from .models import DESTINATIONS, NCMEC, PARTNERS, STOPNCII, Partner, ShareConsent, SharedHash
 
 MAX_LABEL = 200
 MAX_HASHES = 64  # per reference: one picture's or one video's hashes, not a whole list
@@ -109,11 +109,9 @@ def _is_video(signals: list[Signal]) -> bool:
 def destination_of(text: str) -> str:
     """``stopncii``, ``ncmec``, ``partners`` or a partner's name (checked when partners exist)."""
     name = text.strip().lower()
-    if name in DESTINATIONS:
+    if name in DESTINATIONS or Partner.objects.filter(name=name).exists():
         return name
-    from .partners import partner_named
-
-    return partner_named(name).name
+    raise UserError(f"unknown destination {text.strip()[:64]!r}: stopncii, ncmec, partners or a partner's name")
 
 
 def _check_allowed(case: Case, destination: str) -> None:
