@@ -176,3 +176,13 @@ def test_unconfigured_stopncii_is_one_line(her_case, settings):
     exchange.give_consent(OPERATOR, her_case, "stopncii")
     with pytest.raises(UserError, match="set KESU_STOPNCII_SUBSCRIPTION_KEY, KESU_STOPNCII_SUBMIT_KEY"):
         exchange.share(OPERATOR, her_case, "stopncii")
+
+
+def test_the_cli_shares_and_reads_feedback(cli, stopncii, her_case, personas):
+    assert cli("exchange", "consent", "--case", str(her_case.pk), "--to", "stopncii")[0] == 0
+    code, out, err = cli("exchange", "share", "--case", str(her_case.pk), "--to", "stopncii")
+    assert code == 0 and out.strip() == f"case {her_case.pk}: 2 new hashes sent to stopncii"
+    code, out, err = cli("--as", personas["on_case"].username, "exchange", "feedback")
+    assert code == 1 and "supervisor" in err  # it reads every case's shared hashes
+    code, out, err = cli("--as", personas["supervisor"].username, "exchange", "feedback")
+    assert code == 0 and out.strip() == "0 new opinions recorded"
