@@ -65,9 +65,15 @@ def test_the_hit_page_shows_the_page_url_its_site_and_the_capture(clients, case,
 
 @pytest.mark.parametrize(
     "status, expected",
-    [(EvidenceBundle.Status.PENDING, "Capture requested"), (EvidenceBundle.Status.FAILED, "Capture failed"), (None, "")],
+    [
+        (EvidenceBundle.Status.PENDING, "Capture requested"),
+        (EvidenceBundle.Status.FAILED, "Capture failed"),
+        (None, ""),
+    ],
 )
-def test_the_capture_state_is_requested_captured_or_failed_with_its_time(clients, case, astronaut_png, status, expected):
+def test_the_capture_state_is_requested_captured_or_failed_with_its_time(
+    clients, case, astronaut_png, status, expected
+):
     url = "https://unknown-site.example/p/1"
     hit = make_hit(case, 0.9, url=url, data=astronaut_png)
     captured(case, astronaut_png)  # another page's capture is not this hit's
@@ -137,7 +143,10 @@ def test_a_reviewer_sets_the_blur_of_her_session_lighter_never_none_and_it_is_au
         client.post("/review/blur/", {"level": level, "back": page})
     assert client.get(f"/review/hits/{hit.pk}/preview/").content == light
     assert AuditEntry.objects.filter(action="review.blur").count() == 1
-    assert client.post("/review/blur/", {"level": "medium", "back": "https://elsewhere.example/"})["Location"] == "/review/"
+    assert (
+        client.post("/review/blur/", {"level": "medium", "back": "https://elsewhere.example/"})["Location"]
+        == "/review/"
+    )
     assert exposure.today(personas["on_case"]).count == 0
 
 
@@ -166,6 +175,14 @@ def test_the_context_reads_in_japanese(clients, case, leak, astronaut_png):
     client = clients["on_case"]
     client.cookies["django_language"] = "ja"
     html = client.get(f"/review/hits/{hit.pk}/").content.decode()
-    for label in ("見つかった場所", "ページのURL", "運営者", "ページのスクリーンショット", "保全済み", "プレビューのぼかし", "ぼかしを設定"):
+    for label in (
+        "見つかった場所",
+        "ページのURL",
+        "運営者",
+        "ページのスクリーンショット",
+        "保全済み",
+        "プレビューのぼかし",
+        "ぼかしを設定",
+    ):
         assert label in html
     assert ">強</option>" in html and ">弱</option>" in html and "Where it was found" not in html
