@@ -143,6 +143,11 @@ def test_a_reviewer_sets_the_blur_of_her_session_lighter_never_none_and_it_is_au
         client.post("/review/blur/", {"level": level, "back": page})
     assert client.get(f"/review/hits/{hit.pk}/preview/").content == light
     assert AuditEntry.objects.filter(action="review.blur").count() == 1
+    # Her reference beside it is blurred at her level too (the kept, heavily blurred preview is not changed).
+    reference = case.references.get(kind="image")
+    ref_url = f"/cases/{case.pk}/references/{reference.pk}/preview/"
+    assert sharpness(client.get(ref_url).content) > sharpness(clients["supervisor"].get(ref_url).content)
+    assert clients["supervisor"].get(ref_url).content == vault.read_blob(reference.preview)
     assert (
         client.post("/review/blur/", {"level": "medium", "back": "https://elsewhere.example/"})["Location"]
         == "/review/"

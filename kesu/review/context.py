@@ -18,26 +18,17 @@ from ..audit.services import log_action
 from ..evidence import bundle as bundles
 from ..evidence.models import EvidenceBundle
 from ..lib.errors import NotFound, UserError
+from ..lib.web import BLUR_LEVELS, BLUR_SESSION_KEY, DEFAULT_BLUR, blur_of
 from ..matching import media
 from ..matching import services as matching
 from ..matching.models import Hit
 from ..vault import services as vault
 
 SCREENSHOT = "screenshot.png"
-# Blur strength per level, of the default (heavy) blur's radius. No level shows the picture unblurred.
-BLUR_LEVELS = {"strong": 1.0, "medium": 0.55, "light": 0.3}
 BLUR_LABELS = {"strong": gettext_lazy("Strong"), "medium": gettext_lazy("Medium"), "light": gettext_lazy("Light")}
-DEFAULT_BLUR = "strong"
-SESSION_KEY = "review_blur"
 
 
 # --- the blur level of a session ------------------------------------------------------------------------------
-
-
-def blur_of(session) -> str:
-    """The session's blur level (the default, strong, unless the reviewer chose another)."""
-    level = session.get(SESSION_KEY, DEFAULT_BLUR)
-    return level if level in BLUR_LEVELS else DEFAULT_BLUR
 
 
 def set_blur(actor, session, level: str) -> str:
@@ -45,7 +36,7 @@ def set_blur(actor, session, level: str) -> str:
     if level not in BLUR_LEVELS:
         raise UserError(f"unknown blur level {level[:20]!r}: use {', '.join(BLUR_LEVELS)}")
     before = blur_of(session)
-    session[SESSION_KEY] = level
+    session[BLUR_SESSION_KEY] = level
     log_action(actor, "review.blur", None, level=level, before=before)
     return level
 

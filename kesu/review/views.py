@@ -18,9 +18,9 @@ from django.views.decorators.http import require_POST
 
 from ..accounts.models import User
 from ..lib.errors import NotFound, UserError
-from ..lib.web import first_look, private, revealed, unplayable
+from ..lib.web import blur_of, first_look, private, revealed, unplayable
 from . import calibration, exposure, services
-from .context import BLUR_LABELS, blur_of, capture_of, place_of, screenshot_preview, screenshot_reveal, set_blur
+from .context import BLUR_LABELS, capture_of, place_of, screenshot_preview, screenshot_reveal, set_blur
 from .models import Decision
 from .services import Filters
 
