@@ -191,3 +191,13 @@ def test_the_context_reads_in_japanese(clients, case, leak, astronaut_png):
     ):
         assert label in html
     assert ">強</option>" in html and ">弱</option>" in html and "Where it was found" not in html
+
+
+def test_a_page_captured_again_keeps_its_screenshot_shown_while_the_new_capture_waits(clients, case, astronaut_png):
+    hit = make_hit(case, 0.9, data=astronaut_png)
+    captured(case, astronaut_png)
+    captured(case, astronaut_png, status=EvidenceBundle.Status.PENDING)  # another hit on the page asked again
+    html = clients["on_case"].get(f"/review/hits/{hit.pk}/").content.decode()
+    assert '<span class="tag capture-requested">Capture requested</span>' in html
+    assert f"/review/hits/{hit.pk}/screenshot/" in html
+    assert clients["on_case"].get(f"/review/hits/{hit.pk}/screenshot/").status_code == 200

@@ -15,7 +15,7 @@ from datetime import datetime
 from django.utils.translation import gettext_lazy
 
 from ..audit.services import log_action
-from ..evidence import bundle as bundles
+from ..evidence import bundle as evidence_files
 from ..evidence.models import EvidenceBundle
 from ..lib.errors import NotFound, UserError
 from ..lib.web import BLUR_LEVELS, BLUR_SESSION_KEY, DEFAULT_BLUR, blur_of
@@ -50,7 +50,9 @@ def blurred(image, level: str) -> bytes:
 
 @dataclass(frozen=True)
 class Capture:
-    """The state of the newest evidence bundle of the hit's page, as the reviewer reads it."""
+    """The state of the newest evidence bundle of the hit's page, as the reviewer reads it, and whether a
+    screenshot of the page is kept (from the newest bundle that holds one: a page captured again stays shown
+    while its new capture is under way)."""
 
     bundle: EvidenceBundle
     state: str  # requested / captured / failed
@@ -99,47 +101,55 @@ def _site(host: str):
         return None
 
 
-def capture_of(hit: Hit) -> EvidenceBundle | None:
-    """The newest evidence bundle of the page the hit was found on, or None.
+def bundles_of(hit: Hit) -> list[EvidenceBundle]:
+    """The evidence bundles of the page the hit was found on, newest first.
 
     Bundles keep their URL sealed, so the case's bundles are opened and compared (a case has tens, not
     thousands)."""
     from ..evidence.services import url_of
 
     if hit.source_url_sealed is None:
-        return None
+        return []
     url = matching.source_url(hit)
-    for bundle in hit.case.evidence.select_related("case__data_key").order_by("-requested_at")[:200]:
-        if url_of(bundle) == url:
-            return bundle
-    return None
+    bundles = hit.case.evidence.select_related("case__data_key").order_by("-requested_at")[:200]
+    return [bundle for bundle in bundles if url_of(bundle) == url]
+
+
+def capture_of(hit: Hit) -> EvidenceBundle | None:
+    """The newest evidence bundle of the page the hit was found on, or None."""
+    return next(iter(bundles_of(hit)), None)
 
 
 def capture_state(hit: Hit) -> Capture | None:
-    item = capture_of(hit)
-    if item is None:
+    found = bundles_of(hit)
+    if not found:
         return None
+    item, shown = found[0], _screenshot_of(found) is not None
     if item.status == EvidenceBundle.Status.PENDING:
-        return Capture(item, "requested", item.requested_at, False)
+        return Capture(item, "requested", item.requested_at, shown)
     state = "captured" if item.status == EvidenceBundle.Status.DONE else "failed"
-    return Capture(item, state, item.finished_at or item.requested_at, _screenshot(item) is not None)
+    return Capture(item, state, item.finished_at or item.requested_at, shown)
 
 
-def _screenshot(item: EvidenceBundle) -> bytes | None:
-    if item.blob is None:
-        return None
-    try:
-        return bundles.from_zip(vault.read_blob(item.blob)).get(SCREENSHOT)
-    except bundles.BundleError:
-        return None
+def _screenshot_of(bundles: list[EvidenceBundle]) -> tuple[EvidenceBundle, bytes] | None:
+    """The newest screenshot among the bundles, with its bundle."""
+    for item in bundles:
+        if item.blob is None:
+            continue
+        try:
+            shot = evidence_files.from_zip(vault.read_blob(item.blob)).get(SCREENSHOT)
+        except evidence_files.BundleError:
+            continue
+        if shot is not None:
+            return item, shot
+    return None
 
 
 def _hit_screenshot(hit: Hit) -> tuple[EvidenceBundle, bytes]:
-    item = capture_of(hit)
-    shot = _screenshot(item) if item else None
-    if shot is None:
+    found = _screenshot_of(bundles_of(hit))
+    if found is None:
         raise NotFound("this hit's page has no screenshot")
-    return item, shot
+    return found
 
 
 def screenshot_preview(actor, hit: Hit, level: str) -> bytes:
