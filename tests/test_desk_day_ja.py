@@ -41,7 +41,8 @@ def exact(text: str) -> re.Pattern:
 
 
 def test_01_log_in_in_japanese_with_the_second_factor(desk, page):
-    assert wait_for(lambda: _answers(desk.url("/accounts/login/")), 90), "kesu run did not start"
+    # The demo makes its media and models before it answers: minutes on two busy cores.
+    assert wait_for(lambda: _answers(desk.url("/accounts/login/")), 300), "kesu run did not start"
     page.goto(desk.url("/"))
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
     choose_language(page, "ja")
@@ -97,7 +98,9 @@ def test_03_the_hit_shows_its_page_site_and_blurred_screenshot(desk, page):
     # The patrol preserves every page with a new hit; the capture worker takes a little while.
     shot = where.locator("figure", has_text=ja("Screenshot of the page"))
     assert reload_until(page, lambda: shot.count() > 0, 300), "the hit's page was not captured in 5 minutes"
-    expect(where.locator(".capture-state .tag")).to_have_text(exact(ja("Captured")))
+    # Captured; or captured and asked again (each new hit on the page asks for it), its screenshot still shown.
+    states = "|".join(re.escape(ja(label)) for label in ("Captured", "Capture requested"))
+    expect(where.locator(".capture-state .tag")).to_have_text(re.compile(rf"^\s*({states})\s*$"))
     blurred = shot.locator("img.blurred")
     expect(blurred).to_have_attribute("src", f"/review/hits/{hit}/screenshot/")
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=blurred.element_handle())
