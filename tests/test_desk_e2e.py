@@ -288,7 +288,7 @@ def test_05_review_hits_with_the_keyboard(desk, page):
     expect(item).to_be_visible()
     first = item.get_attribute("data-hit-id")
     assert first == ids[0]
-    expect(item.locator("img.blurred")).to_have_count(2)  # her reference beside what was found
+    expect(item.locator(".compare img.blurred")).to_have_count(2)  # her reference beside what was found
     for key in "cxsor":  # every key has its button (or link) for those who use a mouse or a switch
         expect(page.locator(f'[data-key="{key}"]').first).to_be_visible()
     look(page, "11-review-item")
@@ -300,7 +300,7 @@ def test_05_review_hits_with_the_keyboard(desk, page):
         page.keyboard.press("k")
     expect(item).to_have_attribute("data-hit-id", first)
     page.keyboard.press("r")  # the found item, unblurred (the view is logged)
-    expect(item.locator("img.blurred")).to_have_count(1)
+    expect(item.locator(".compare img.blurred")).to_have_count(1)
     expect(item.locator("img.revealed")).to_have_js_property("complete", True)
     with page.expect_navigation():
         page.keyboard.press("c")

@@ -123,7 +123,8 @@ def test_the_item_page_shows_both_sides_blurred_and_what_matched(clients, case, 
                   "spread over it 0.71", "photo texture 0.45"):  # fmt: skip
         assert shown in html
     assert 'data-key="c"' in html and 'data-key="x"' in html and 'data-key="s"' in html and 'data-key="o"' in html
-    assert "private-hanako" not in html
+    # Her URL is on the hit's own page only, opened for it and audited (test_review_context); not in the queue.
+    assert SECRET_URL in html and AuditEntry.objects.filter(action="hit.url", case_id=case.pk).count() == 1
     assert clients["outsider"].get(f"/review/hits/{hit.pk}/").status_code == 404
 
 

@@ -114,11 +114,17 @@ def reference_for(case: Case, reference_id) -> ReferenceItem:
         raise NotFound(f"no reference {reference_id} on this case") from None
 
 
-def preview(actor, case: Case, item: ReferenceItem) -> bytes:
-    """The blurred greyscale thumbnail (still audited: it is her picture)."""
+def preview(actor, case: Case, item: ReferenceItem, strength: float = 1.0) -> bytes:
+    """The blurred greyscale thumbnail (still audited: it is her picture). The kept one is blurred heavily; a
+    lighter ``strength`` the reviewer chose for her session is made from her picture each time, kept nowhere."""
     if item.preview is None:
         raise NotFound("this reference has no preview")
-    log_action(actor, "media.preview", item, case_id=case.pk)
+    log_action(actor, "media.preview", item, case_id=case.pk, blur=strength)
+    if strength < 1.0 and item.blob is not None and item.kind != ReferenceItem.Kind.VIDEO:
+        try:
+            return media.blurred_preview(media.open_image(vault.read_blob(item.blob)), strength=strength)
+        except UserError:
+            pass  # the kept preview still shows that there is a picture
     return vault.read_blob(item.preview)
 
 

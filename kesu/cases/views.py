@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from ..audit.services import log_action
 from ..lib.errors import NotFound, UserError
-from ..lib.web import first_look, private, revealed, unplayable
+from ..lib.web import BLUR_LEVELS, blur_of, first_look, private, revealed, unplayable
 from . import references, services, timeline
 from .forms import CaseCreateForm, CaseEditForm, ContactForm, ReferenceTextForm, VictimForm
 from .models import Case, CaseType
@@ -264,9 +264,10 @@ def _reference(request, case_id, ref_id):
 def reference_preview(request, case_id, ref_id):
     case, item = _reference(request, case_id, ref_id)
     try:
-        return private(HttpResponse(references.preview(request.user, case, item), content_type="image/jpeg"))
+        jpeg = references.preview(request.user, case, item, BLUR_LEVELS[blur_of(request.session)])
     except NotFound:
         raise Http404 from None
+    return private(HttpResponse(jpeg, content_type="image/jpeg"))
 
 
 @login_required

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -64,6 +65,14 @@ def download(request, case_id, bundle_id):
     return private(response)
 
 
+def _after_check(request, case_id):
+    """Back where the check was asked from: a review page keeps the reviewer in her queue; else the case."""
+    back = request.POST.get("back", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts=None) and back.startswith("/review/"):
+        return redirect(back)
+    return redirect("cases:detail", case_id=case_id)
+
+
 @login_required
 @require_POST
 def check(request, case_id, bundle_id):
@@ -72,10 +81,10 @@ def check(request, case_id, bundle_id):
         report = services.verify_stored(request.user, item)
     except bundle.BundleError as error:
         messages.error(request, str(error))
-        return redirect("cases:detail", case_id=case_id)
+        return _after_check(request, case_id)
     if report.ok:
         messages.success(request, _("Bundle verified: every hash, the signature and the archives check."))
     else:
         failed = next(line for line in report.lines() if line.startswith("FAIL"))
         messages.error(request, _("Bundle NOT verified: %(problem)s") % {"problem": failed[5:]})
-    return redirect("cases:detail", case_id=case_id)
+    return _after_check(request, case_id)

@@ -29,6 +29,19 @@ PERMISSIONS_POLICY = ", ".join(
 )  # fmt: skip
 
 
+# How blurred a reviewer's previews are, for her session: a share of the default (heavy) blur's radius. The
+# review sets it (audited: kesu.review.context.set_blur); every page with previews of her material reads it.
+BLUR_LEVELS = {"strong": 1.0, "medium": 0.55, "light": 0.3}
+DEFAULT_BLUR = "strong"
+BLUR_SESSION_KEY = "review_blur"
+
+
+def blur_of(session) -> str:
+    """The session's blur level: the default, strong, unless the reviewer chose another. Never none."""
+    level = session.get(BLUR_SESSION_KEY, DEFAULT_BLUR)
+    return level if level in BLUR_LEVELS else DEFAULT_BLUR
+
+
 def private(response: HttpResponse) -> HttpResponse:
     """Sensitive responses (her media, URLs, a notice's text, a reply) are never cached by a browser or proxy."""
     response["Cache-Control"] = "no-store, private"

@@ -87,13 +87,14 @@ def inspect(data: bytes) -> MediaInfo:
     return MediaInfo("image", mime, image.width, image.height, image)
 
 
-def blurred_preview(image: Image.Image, size: int = 320) -> bytes:
-    """A small, heavily blurred greyscale JPEG: shows that there is a picture,
-    not what it shows. The unblurred pixels never leave the server unless a
-    user reveals them."""
+def blurred_preview(image: Image.Image, size: int = 320, strength: float = 1.0) -> bytes:
+    """A small blurred greyscale JPEG: by default (``strength`` 1) heavily, it shows that there is a picture,
+    not what it shows. A reviewer may choose a lighter blur (``strength`` down to 0.2: shapes, still no
+    detail); the unblurred pixels never leave the server unless a user reveals them."""
     image = image.convert("L")
     image.thumbnail((size, size))
-    image = image.filter(ImageFilter.GaussianBlur(radius=max(6, size // 24)))
+    radius = max(6, size // 24) * min(1.0, max(0.2, strength))
+    image = image.filter(ImageFilter.GaussianBlur(radius=radius))
     out = BytesIO()
     image.save(out, "JPEG", quality=70)
     return out.getvalue()

@@ -28,7 +28,7 @@ from ..matching import services as matching
 from ..matching.models import Hit
 from ..matching.signals import BY_LABEL
 from ..vault import services as vault
-from . import playback
+from . import context, playback
 from .models import Decision, HitPreview
 
 ORDERS = ("priority", "probability", "nudity", "age")
@@ -245,21 +245,24 @@ def _poster(hit: Hit, data: bytes):
     return Image.fromarray(frame.rgb)
 
 
-def preview(actor, hit: Hit) -> bytes:
+def preview(actor, hit: Hit, level: str = context.DEFAULT_BLUR) -> bytes:
     """The blurred greyscale thumbnail of a found medium (audited: it is still her picture).
 
-    Made once from the sealed medium and kept sealed; CSAM hits have no medium, so no preview.
+    At the default (strong) blur it is made once from the sealed medium and kept sealed; a lighter level the
+    reviewer chose is made each time and kept nowhere. CSAM hits have no medium, so no preview.
     """
-    log_action(actor, "media.preview", hit, case_id=hit.case_id)
+    log_action(actor, "media.preview", hit, case_id=hit.case_id, blur=level)
     kept = HitPreview.objects.filter(hit=hit, blob__isnull=False).select_related("blob").first()
-    if kept:
+    if kept and level == context.DEFAULT_BLUR:
         return vault.read_blob(kept.blob)
     if hit.blob is None:
         raise NotFound("this hit's medium is not kept")
     try:
-        jpeg = media.blurred_preview(_poster(hit, vault.read_blob(hit.blob)))
+        jpeg = context.blurred(_poster(hit, vault.read_blob(hit.blob)), level)
     except UserError:
         raise NotFound("this hit's medium cannot be shown") from None
+    if level != context.DEFAULT_BLUR:
+        return jpeg
     with transaction.atomic():
         blob = vault.store_blob(hit.case.data_key, jpeg)
         HitPreview.objects.update_or_create(hit=hit, defaults={"blob": blob})
@@ -284,22 +287,6 @@ def reveal(actor, hit: Hit, *, first: bool = True) -> tuple[bytes, str]:
         log_action(actor, "media.view", hit, case_id=hit.case_id)
         exposure.count(actor)
     return shown
-
-
-def capture_of(hit: Hit):
-    """The newest evidence bundle of the page the hit was found on, or None.
-
-    Bundles keep their URL sealed, so the case's bundles are opened and compared (a case has tens, not
-    thousands)."""
-    from ..evidence.services import url_of
-
-    if hit.source_url_sealed is None:
-        return None
-    url = matching.source_url(hit)
-    for bundle in hit.case.evidence.order_by("-requested_at")[:200]:
-        if url_of(bundle) == url:
-            return bundle
-    return None
 
 
 def request_capture(actor, hit: Hit):

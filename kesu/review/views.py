@@ -18,8 +18,9 @@ from django.views.decorators.http import require_POST
 
 from ..accounts.models import User
 from ..lib.errors import NotFound, UserError
-from ..lib.web import first_look, private, revealed, unplayable
+from ..lib.web import blur_of, first_look, private, revealed, unplayable
 from . import calibration, exposure, services
+from .context import BLUR_LABELS, capture_of, place_of, screenshot_preview, screenshot_reveal, set_blur
 from .models import Decision
 from .services import Filters
 
@@ -39,6 +40,14 @@ def _supervisor_or_404(request) -> None:
 def _with(url: str, filters: Filters) -> str:
     query = filters.as_query()
     return f"{url}?{urlencode(query)}" if query else url
+
+
+def _back(request, fallback: str) -> str:
+    """Where a form on a review page returns to: that page (a review URL of this desk), else ``fallback``."""
+    back = request.POST.get("back", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts=None) and back.startswith("/review/"):
+        return back
+    return fallback
 
 
 def _item_url(hit_id: int | None, filters: Filters) -> str:
@@ -98,6 +107,9 @@ def item(request, hit_id):
         "recent": services.recent(request.user),
         "back": request.get_full_path(),
         "same_count": hit.case.hits.filter(sha256=hit.sha256, status="new").exclude(pk=hit.pk).count(),
+        "where": place_of(request.user, hit),
+        "blur": blur_of(request.session),
+        "blur_levels": list(BLUR_LABELS.items()),
     }
     return private(render(request, "review/item.html", context))
 
@@ -132,9 +144,7 @@ def undo(request, hit_id):
     except UserError as error:
         messages.error(request, str(error))
         # From the toast on another page: back there, where the refusal is said.
-        back = request.POST.get("back", "")
-        if url_has_allowed_host_and_scheme(back, allowed_hosts=None) and back.startswith("/review/"):
-            return redirect(back)
+        return redirect(_back(request, _item_url(hit.pk, filters)))
     else:
         request.session["review_done"] = _("Hit #%(id)d waits for review again.") % {"id": hit.pk}
     return redirect(_item_url(hit.pk, filters))
@@ -144,9 +154,45 @@ def undo(request, hit_id):
 def preview(request, hit_id):
     hit = _hit(request, hit_id)
     try:
-        return private(HttpResponse(services.preview(request.user, hit), content_type="image/jpeg"))
+        jpeg = services.preview(request.user, hit, blur_of(request.session))
     except NotFound:
         raise Http404 from None
+    return private(HttpResponse(jpeg, content_type="image/jpeg"))
+
+
+@login_required
+@require_POST
+def blur(request):
+    """The reviewer's blur level for her session; back to the page she set it on."""
+    try:
+        set_blur(request.user, request.session, request.POST.get("level", ""))
+    except UserError:
+        messages.error(request, _("Choose a blur level: strong, medium or light."))
+    return redirect(_back(request, reverse("review:queue")))
+
+
+@login_required
+def screenshot(request, hit_id):
+    """The capture's screenshot of the hit's page, blurred at the session's level."""
+    hit = _hit(request, hit_id)
+    try:
+        jpeg = screenshot_preview(request.user, hit, blur_of(request.session))
+    except NotFound:
+        raise Http404 from None
+    return private(HttpResponse(jpeg, content_type="image/jpeg"))
+
+
+@login_required
+def screenshot_media(request, hit_id):
+    """The screenshot unblurred: a reveal like the media's, with the same daily limit."""
+    hit = _hit(request, hit_id)
+    if exposure.today(request.user).reached and request.GET.get("anyway") != "1":
+        return private(HttpResponse(_("Daily exposure limit reached: confirm on the page to look anyway."), status=403))
+    try:
+        data, content_type = screenshot_reveal(request.user, hit)
+    except NotFound:
+        raise Http404 from None
+    return revealed(data, content_type)
 
 
 @login_required
@@ -179,8 +225,9 @@ def capture(request, hit_id):
         else:
             messages.success(request, _("The page will be captured; the bundle appears here when it is done."))
         return redirect(_with(reverse("review:capture", args=[hit.pk]), filters))
-    context = {"hit": hit, "bundle": services.capture_of(hit), "filters": filters}
+    context = {"hit": hit, "bundle": capture_of(hit), "filters": filters}
     context["item_url"] = _item_url(hit.pk, filters)
+    context["back"] = request.get_full_path()
     return private(render(request, "review/capture.html", context))
 
 
