@@ -9,6 +9,7 @@ import io
 import json
 import random
 import statistics
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -307,3 +308,62 @@ def test_the_cli_groups_by_regime_with_the_legal_measures(db, cli):
     dsa_rows = [r for r in rows if r.legal_basis == "eu_dsa_16"]
     assert got["DSA Art. 16"]["requests"] == len(dsa_rows)
     assert set(got["DSA Art. 16"]) >= {"p90_days", "kept_clock_pct", "online_42d_pct", "reupload_pct"}
+
+
+# ---------------------------------------------------------------- the demo's synthetic legal events
+
+
+def legal_events() -> dict:
+    fields = ("reference", "receipt_confirmed_at", "decision", "decided_at", "reuploaded_at")
+    return {row[0]: row[1:] for row in TakedownRequest.objects.values_list(*fields)}
+
+
+def test_the_synthetic_history_gives_dsa_notices_their_events_and_removed_copies_reuploads(db):
+    from kesu.demo import synthetic
+
+    n, seed = 3000, 5
+    assert synthetic.write(n, seed=seed) == n
+    stored = {r.reference: r for r in TakedownRequest.objects.all()}
+    for i, row in enumerate(synthetic.rows(n, seed)):  # the world's own draws are as they were
+        request = stored[f"synthetic:{seed}:{i}"]
+        assert (request.sent_at, request.outcome, request.resolved_at) == (row.sent_at, row.outcome, row.resolved_at)
+    rows = list(stored.values())
+    for r in rows:
+        if r.legal_basis != "eu_dsa_16":
+            assert (r.receipt_confirmed_at, r.decision, r.decided_at) == (None, "", None)
+        assert r.receipt_confirmed_at is None or r.receipt_confirmed_at > r.sent_at
+        if r.decision in ("removed", "disabled"):
+            assert r.outcome in REMOVED and r.decided_at == r.resolved_at
+        elif r.decision:
+            assert r.outcome == "still_online" and r.sent_at < r.decided_at <= r.resolved_at
+        if r.reuploaded_at:
+            assert r.outcome in REMOVED and r.resolved_at < r.reuploaded_at <= synthetic.SNAPSHOT
+    notices = [r for r in rows if r.legal_basis == "eu_dsa_16" and r.outcome != "on_hold"]
+    confirmed = sum(1 for r in notices if r.receipt_confirmed_at)
+    assert 0.7 * len(notices) < confirmed < 0.9 * len(notices)
+    assert {r.decision for r in notices} == {"", "removed", "disabled", "refused", "other"}
+    removed = [r for r in rows if r.outcome in REMOVED]
+    back = [r for r in removed if r.reuploaded_at]
+    assert 0.05 * len(removed) < len(back) < 0.15 * len(removed)
+    # the sites know their re-uploads, as the patrol tells them
+    per_site = Counter(r.site_id for r in back)
+    assert dict(Site.objects.filter(reuploads__gt=0).values_list("pk", "reuploads")) == dict(per_site)
+    site = Site.objects.get(pk=back[0].site_id)
+    assert site.last_reupload_at == max(r.reuploaded_at for r in back if r.site_id == site.pk)
+
+    # the demo's Art. 22 export and re-upload columns now show figures
+    art22 = dsa.art22_lines(dsa.notices_of_year(2024))
+    assert sum(line.confirmed for line in art22) > 0 and sum(line.decided for line in art22) > 0
+    assert {"removed", "refused"} <= {line.action for line in art22}
+    assert all(line.median_days is not None for line in art22 if line.action in ("removed", "refused"))
+    lines = services.compliance_lines(services.compliance(services.all_requests(), "regime"), "regime")
+    assert sum(line.reuploaded for line in lines) == len(back)
+    assert all(line.reupload_days > 0 for line in lines if line.reuploaded)
+
+    # idempotent, and the same events again from the seed alone
+    events = legal_events()
+    assert synthetic.write(n, seed=seed) == 0 and legal_events() == events
+    assert dict(Site.objects.filter(reuploads__gt=0).values_list("pk", "reuploads")) == dict(per_site)
+    TakedownRequest.objects.all().delete()
+    Site.objects.update(reuploads=0, last_reupload_at=None)
+    assert synthetic.write(n, seed=seed) == n and legal_events() == events

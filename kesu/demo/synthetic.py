@@ -20,7 +20,10 @@ use private AS numbers (64512-65534, never a real network), and every organisati
   host country has an INHOPE hotline and 28+ days where it does not (INHOPE figures, FIELD.md).
 
 All effect sizes are made up. ``rows()`` is pure Python (no database); ``write()`` stores the same
-history with ``source=synthetic`` and is idempotent for a seed (references ``synthetic:<seed>:<i>``).
+history with ``source=synthetic`` and is idempotent for a seed (references ``synthetic:<seed>:<i>``),
+with the regime routing would cite and its clock, and legal events drawn from a second generator of
+the seed (the world's draws stay as they were): DSA notices' 16(4) confirmations and 16(5) decisions,
+and the first re-upload of some removed copies (the sites count them).
 """
 
 import math
@@ -418,26 +421,89 @@ def _legal(r: RequestRow) -> dict:
     return {"legal_basis": choice.key, "clock_due_at": due}
 
 
+# The legal events, drawn from a stream of their own (``_event_draws``); effect sizes made up like the rest.
+DSA = "eu_dsa_16"
+CONFIRM_SHARE = 0.8  # DSA notices whose provider sends the 16(4) confirmation of receipt
+CONFIRM_HOURS = 6.0  # its median delay (log-normal)
+DECIDE_SHARE = {"removed": 0.75, "still_online": 0.45}  # ... that notify a 16(5) decision, by what the desk saw
+DECIDE_DAYS = 5.0  # median days to a notified refusal (log-normal); a removal is notified as it happens
+REUPLOAD_SHARE = 0.1  # removed copies found again
+REUPLOAD_DAYS = 21.0  # median days from the removal to the re-upload (log-normal)
+
+
+def _event_draws(seed: int, n: int) -> list[tuple[float, ...]]:
+    """Six draws per row from a generator of the seed apart from the world's (whose draws stay as they were),
+    the same six for every row whatever it needs, so row i's events depend on the seed and i only."""
+    stream = random.Random(f"synthetic-legal:{seed}")
+    return [(stream.random(), stream.random(), stream.random(), stream.random(), stream.gauss(0, 1),
+             stream.gauss(0, 1)) for _ in range(n)]  # fmt: skip
+
+
+def _events(r: RequestRow, legal_basis: str, draws: tuple[float, ...]) -> dict:
+    """A DSA notice's 16(4) confirmation and 16(5) decision, and a removed copy's first re-upload (before the
+    snapshot), as the history row keeps them."""
+    confirm, decide, kind, back, hours, days = draws
+    fields = {}
+    removed = r.outcome in ("deleted", "partly_deleted")
+    if legal_basis == DSA and r.outcome != "on_hold":
+        if confirm < CONFIRM_SHARE:
+            fields["receipt_confirmed_at"] = r.sent_at + timedelta(hours=CONFIRM_HOURS * math.exp(hours))
+        if removed and decide < DECIDE_SHARE["removed"]:
+            fields.update(decision="disabled" if kind < 0.1 else "removed", decided_at=r.resolved_at)
+        elif r.outcome == "still_online" and decide < DECIDE_SHARE["still_online"]:
+            refused_at = r.sent_at + timedelta(days=DECIDE_DAYS * math.exp(days))
+            fields.update(decision="other" if kind < 0.15 else "refused", decided_at=min(refused_at, r.resolved_at))
+    if removed and back < REUPLOAD_SHARE:
+        again = r.resolved_at + timedelta(days=REUPLOAD_DAYS * math.exp(days))
+        fields["reuploaded_at"] = again if again <= SNAPSHOT else None
+    return fields
+
+
 def _write_requests(rows: list[RequestRow], seed: int, orgs: dict[str, int], sites: dict[str, int]) -> int:
     from ..sites.models import Source, TakedownRequest
 
     prefix = f"synthetic:{seed}:"
     done = set(TakedownRequest.objects.filter(reference__startswith=prefix).values_list("reference", flat=True))
-    new = [
-        TakedownRequest(
-            site_id=sites[r.site],
-            recipient_id=orgs.get(r.recipient),
-            role=r.role,
-            case_type=r.case_type,
-            sent_at=r.sent_at,
-            outcome=r.outcome,
-            resolved_at=r.resolved_at,
-            source=Source.SYNTHETIC,
-            reference=f"{prefix}{i}",
-            **_legal(r),
+    draws = _event_draws(seed, len(rows))
+    new = []
+    for i, r in enumerate(rows):
+        if f"{prefix}{i}" in done:
+            continue
+        legal = _legal(r)
+        new.append(
+            TakedownRequest(
+                site_id=sites[r.site],
+                recipient_id=orgs.get(r.recipient),
+                role=r.role,
+                case_type=r.case_type,
+                sent_at=r.sent_at,
+                outcome=r.outcome,
+                resolved_at=r.resolved_at,
+                source=Source.SYNTHETIC,
+                reference=f"{prefix}{i}",
+                **legal,
+                **_events(r, legal["legal_basis"], draws[i]),
+            )
         )
-        for i, r in enumerate(rows)
-        if f"{prefix}{i}" not in done
-    ]
     TakedownRequest.objects.bulk_create(new, batch_size=_BATCH)
+    _count_reuploads(new)
     return len(new)
+
+
+def _count_reuploads(requests: list) -> None:
+    """The sites learn their re-uploads, as ``patrol.reuploads.link`` tells a site of each one it sees."""
+    from django.db.models import DateTimeField, F, Value
+    from django.db.models.functions import Coalesce, Greatest
+
+    from ..sites.models import Site
+
+    seen: dict[int, list] = {}
+    for request in requests:
+        if request.reuploaded_at:
+            seen.setdefault(request.site_id, []).append(request.reuploaded_at)
+    for site_id, times in seen.items():  # a few hundred sites, once per seed
+        latest = Value(max(times), output_field=DateTimeField())
+        Site.objects.filter(pk=site_id).update(
+            reuploads=F("reuploads") + len(times),
+            last_reupload_at=Coalesce(Greatest("last_reupload_at", latest), latest),
+        )

@@ -111,11 +111,20 @@ def compliance(request):
             _("Compliance rate (removed / settled) of the rows on this page"),
             "rate-chart",
         ),  # fmt: skip
+        **_legal_charts(by, lines),
         "synthetic": services.includes_synthetic(services.all_requests()),
         "groupings": [(key, exports.GROUP_NAMES[key]) for key in services.GROUPINGS],
         "sorts": _compliance_sorts(),
     }
     return render(request, "reports/compliance.html", context)
+
+
+def _legal_charts(by: str, lines: list[services.ComplianceLine]) -> dict:
+    """Charts of the legal measures: per regime always (over every request), and the page's first rows."""
+    if by == "regime":
+        return {"regime_charts": charts.legal(lines, True, "regime"), "row_charts": []}
+    regimes = services.compliance_lines(services.compliance(services.all_requests(), "regime"), "regime")
+    return {"regime_charts": charts.legal(regimes, True, "regime"), "row_charts": charts.legal(lines, False, "rows")}
 
 
 def _compliance_sorts() -> list[tuple[str, str]]:
