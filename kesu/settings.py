@@ -181,6 +181,7 @@ OTP_TOTP_ISSUER = env_str("KESU_OTP_ISSUER", "Kesu")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Strict"
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "kesu.lib.errorpages.csrf_failure"  # the desk's own page, in her language
 
 # --- HTTPS (production sits behind TLS) ---------------------------------------
 KESU_HTTPS = env_bool("KESU_HTTPS", False)

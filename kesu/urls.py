@@ -14,3 +14,9 @@ urlpatterns = [
     path("", include("kesu.exchange.urls")),
     path("", include("kesu.cases.urls")),
 ]
+
+# Kesu's own error pages (kesu/lib/errorpages.py); the CSRF failure is CSRF_FAILURE_VIEW in settings.
+handler400 = "kesu.lib.errorpages.bad_request"
+handler403 = "kesu.lib.errorpages.permission_denied"
+handler404 = "kesu.lib.errorpages.page_not_found"
+handler500 = "kesu.lib.errorpages.server_error"

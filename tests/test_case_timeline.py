@@ -150,8 +150,8 @@ def test_the_timeline_merges_every_source_newest_first(case, story):
         ("evidence", "Preservation requested", "Requested by staff", ""),
         ("decision", "Hit rejected", "60% · by hana", ""),
         ("decision", "Hit confirmed", "97% · by hana", "done"),
-        ("hit", "Hit found", "pdq · 60%", ""),
-        ("hit", "Hit found", "pdq · 97%", "pink"),
+        ("hit", "Hit found", "Picture hash (PDQ) · 60%", ""),
+        ("hit", "Hit found", "Picture hash (PDQ) · 97%", "pink"),
         ("hit", "12 hits found", "3 at ≥95%", "pink"),
         ("contact", "Phone call from her", "by Kesu", ""),
     ]

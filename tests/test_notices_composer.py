@@ -144,7 +144,7 @@ def test_the_copies_step_preselects_the_hits_passed_in_the_address(clients, case
     assert f'value="{other.pk}" id="hit-{other.pk}">' in html  # shown, not ticked
     assert "v/rejected" not in html and f'id="hit-{rejected.pk}"' not in html
     assert '<span class="tag urgent">97 %' in html and "81 %" in html and '<span class="tag urgent">81' not in html
-    assert "<strong>leak.example</strong>" in html and TUBE in html and "pdq" in html
+    assert "<strong>leak.example</strong>" in html and TUBE in html and "Picture hash (PDQ)" in html
     assert "1 Copies" in html and 'aria-current="step"' in html
 
     # Back from the proposal, the choice is kept.

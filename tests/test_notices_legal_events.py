@@ -107,7 +107,7 @@ def test_esafetys_removal_notice_starts_the_24_hour_clock(plain_case, clients):
     assert TakedownRequest.objects.get(pk=notice.request_id).clock_due_at == notice.clock_due_at
     assert AuditEntry.objects.filter(action="notice.clock_start", case_id=plain_case.pk).count() == 1
     timeline = client.get(f"/cases/{plain_case.pk}/").content.decode()
-    assert f"Legal clock started for the notice to Provider {notice.token}" in timeline
+    assert f"Legal clock of the notice to Provider {notice.token}" in timeline
 
 
 def test_a_regime_without_legal_events_shows_no_form_and_refuses_them(plain_case, clients):

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from django.utils import translation
 from PIL import Image
 
 from kesu.lib.netsettings import parse_host_rules
@@ -431,7 +432,8 @@ def test_a_removed_copy_found_again_is_a_new_hit_linked_to_the_original(db, case
     assert source_url(again) == site.url("/v/9") and again.sha256 == original.sha256
     known = KnownSite.objects.get(domain="watch.example")
     assert known.reuploads == 1 and known.last_reupload_at is not None
-    operator_step = route(site.url("/v/10"), "ncii").steps[0]
+    with translation.override("en"):  # the reason in English (the page shows it in the reader's language)
+        operator_step = route(site.url("/v/10"), "ncii").steps[0]
     assert "re-uploaded removed copies 1 time(s)" in operator_step.reason
     assert operator_step.deadline.total_seconds() == 24 * 3600
 

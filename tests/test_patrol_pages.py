@@ -202,9 +202,9 @@ def test_the_hits_queue_has_pages_of_100(clients, case):
     for i in range(101):
         make_hit(case, 0.7, url=f"https://leak.example/v/{i}")
     html = page(clients["on_case"], "/patrol/hits/")[1]
-    assert html.count("<td>pdq</td>") == 100 and "1 / 2" in html and "?page=2" in html
+    assert html.count("<td>Picture hash (PDQ)</td>") == 100 and "1 / 2" in html and "?page=2" in html
     html = page(clients["on_case"], "/patrol/hits/?page=2")[1]
-    assert html.count("<td>pdq</td>") == 1 and "?page=1" in html
+    assert html.count("<td>Picture hash (PDQ)</td>") == 1 and "?page=1" in html
 
 
 # --- URLs handed in ---------------------------------------------------------------------------------------

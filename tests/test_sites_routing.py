@@ -11,6 +11,7 @@ import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import translation
 
 from kesu.audit.models import AuditEntry
 from kesu.lib.errors import UserError
@@ -20,6 +21,13 @@ from kesu.sites.models import Contact, Organisation, Outcome, Role, Site, Source
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The reasons are read in English here; test_i18n_pages.py reads them in Japanese on the route page."""
+    with translation.override("en"):
+        yield
 
 
 def org(role, key, name, country="", *contacts, asn=None):

@@ -1,10 +1,12 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ..accounts.models import User
+from ..lib import languages
 from .models import Case, CaseType, Consent, ContactEntry, Victim
 
-LANGUAGES = [("ja", "日本語"), ("en", "English"), ("id", "Bahasa Indonesia"), ("ko", "한국어"), ("zh", "中文")]
+LANGUAGES = ("ja", "en", "id", "ko", "zh")  # her language, named in the reader's (kesu.lib.languages)
 
 
 class DateInput(forms.DateInput):
@@ -16,7 +18,10 @@ class VictimForm(forms.Form):
     email = forms.EmailField(label=_("E-mail"), required=False)
     phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
     address = forms.CharField(
-        label=_("Address"), max_length=400, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=pgettext_lazy("postal", "Address"),
+        max_length=400,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def details(self):
@@ -51,7 +56,7 @@ def _consent_field():
 
 class CaseCreateForm(AssigneesMixin, VictimForm):
     case_type = forms.ChoiceField(label=_("Case type"), choices=CaseType.choices)
-    language = forms.ChoiceField(label=_("Her language"), choices=LANGUAGES, initial="ja")
+    language = forms.ChoiceField(label=_("Her language"), choices=lambda: languages.choices(LANGUAGES), initial="ja")
     receipt = forms.ChoiceField(label=_("Receipts"), choices=Victim.Receipt.choices)
     is_minor = forms.BooleanField(label=_("Minor in the material"), required=False)
     mandate_signed_on = forms.DateField(label=_("Mandate signed on"), required=False, widget=DateInput)

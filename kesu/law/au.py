@@ -6,6 +6,8 @@ authorised for her); the 24 h clock binds the provider only once eSafety gives i
 as consolidated on AustLII (s 32, 33, 77, 78).
 """
 
+from django.utils.translation import gettext_noop
+
 from .base import BASE, Escalation, Regime, Source, register
 from .clocks import AUTHORITY, Clock
 
@@ -19,7 +21,7 @@ register(
     Regime(
         "au_osa_iba",
         "Online Safety Act 2021 (AU)",
-        "Australian Online Safety Act 2021, image-based abuse: request to the service, then eSafety",
+        gettext_noop("Australian Online Safety Act 2021, image-based abuse: request to the service, then eSafety"),
         "Online Safety Act 2021 (Cth), Part 3 Division 3 and Part 6",
         (S32, S77),
         BASE + ("not_consensual", "authority"),

@@ -10,6 +10,7 @@ official text at hand: staff and counsel must check it before relying on it.
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .clocks import Clock
@@ -87,6 +88,11 @@ class Regime:
     warning: str = ""
     note: str = ""
     verified: bool = True
+
+    @property
+    def display_label(self) -> str:
+        """The label in the reader's language (``label`` stays as written: packets and samples quote it)."""
+        return gettext(self.label)
 
     @property
     def source(self) -> str:

@@ -1,6 +1,8 @@
 """Routes that are no statute: search engines' own removal flows, hotline reports, counsel, and the general
 request. Their periods are the desk's practice, marked so."""
 
+from django.utils.translation import gettext_noop
+
 from .base import BASE, Regime, Source, register
 from .clocks import RECEIVED, Clock
 
@@ -9,8 +11,10 @@ ANY_ROLE = frozenset({"operator", "platform", "host", "cdn", "registrar", "searc
 register(
     Regime(
         "search_engine_policy",
-        "search engine removal flow",
-        "Search engine's own removal flow for non-consensual explicit imagery (Google, Bing, Yahoo! JAPAN)",
+        gettext_noop("search engine removal flow"),
+        gettext_noop(
+            "Search engine's own removal flow for non-consensual explicit imagery (Google, Bing, Yahoo! JAPAN)"
+        ),
         "the search engine's published policy (not a statutory notice)",
         (
             Source(
@@ -39,8 +43,8 @@ register(
 register(
     Regime(
         "hotline_report",
-        "hotline report",
-        "Report to an INHOPE member hotline",
+        gettext_noop("hotline report"),
+        gettext_noop("Report to an INHOPE member hotline"),
         "the hotline's national mandate (no notice regime)",
         (Source("INHOPE / ICCAM", "https://www.inhope.org/"),),
         roles=frozenset({"hotline"}),
@@ -59,8 +63,8 @@ register(
 register(
     Regime(
         "legal_action",
-        "court action",
-        "Court action through counsel (e.g. 削除仮処分 in Japan)",
+        gettext_noop("court action"),
+        gettext_noop("Court action through counsel (e.g. 削除仮処分 in Japan)"),
         "civil procedure of the forum",
         (Source("民事保全法 (削除仮処分)", "https://laws.e-gov.go.jp/law/401AC0000000091"),),
         roles=frozenset({"lawyer"}),
@@ -71,8 +75,8 @@ register(
 register(
     Regime(
         "general",
-        "general abuse notice",
-        "General removal request",
+        gettext_noop("general abuse notice"),
+        gettext_noop("General removal request"),
         "the recipient's terms of service and acceptable use policy",
         (Source("the recipient's own terms; INHOPE", "https://www.inhope.org/"),),
         BASE + ("not_consensual", "authority"),

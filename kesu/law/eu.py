@@ -1,5 +1,7 @@
 """European Union: the Digital Services Act's notice and action (Art. 16) and trusted flaggers (Art. 22)."""
 
+from django.utils.translation import gettext_noop
+
 from .base import BASE, COUNTRY_GROUPS, Escalation, Regime, Source, register
 from .clocks import RECEIVED, Clock
 
@@ -12,7 +14,7 @@ register(
     Regime(
         "eu_dsa_16",
         "DSA Art. 16",
-        "EU Digital Services Act Art. 16 notice (notice and action)",
+        gettext_noop("EU Digital Services Act Art. 16 notice (notice and action)"),
         "Regulation (EU) 2022/2065, Art. 16",
         (ART_16, Source("DSA Art. 22(3): trusted flaggers publish a yearly report of their notices", DSA)),
         BASE + ("illegality", "notifier", "good_faith"),

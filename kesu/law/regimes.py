@@ -25,7 +25,7 @@ def get(key: str) -> Regime:
 def label(key: str) -> str:
     """The regime's name for people; an unknown key as it is."""
     regime = REGIMES.get(key)
-    return regime.label if regime else key
+    return regime.display_label if regime else key
 
 
 def notice_regimes() -> dict[str, Regime]:
@@ -53,7 +53,7 @@ class Choice:
 
     @property
     def label(self) -> str:
-        return self.regime.label
+        return self.regime.display_label
 
 
 NOTICE_ROLES = frozenset({"operator", "platform", "host", "cdn", "registrar"})

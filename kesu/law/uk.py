@@ -5,6 +5,8 @@ procedure with a period of its own, and Ofcom does not decide individual complai
 record it can hand to Ofcom (its complaints route about a service) as evidence of a systemic failure.
 """
 
+from django.utils.translation import gettext_noop
+
 from .base import BASE, Escalation, Regime, Source, register
 from .clocks import RECEIVED, Clock
 
@@ -16,7 +18,7 @@ register(
     Regime(
         "uk_osa",
         "Online Safety Act (UK)",
-        "Notice citing the UK Online Safety Act 2023 (sharing intimate images is a priority offence)",
+        gettext_noop("Notice citing the UK Online Safety Act 2023 (sharing intimate images is a priority offence)"),
         "Online Safety Act 2023 (c. 50)",
         (DUTY,),
         BASE + ("illegality", "not_consensual", "authority"),

@@ -2,6 +2,8 @@
 
 from datetime import date
 
+from django.utils.translation import gettext_noop
+
 from .base import BASE, Escalation, Regime, Source, register
 from .clocks import RECEIVED, Clock
 
@@ -17,7 +19,7 @@ register(
     Regime(
         "us_take_it_down",
         "TAKE IT DOWN Act",
-        "US TAKE IT DOWN Act, 47 USC 223a: notice and removal by a covered platform",
+        gettext_noop("US TAKE IT DOWN Act, 47 USC 223a: notice and removal by a covered platform"),
         "TAKE IT DOWN Act (Pub. L. 119-12), 47 U.S.C. § 223a",
         (TAKE_IT_DOWN,),
         BASE + ("not_consensual", "good_faith", "authority"),
@@ -48,7 +50,7 @@ register(
     Regime(
         "dmca",
         "DMCA",
-        "US DMCA notice, 17 USC 512(c)(3) (the victim holds the copyright)",
+        gettext_noop("US DMCA notice, 17 USC 512(c)(3) (the victim holds the copyright)"),
         "17 U.S.C. § 512",
         (DMCA,),
         BASE + ("copyrighted_work", "good_faith", "perjury", "authority"),

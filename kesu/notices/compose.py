@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..audit.services import Actor, log_action
 from ..cases.models import Consent
@@ -308,19 +309,21 @@ def context_for(notice: Notice, *, actor="system:notices", reminder: int = 0, no
     return context
 
 
-WHY = {
-    "requester": "her name and address: {reason}",
-    "authority": "the case has no signed mandate (power of attorney) date; record it on the case",
-    "urls": "a URL is not in the text",
+WHY = {  # shown on the draft's page, in the reader's language
+    "requester": gettext_lazy("her name and address: %(reason)s"),
+    "authority": gettext_lazy("the case has no signed mandate (power of attorney) date; record it on the case"),
+    "urls": gettext_lazy("a URL is not in the text"),
 }
 
 
 def _why_identity(notice: Notice) -> str:
     if Consent.NAME_IN_NOTICES not in (notice.case.consent or []):
-        return "she has not agreed to have her name given where a law requires it (case consent)"
+        return _("she has not agreed to have her name given where a law requires it (case consent)")
     if not IdentityConsent.objects.filter(case=notice.case, recipient=notice.recipient).exists():
-        return f"she has not agreed to give them to {notice.recipient.name}; record her agreement first"
-    return "her name or address is not on file"
+        return _("she has not agreed to give them to %(name)s; record her agreement first") % {
+            "name": notice.recipient.name
+        }
+    return _("her name or address is not on file")
 
 
 def _slots(notice: Notice) -> list[NoticeTemplate]:
@@ -376,11 +379,13 @@ def check(notice: Notice, *, actor="system:notices", reminder: int = 0, now=None
     missing = []
     for element, lacking in rendered.missing(regime.required_for(notice.case.case_type)).items():
         if element == "requester":
-            why = WHY["requester"].format(reason=_why_identity(notice))
+            why = WHY["requester"] % {"reason": _why_identity(notice)}
         elif element in WHY and (element != "authority" or "authority_date" not in context):
-            why = WHY[element]
+            why = str(WHY[element])
+        elif lacking:
+            why = _("no value for %(names)s") % {"names": ", ".join(lacking)}
         else:
-            why = "the template has no such part" if not lacking else f"no value for {', '.join(lacking)}"
+            why = _("the template has no such part")
         missing.append((element, str(regimes.ELEMENTS[element]), why))
     return Check(rendered, version, missing, "victim" in context, regime)
 

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..cases.models import CaseType
 from ..law import regimes
+from ..lib import languages
 from ..sites.models import Role
 from . import templates
 
@@ -23,13 +24,15 @@ class SlotForm(forms.Form):
     """A more specific template slot: a regime in a language, narrowed to a case type and/or a role."""
 
     regime = forms.ChoiceField(label=_("Legal regime"))
-    language = forms.ChoiceField(label=_("Language"), choices=[(code, code) for code in templates.LANGUAGES])
+    language = forms.ChoiceField(label=_("Language"), choices=lambda: languages.choices(templates.LANGUAGES))
     case_type = forms.ChoiceField(label=_("Case type"), required=False, choices=[("", _("Any"))] + CaseType.choices)
     role = forms.ChoiceField(label=_("Recipient role"), required=False, choices=[("", _("Any"))] + Role.choices)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["regime"].choices = [(key, regime.label) for key, regime in regimes.notice_regimes().items()]
+        self.fields["regime"].choices = [
+            (key, regime.display_label) for key, regime in regimes.notice_regimes().items()
+        ]
 
 
 LINK = re.compile(r"(?i)\b(?:https?://|www\.)")

@@ -60,7 +60,10 @@ NOTICE_TITLES = {
     "language": gettext_lazy("Language of the notice to %(recipient)s changed"),
     "receipt_confirmed": gettext_lazy("%(recipient)s confirmed receipt of the notice"),
     "decision": gettext_lazy("%(recipient)s notified its decision"),
-    "clock_started": gettext_lazy("Legal clock started for the notice to %(recipient)s"),
+    "template": gettext_lazy("Template of the notice to %(recipient)s chosen"),
+    "readdressed": gettext_lazy("Notice to %(recipient)s readdressed"),
+    "clock_started": gettext_lazy("Legal clock of the notice to %(recipient)s started"),
+    "reply": gettext_lazy("Reply about the notice to %(recipient)s"),
 }
 SENT_TITLES = {
     OutboxMessage.Kind.NOTICE: gettext_lazy("Notice to %(recipient)s sent"),
@@ -87,6 +90,12 @@ def notice_events(case: Case, limit: int) -> Iterable[Event]:
         return Event(max(r["at"] for r in group), first.kind, title, first.detail, first.link, first.tone)
 
     return bunched(rows, "at", lambda r: (r["notice_id"], r["kind"]), _notice_event, many)
+
+
+def events_of(notice: Notice) -> list[Event]:
+    """One notice's own events, worded as on the case's timeline (the notice page's history)."""
+    rows = notice.events.values("kind", "at", "actor", "detail", "notice_id", "notice__recipient__name")
+    return [_notice_event(row) for row in rows]
 
 
 def _notice_event(row: dict) -> Event:

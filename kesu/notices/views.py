@@ -12,8 +12,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from ..audit.services import log_action
@@ -30,6 +29,7 @@ from ..sites.domains import host_of, to_unicode
 from ..sites.models import Contact, Decision, Outcome, Role
 from ..sites.services import unseen_changes
 from . import compose, formfields, milestones, outbox, replies, search, services, templates, victim
+from . import timeline as notice_timeline
 from .forms import SlotForm, SubmittedForm, TemplateForm, VictimMessageForm
 from .models import Notice, NoticeTemplate, OutboxMessage, Reply
 
@@ -92,11 +92,11 @@ def _ids(values) -> list[int]:
 
 
 STEPS = (
-    ("copies", _lazy("Copies")),
-    ("routing", _lazy("Who and which law")),
-    ("template", _lazy("Template")),
-    ("check", _lazy("Check")),
-    ("send", _lazy("Send")),
+    ("copies", gettext_lazy("Copies")),
+    ("routing", gettext_lazy("Who and which law")),
+    ("template", gettext_lazy("Template")),
+    ("check", gettext_lazy("Check")),
+    ("send", gettext_lazy("Send")),
 )
 
 
@@ -236,7 +236,7 @@ def notice_detail(request, notice_id):
         "regime": regime,
         "regime_label": regimes.label(notice.regime),
         "outcomes": [(value, label) for value, label in Outcome.choices if value in SETTLE],
-        "events": notice.events.all(),
+        "events": notice_timeline.events_of(notice),
         "outbox": notice.messages.all(),
         "replies": notice.replies.all(),
         "proposals": Reply.Proposal.choices,

@@ -17,6 +17,7 @@ from ..cases.models import Case
 from ..cases.timeline import FEW, Action, Event, by
 from ..matching.calibration import PINK
 from ..matching.models import Hit
+from ..matching.names import signal_name
 
 # The host of a hit is shown where the matching app keeps it in the clear (never the URL).
 HIT_HOST = any(field.name == "host" for field in Hit._meta.fields)
@@ -63,7 +64,7 @@ def hits_found(case: Case, limit: int) -> Iterable[Event]:
 
 def _one_hit(hit: dict, link: str) -> Event:
     title = _("Re-upload found") if hit["reupload_of_id"] else _("Hit found")
-    detail = " · ".join(p for p in (hit.get("host", ""), hit["signal"], _percent(hit["probability"])) if p)
+    detail = " · ".join(p for p in (hit.get("host", ""), signal_name(hit["signal"]), _percent(hit["probability"])) if p)
     tone = "pink" if hit["probability"] >= PINK else ("warn" if hit["reupload_of_id"] else "")
     return Event(hit["created_at"], "hit", title, detail, link, tone)
 

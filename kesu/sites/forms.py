@@ -1,7 +1,9 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ..cases.models import CaseType
+from ..lib import languages
 from .models import Contact, Site
 from .names import BadName, country_code, language_codes
 
@@ -31,7 +33,9 @@ class SiteEditForm(forms.ModelForm):
 
 class ContactForm(forms.Form):
     channel = forms.ChoiceField(label=_("Channel"), choices=Contact.Channel.choices)
-    address = forms.CharField(label=_("Address"), max_length=500, help_text=_("e-mail address or form URL"))
+    address = forms.CharField(
+        label=pgettext_lazy("recipient", "Address"), max_length=500, help_text=_("e-mail address or form URL")
+    )
     languages = forms.CharField(label=_("Languages"), required=False, help_text=_("e.g. ja, en"))
 
     def clean_languages(self):
@@ -48,7 +52,7 @@ class ImportForm(forms.Form):
 class ExportForm(forms.Form):
     what = forms.ChoiceField(label=_("What"), choices=[("sites", _("Sites")), ("requests", _("Request history"))])
     format = forms.ChoiceField(label=_("Format"), choices=[("xlsx", "XLSX"), ("csv", "CSV")])
-    language = forms.ChoiceField(label=_("Headers"), choices=[("ja", "日本語"), ("en", "English")])
+    language = forms.ChoiceField(label=_("Headers"), choices=lambda: languages.choices(("ja", "en")))
 
 
 class RouteForm(forms.Form):

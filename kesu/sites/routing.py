@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..cases.models import CaseType
 from ..lib.errors import UserError
@@ -28,27 +30,41 @@ except ImportError:  # routing works without predictions; they appear once the m
     predict_for = None
 
 LADDER = (Role.OPERATOR, Role.HOST, Role.CDN, Role.REGISTRAR, Role.SEARCH_ENGINE, Role.HOTLINE, Role.LAWYER)
-RESOLVE = "site not in the knowledge base yet; resolve it"
+RESOLVE = gettext_lazy("site not in the knowledge base yet; resolve it")
 REUPLOAD_DEADLINE_HOURS = 24  # a site known to re-upload gets one day before its host is asked
 
 WHY_ROLE = {
-    Role.OPERATOR: "The operator can delete the copy itself, so it gets the first notice.",
-    Role.PLATFORM: "{name} runs this service; its own reporting form is what its moderators act on, so it "
-    "replaces the operator step.",
-    Role.HOST: "The hosting provider can take the file or the site down when the operator does not act, so it "
-    "comes after the operator.",
-    Role.CDN: "{name} only proxies the site and cannot delete the file, but it forwards the complaint to the "
-    "host and the operator and can tell the desk who the host is.",
-    Role.REGISTRAR: "The registrar can suspend the whole domain; registrars rarely act on single pages, so it "
-    "comes after those who can remove the file.",
-    Role.SEARCH_ENGINE: "Delisting hides the copy from searches for her name while it is still online; it can "
-    "be sent earlier if she wants results hidden at once.",
-    Role.HOTLINE: "A member hotline works with the police and the hosts of its country (for CSAM about 2.5 days "
-    "to removal where the hosting country has a member hotline, 28+ days where not). For adults' images it comes "
-    "after the direct requests: hotlines act only where sharing them is a crime.",
-    Role.LAWYER: "When every request has failed, counsel can seek a court order (削除仮処分 in Japan) or sue.",
+    Role.OPERATOR: gettext_lazy("The operator can delete the copy itself, so it gets the first notice."),
+    Role.PLATFORM: gettext_lazy(
+        "{name} runs this service; its own reporting form is what its moderators act on, so it "
+        "replaces the operator step."
+    ),
+    Role.HOST: gettext_lazy(
+        "The hosting provider can take the file or the site down when the operator does not act, so it "
+        "comes after the operator."
+    ),
+    Role.CDN: gettext_lazy(
+        "{name} only proxies the site and cannot delete the file, but it forwards the complaint to the "
+        "host and the operator and can tell the desk who the host is."
+    ),
+    Role.REGISTRAR: gettext_lazy(
+        "The registrar can suspend the whole domain; registrars rarely act on single pages, so it "
+        "comes after those who can remove the file."
+    ),
+    Role.SEARCH_ENGINE: gettext_lazy(
+        "Delisting hides the copy from searches for her name while it is still online; it can "
+        "be sent earlier if she wants results hidden at once."
+    ),
+    Role.HOTLINE: gettext_lazy(
+        "A member hotline works with the police and the hosts of its country (for CSAM about 2.5 days "
+        "to removal where the hosting country has a member hotline, 28+ days where not). For adults' images it comes "
+        "after the direct requests: hotlines act only where sharing them is a crime."
+    ),
+    Role.LAWYER: gettext_lazy(
+        "When every request has failed, counsel can seek a court order (削除仮処分 in Japan) or sue."
+    ),
 }
-CSAM_FIRST = (
+CSAM_FIRST = gettext_lazy(
     "For child sexual abuse material the hotline goes first: the material is illegal everywhere, the hotline "
     "involves the police, and the desk must not keep or pass it on itself."
 )
@@ -159,13 +175,14 @@ class _Case:
         return self.case_type == CaseType.CSAM
 
     def hosting_country(self) -> tuple[str, str]:
-        """(country, how it is known) for the hotline: the server's country, else the host's."""
+        """(country, "<how it is known> <country>:") for the hotline: the server's country, else the host's."""
         if self.site and self.site.server_country:
-            return self.site.server_country, "the server is in"
+            return self.site.server_country, _("The server is in %(country)s:")
         if self.site and self.site.host and self.site.host.country:
-            return self.site.host.country, "the hosting provider is in"
+            return self.site.host.country, _("The hosting provider is in %(country)s:")
         if self.platform:
-            return self.platform["country"], f"{self.platform['name']} is established in"
+            return self.platform["country"], _("%(name)s is established in %(country)s:") % {
+                "name": self.platform["name"], "country": "%(country)s"}  # fmt: skip
         return "", ""
 
 
@@ -185,20 +202,23 @@ def _reach(step: Step, org: Organisation | None, data_contacts=(), prefer=()) ->
         step.contact, step.channel, step.address = pick, pick.channel, pick.address
         bounced = [c for c in contacts if c.bounced_at and c.priority <= pick.priority]
         if bounced:
-            gone = ", ".join(f"{c.address} (bounced {c.bounced_at:%Y-%m-%d})" for c in bounced)
-            return f"Skipped {gone}; using the next contact, {pick.address}."
+            gone = ", ".join(
+                _("%(address)s (bounced %(date)s)") % {"address": c.address, "date": f"{c.bounced_at:%Y-%m-%d}"}
+                for c in bounced
+            )
+            return _("Skipped %(gone)s; using the next contact, %(address)s.") % {"gone": gone, "address": pick.address}
         return ""
     if org is None and data_contacts:
         pick = next((c for c in data_contacts if c["address"] in prefer), data_contacts[0])
         step.channel, step.address = pick["channel"], pick["address"]
-        return "Contact taken from the shipped knowledge base (not yet synced into the database)."
-    step.skip = True
+        return _("Contact taken from the shipped knowledge base (not yet synced into the database).")
+    step.skip, named = True, {"name": step.recipient_name}
     if contacts:
-        step.skip_reason = f"every contact of {step.recipient_name} has bounced; find a new one"
+        step.skip_reason = _("every contact of %(name)s has bounced; find a new one") % named
     elif any(c.status == Contact.Status.PROPOSED for c in on_file):
-        step.skip_reason = f"no confirmed contact for {step.recipient_name}; a proposed one waits for a supervisor"
+        step.skip_reason = _("no confirmed contact for %(name)s; a proposed one waits for a supervisor") % named
     else:
-        step.skip_reason = f"no contact on file for {step.recipient_name}; add one"
+        step.skip_reason = _("no contact on file for %(name)s; add one") % named
     return ""
 
 
@@ -219,24 +239,26 @@ def _law(case: _Case, step: Step, country: str, *, bound_by=(), process=None) ->
     timed = [d for d in deadlines if d.hours is not None]
     deadline = min(timed, key=lambda d: d.hours) if timed else deadlines[0]
     step.deadline, step.deadline_basis = deadline.delta, deadline.basis
-    where = f" ({country})" if country else " (country unknown)"
+    where = f" ({country})" if country else _(" (country unknown)")
     if choice.regime.key in bound_by and not choice.regime.covers_country(country):
-        where = f" (it binds {step.recipient_name} wherever it is established{', ' + country if country else ''})"
-    parts = [f"Legal basis: {choice.regime.short}{where}."]
+        where = _(" (it binds %(name)s wherever it is established%(country)s)") % {
+            "name": step.recipient_name, "country": ", " + country if country else ""}  # fmt: skip
+    parts = [_("Legal basis: %(law)s%(where)s.") % {"law": _(choice.regime.short), "where": where}]
     if choice.also:
-        parts.append(f"Also cite: {', '.join(r.short for r in choice.also)}.")
+        parts.append(_("Also cite: %(laws)s.") % {"laws": ", ".join(_(r.short) for r in choice.also)})
     parts.extend(f"{text}." for text in choice.passed_over)
     if "lumen_warning" in step.flags:
-        parts.append("Warning: DMCA notices may be published in the Lumen database; use only with her agreement.")
+        parts.append(_("Warning: DMCA notices may be published in the Lumen database; use only with her agreement."))
     if deadline.hours is not None:
-        parts.append(f"Wait {deadline.hours} h: {deadline.basis}.")
+        parts.append(_("Wait %(hours)s h: %(basis)s.") % {"hours": deadline.hours, "basis": deadline.basis})
     return " ".join(parts)
 
 
 def _finish(step: Step, *sentences: str) -> Step:
-    text = " ".join(s.strip() for s in sentences if s and s.strip())
+    text = " ".join(str(s).strip() for s in sentences if s and str(s).strip())
+    step.skip_reason = str(step.skip_reason)  # RESOLVE is lazy: the reason is read in the language of the request
     if step.skip and step.skip_reason and step.skip_reason not in text:
-        text += f" Skipped: {step.skip_reason}."
+        text += " " + _("Skipped: %(reason)s.") % {"reason": step.skip_reason}
     step.reason = text.strip()
     return step
 
@@ -251,11 +273,12 @@ def _operator(case: _Case) -> Step:
     why = WHY_ROLE[Role.OPERATOR]
     if case.site is None:
         step.skip, step.skip_reason = True, RESOLVE
-        return _finish(step, why, f"{to_unicode(case.domain)} is not in the knowledge base yet; resolve it.")
+        unknown = _("%(domain)s is not in the knowledge base yet; resolve it.") % {"domain": to_unicode(case.domain)}
+        return _finish(step, why, unknown)
     org = case.site.operator
     if org is None:
-        step.skip, step.skip_reason = True, "operator unknown; resolve the site or add its contact"
-        return _finish(step, why, "Nobody is recorded as running this site.")
+        step.skip, step.skip_reason = True, _("operator unknown; resolve the site or add its contact")
+        return _finish(step, why, _("Nobody is recorded as running this site."))
     step.recipient, step.recipient_name = org, org.name
     contact = _reach(step, org)
     country = case.site.jurisdiction or org.country
@@ -271,8 +294,8 @@ def _platform(case: _Case) -> Step:
     law = _law(case, step, platform["country"], bound_by=platform["regimes"])
     stop = ""
     if platform.get("stopncii_partner") and not case.csam:
-        stop = f"{platform['name']} takes StopNCII hashes: hashing her images there also blocks re-uploads."
-    why = WHY_ROLE[Role.PLATFORM].format(name=platform["name"])
+        stop = _("%(name)s takes StopNCII hashes: hashing her images there also blocks re-uploads.") % platform
+    why = str(WHY_ROLE[Role.PLATFORM]).format(name=platform["name"])
     return _finish(step, why, _where(case), contact, law, stop)
 
 
@@ -280,7 +303,10 @@ def _where(case: _Case) -> str:
     host = host_of(case.url)
     if host in (case.domain, f"www.{case.domain}"):
         return ""
-    return f"The URL is on {to_unicode(host)}, which belongs to {to_unicode(case.domain)}."
+    return _("The URL is on %(host)s, which belongs to %(domain)s.") % {
+        "host": to_unicode(host),
+        "domain": to_unicode(case.domain),
+    }
 
 
 def _group(site: Site) -> str:
@@ -290,12 +316,12 @@ def _group(site: Site) -> str:
     if not others:
         return ""
     shown = ", ".join(to_unicode(d) for d in others[:5]) + ("…" if len(others) > 5 else "")
-    return f"The same operator runs {shown}; one request can cover them all."
+    return _("The same operator runs %(sites)s; one request can cover them all.") % {"sites": shown}
 
 
 def _skipped_for_platform(case: _Case, role: str) -> Step:
     step = Step(0, role, skip=True)
-    step.skip_reason = f"{case.platform['name']} is a platform hosting its own content; its own form is the channel"
+    step.skip_reason = _("%(name)s is a platform hosting its own content; its own form is the channel") % case.platform
     return _finish(step, step.skip_reason + ".")
 
 
@@ -306,13 +332,15 @@ def _host(case: _Case) -> Step:
     why = WHY_ROLE[Role.HOST]
     if case.site is None:
         step.skip, step.skip_reason = True, RESOLVE
-        return _finish(step, why, "The host is not known until the site is resolved.")
+        return _finish(step, why, _("The host is not known until the site is resolved."))
     org = case.site.host
     if org is None:
         cdn = case.site.cdn
-        behind = f" (the site is behind {cdn.name}: the CDN step asks it to name the host)" if cdn else ""
-        step.skip, step.skip_reason = True, "host unknown" + (behind or "; resolve the site")
-        return _finish(step, why, f"The hosting provider is unknown{behind}.")
+        behind = (
+            _(" (the site is behind %(cdn)s: the CDN step asks it to name the host)") % {"cdn": cdn.name} if cdn else ""
+        )
+        step.skip, step.skip_reason = True, _("host unknown") + (behind or _("; resolve the site"))
+        return _finish(step, why, _("The hosting provider is unknown%(behind)s.") % {"behind": behind})
     step.recipient, step.recipient_name = org, org.name
     contact = _reach(step, org)
     law = _law(case, step, org.country or case.site.server_country)
@@ -325,32 +353,32 @@ def _cdn(case: _Case) -> Step:
     step = Step(0, Role.CDN)
     if case.site is None:
         step.skip, step.skip_reason = True, RESOLVE
-        return _finish(step, "Whether a CDN is in front is not known until the site is resolved.")
+        return _finish(step, _("Whether a CDN is in front is not known until the site is resolved."))
     org = case.site.cdn
     if org is None:
-        step.skip, step.skip_reason = True, "no CDN in front of the site"
-        return _finish(step, "The site is served directly, without a CDN.")
+        step.skip, step.skip_reason = True, _("no CDN in front of the site")
+        return _finish(step, _("The site is served directly, without a CDN."))
     step.recipient, step.recipient_name = org, org.name
     process = case.knowledge.cdn_process(org)
     contact = _reach(step, org, process["contacts"] if process else ())
     law = _law(case, step, org.country, process=process)
     extra = _cdn_flags(case, step, process)
-    why = WHY_ROLE[Role.CDN].format(name=org.name)
+    why = str(WHY_ROLE[Role.CDN]).format(name=org.name)
     return _finish(step, why, contact, *extra, law)
 
 
 def _cdn_flags(case: _Case, step: Step, process: dict | None) -> list[str]:
     step.flags = step.flags | {"ask_origin_disclosure"}
     if process is None:
-        return ["Ask it to identify the origin host; its abuse process is not in the knowledge base."]
+        return [_("Ask it to identify the origin host; its abuse process is not in the knowledge base.")]
     sentences = [process["origin"]["to_reporter"]]
     wanted = "dmca" if step.legal_basis == "dmca" else case.case_type
     for category in process["categories"]:
         if wanted in category["case_types"] or category.get("for_regime") == wanted:
-            sentences.append(f"Category: {category['name']}.")
+            sentences.append(_("Category: %(name)s.") % category)
             if category["can_ask_not_to_forward_to_operator"] and wanted != "dmca":
                 step.flags = step.flags | {"do_not_forward_to_operator"}
-                sentences.append("Ask it not to forward the complaint to the site operator.")
+                sentences.append(_("Ask it not to forward the complaint to the site operator."))
             if category.get("lumen"):
                 step.flags = step.flags | {"lumen_warning"}
             break
@@ -364,11 +392,11 @@ def _registrar(case: _Case) -> Step:
     why = WHY_ROLE[Role.REGISTRAR]
     if case.site is None:
         step.skip, step.skip_reason = True, RESOLVE
-        return _finish(step, why, "The registrar is not known until the site is resolved.")
+        return _finish(step, why, _("The registrar is not known until the site is resolved."))
     org = case.site.registrar
     if org is None:
-        step.skip, step.skip_reason = True, "registrar unknown; resolve the site"
-        return _finish(step, why, "No registrar is recorded for this domain.")
+        step.skip, step.skip_reason = True, _("registrar unknown; resolve the site")
+        return _finish(step, why, _("No registrar is recorded for this domain."))
     step.recipient, step.recipient_name = org, org.name
     contact = _reach(step, org)
     law = _law(case, step, org.country)
@@ -386,25 +414,27 @@ def _search_engine(case: _Case, entry: dict) -> Step:
     if entry.get("results_from"):
         source = next(e["name"] for e in case.knowledge.search_engines() if e["key"] == entry["results_from"])
         step.skip = True
-        step.skip_reason = f"{entry['name']} shows {source}'s results; removal at {source} carries over"
-        return _finish(step, step.skip_reason + ".", "Ask it directly only if the result is still shown after.")
+        step.skip_reason = _("%(name)s shows %(source)s's results; removal at %(source)s carries over") % {
+            "name": entry["name"], "source": source}  # fmt: skip
+        return _finish(step, step.skip_reason + ".", _("Ask it directly only if the result is still shown after."))
     flows = [c for c in entry["contacts"] if case.case_type in c.get("case_types", ())]
     if not flows:
-        step.skip, step.skip_reason = True, f"{entry['name']} has no removal flow for {case.case_type}"
+        flowless = _("%(name)s has no removal flow for %(type)s") % {"name": entry["name"], "type": case.case_type}
+        step.skip, step.skip_reason = True, flowless
         return _finish(step, step.skip_reason + ".")
     contact = _reach(step, org, flows, prefer=[c["address"] for c in flows])
     law = _law(case, step, entry["country"])
     flow = next((c for c in flows if c["address"] == step.address), None)
-    what = f"Flow: {flow['note'].rstrip('.')}." if flow else ""
+    what = _("Flow: %(note)s.") % {"note": flow["note"].rstrip(".")} if flow else ""
     return _finish(step, why, what, contact, law)
 
 
 def _hotline(case: _Case) -> Step:
     country, how = case.hosting_country()
     entry = case.knowledge.hotline_for(country, case.case_type) if country else None
-    place = f"{how[0].upper()}{how[1:]} {country}:" if country else ""
+    place = how % {"country": country} if country else ""
     if entry:
-        note = f"{place} {entry['name']} is the member hotline there.".strip()
+        note = f"{place} " + _("%(name)s is the member hotline there.") % entry
     else:
         entry, note = _hotline_fallback(case, country, place)
     step = Step(0, Role.HOTLINE)
@@ -425,19 +455,20 @@ def _hotline_fallback(case: _Case, country: str, place: str) -> tuple[dict | Non
     members = knowledge.hotlines_for(country) if country else []
     if members and not case.csam:
         alternative = next((m["ncii_alternative"] for m in members if m.get("ncii_alternative")), None)
-        scope = f"{', '.join(m['name'] for m in members)} takes only child sexual abuse material"
+        scope = _("%(names)s takes only child sexual abuse material") % {"names": ", ".join(m["name"] for m in members)}
         if alternative:
-            scope += f" (for adults: {alternative['name']}, {alternative['url']})"
+            scope += _(" (for adults: %(name)s, %(url)s)") % alternative
     elif country:
-        scope = f"no member hotline in {country} in the knowledge base"
+        scope = _("no member hotline in %(country)s in the knowledge base") % {"country": country}
     else:
-        scope = "the hosting country is unknown (resolve the site)"
+        scope = _("the hosting country is unknown (resolve the site)")
     fallback = knowledge.hotline_for(knowledge.hotline_fallback_country, case.case_type)
     if not place:
         scope = scope[0].upper() + scope[1:]
     if fallback is None:
         return None, f"{place} {scope}".strip()
-    return fallback, f"{place} {scope}; {fallback['name']} takes the report instead.".strip()
+    instead = _("%(scope)s; %(name)s takes the report instead.") % {"scope": scope, "name": fallback["name"]}
+    return fallback, f"{place} {instead}".strip()
 
 
 def _lawyer(case: _Case) -> Step:
@@ -448,8 +479,8 @@ def _lawyer(case: _Case) -> Step:
     org = org or (lawyers[0] if lawyers else None)
     why = WHY_ROLE[Role.LAWYER]
     if org is None:
-        step.skip, step.skip_reason = True, "no lawyer in the knowledge base; add the desk's counsel (role lawyer)"
-        return _finish(step, why, "No lawyer is recorded yet.")
+        step.skip, step.skip_reason = True, _("no lawyer in the knowledge base; add the desk's counsel (role lawyer)")
+        return _finish(step, why, _("No lawyer is recorded yet."))
     step.recipient, step.recipient_name = org, org.name
     contact = _reach(step, org)
     law = _law(case, step, org.country)
@@ -488,12 +519,13 @@ def _shorten_if_ignored(case: _Case, step: Step) -> None:
         return
     settled = TakedownRequest.objects.filter(site=case.site, role=step.role, outcome__in=SETTLED)
     total, ignored = settled.count(), settled.filter(outcome=Outcome.STILL_ONLINE).count()
-    history = f"it ignored {ignored} of {total} past requests" if total else f"{p.evidence_count} comparable requests"
+    history = (_("it ignored %(ignored)s of %(total)s past requests") % {"ignored": ignored, "total": total}
+               if total else _("%(count)s comparable requests") % {"count": p.evidence_count})  # fmt: skip
     step.deadline, step.deadline_basis = short, rule["basis"]
-    step.reason += (
-        f" Deadline shortened to {rule['deadline_hours']} h: {history} "
-        f"(predicted removal chance {p.probability:.0%}); the next step should not wait a full period."
-    )
+    step.reason += " " + _(
+        "Deadline shortened to %(hours)s h: %(history)s (predicted removal chance %(chance)s); the next step "
+        "should not wait a full period."
+    ) % {"hours": rule["deadline_hours"], "history": history, "chance": f"{p.probability:.0%}"}
 
 
 def _hurry_if_reuploads(case: _Case, step: Step) -> None:
@@ -502,11 +534,13 @@ def _hurry_if_reuploads(case: _Case, step: Step) -> None:
     if step.role != Role.OPERATOR or site is None or not site.reuploads:
         return
     short = timedelta(hours=REUPLOAD_DEADLINE_HOURS)
-    when = f" (last on {site.last_reupload_at:%Y-%m-%d})" if site.last_reupload_at else ""
-    step.reason += f" This site has re-uploaded removed copies {site.reuploads} time(s){when}."
+    when = _(" (last on %(date)s)") % {"date": f"{site.last_reupload_at:%Y-%m-%d}"} if site.last_reupload_at else ""
+    step.reason += " " + _("This site has re-uploaded removed copies %(count)s time(s)%(when)s.") % {
+        "count": site.reuploads, "when": when}  # fmt: skip
     if step.deadline is None or step.deadline > short:
-        step.deadline, step.deadline_basis = short, "re-uploads seen by Kesu's patrol"
-        step.reason += f" Deadline shortened to {REUPLOAD_DEADLINE_HOURS} h: the next step should not wait."
+        step.deadline, step.deadline_basis = short, _("re-uploads seen by Kesu's patrol")
+        step.reason += " " + _("Deadline shortened to %(hours)s h: the next step should not wait.") % {
+            "hours": REUPLOAD_DEADLINE_HOURS}  # fmt: skip
 
 
 def _schedule(steps: list[Step], now: datetime) -> None:
