@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "kesu.patrol",
     "kesu.review",
     "kesu.reports",
+    "kesu.hashing",
 ]
 
 MIDDLEWARE = [
@@ -256,6 +257,7 @@ KESU_ORG = {
     "website": env_str("KESU_ORG_WEBSITE", "https://kesu.invalid/"),
     "signatory": env_str("KESU_ORG_SIGNATORY", "Takedown desk"),
 }
+KESU_HASHING_LINK_DAYS = env_int("KESU_HASHING_LINK_DAYS", 7, minimum=1, maximum=90)  # her hashing page's link
 KESU_RESEND_HOURS = env_int("KESU_RESEND_HOURS", 24, minimum=1)  # Project Arachnid re-notifies every 24 h
 KESU_NOTICE_EVIDENCE_HOURS = env_int("KESU_NOTICE_EVIDENCE_HOURS", 24, minimum=0)
 KESU_AUTO_ESCALATE = env_bool("KESU_AUTO_ESCALATE", True)
