@@ -18,6 +18,7 @@ from .lib.env import (
     env_secret,
     env_str,
     env_thresholds,
+    env_url,
 )
 from .lib.netsettings import (
     DEFAULT_DENY,
@@ -116,6 +117,7 @@ INSTALLED_APPS = [
     "kesu.notices",
     "kesu.patrol",
     "kesu.review",
+    "kesu.exchange",
     "kesu.reports",
     "kesu.hashing",
 ]
@@ -278,6 +280,14 @@ KESU_PATROL_PRESERVE_HITS = env_bool("KESU_PATROL_PRESERVE_HITS", True)  # evide
 KESU_PATROL_KEEP_MEDIA_HOURS = env_int("KESU_PATROL_KEEP_MEDIA_HOURS", 72, minimum=0)  # unmatched downloads
 KESU_PATROL_REVERSE_SEARCH_URL = env_str("KESU_PATROL_REVERSE_SEARCH_URL")  # a reverse image search API (hashes only)
 KESU_BASE_URL = env_str("KESU_BASE_URL", "http://127.0.0.1:8000")  # links in staff digests
+
+# --- hash exchange with the field (kesu.exchange) -----------------------------------------
+# StopNCII's CSP API (threatexchange's StopNCIIAPI): the subscription key and one function key per endpoint.
+KESU_STOPNCII_URL = env_url("KESU_STOPNCII_URL", "https://api.stopncii.org/v1")
+KESU_STOPNCII_SUBSCRIPTION_KEY = env_secret("KESU_STOPNCII_SUBSCRIPTION_KEY")
+KESU_STOPNCII_FETCH_KEY = env_secret("KESU_STOPNCII_FETCH_KEY")
+KESU_STOPNCII_SUBMIT_KEY = env_secret("KESU_STOPNCII_SUBMIT_KEY")
+KESU_STOPNCII_FEEDBACK_KEY = env_secret("KESU_STOPNCII_FEEDBACK_KEY")
 
 # --- Celery ------------------------------------------------------------------------
 # Without a broker URL the filesystem transport lets the web server, worker and

@@ -99,7 +99,7 @@ def test_a_provider_registered_by_a_new_app_shows_on_the_timeline_and_in_the_fil
     assert [a.kind for a in timeline.due_actions(case, clients["on_case"])] == ["helpline_callback"]
 
     html = clients["on_case"].get(f"/cases/{case.pk}/").content.decode()
-    assert html.count('type="checkbox" name="kinds"') == len(timeline.KINDS) == 11
+    assert html.count('type="checkbox" name="kinds"') == len(timeline.KINDS) == 12
     assert 'value="helpline"> Helpline calls</label>' in html
     assert '<a href="/helpline/">Helpline called about the case</a>' in html
     assert "Call the helpline back" in html.split('id="next"')[1].split('id="timeline"')[0]
@@ -130,6 +130,7 @@ def test_every_app_registers_its_providers():
         "kesu.notices.timeline.notice_events": ["notice", "outcome"],
         "kesu.notices.timeline.replies": ["reply"],
         "kesu.patrol.timeline.rechecks": ["recheck"],
+        "kesu.exchange.timeline.exchange_events": ["exchange"],
     }
     assert tuple(timeline.KINDS) == timeline.ORDER  # every kind cases orders has its source, and no other
     assert sorted(source.__module__ for source in found["due"]) == [
@@ -137,6 +138,7 @@ def test_every_app_registers_its_providers():
     ]  # fmt: skip
     assert sorted(source.__module__ for source in found["sections"]) == [
         "kesu.evidence.timeline",
+        "kesu.exchange.timeline",
         "kesu.hashing.timeline",
         "kesu.notices.timeline",
     ]

@@ -115,6 +115,7 @@ class ReferenceItem(models.Model):
         FACE = "face", _("Face photo")
         URL = "url", _("Known URL")
         KEYWORD = "keyword", _("Title or keyword")
+        HASHES = "hashes", _("Hashes only")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="references")
     kind = models.CharField(max_length=8, choices=Kind.choices)

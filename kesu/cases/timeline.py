@@ -29,7 +29,9 @@ from .models import Case
 FEW = 3  # rows of one sort on one day are shown one by one; more become one event
 
 # The kinds in the order the filter shows them; a kind not named here comes last, in the order registered.
-ORDER = ("reference", "hit", "decision", "evidence", "notice", "reply", "recheck", "outcome", "contact", "case")
+ORDER = (
+    "reference", "hit", "decision", "evidence", "notice", "reply", "recheck", "outcome", "exchange", "contact", "case",
+)  # fmt: skip
 # The due actions, most urgent first: a message that did not go out (she counts on it), escalations whose
 # deadline passed, content still online past the deadline with nobody further up the ladder, replies waiting
 # for a decision (a site answered), new hits to review, drafts to send, web forms to fill, the yearly

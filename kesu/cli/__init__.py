@@ -25,7 +25,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    from . import cases, demo, evidence, matching, notices, patrol, reports, review, sites, system, users
+    from . import cases, demo, evidence, exchange, matching, notices, patrol, reports, review, sites, system, users
 
     parser = Parser(prog="kesu", description="Kesu takedown desk. KESU_DATA_DIR names the data directory.")
     parser.add_argument(
@@ -37,7 +37,7 @@ def build_parser() -> Parser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
-    for module in (cases, users, matching, evidence, sites, notices, patrol, review, reports, system, demo):
+    for module in (cases, users, matching, evidence, sites, notices, patrol, review, exchange, reports, system, demo):
         module.register(commands)
     return parser
 

@@ -83,6 +83,21 @@ def env_path(name: str, default: str) -> Path:
     return Path(env_str(name, default)).expanduser().resolve()
 
 
+def env_url(name: str, default: str = "") -> str:
+    """An http(s) URL naming a host, or "" when unset and without default."""
+    from urllib.parse import urlsplit
+
+    value = env_str(name, default)
+    try:
+        parts = urlsplit(value)
+        ok = not value or (parts.scheme in ("http", "https") and bool(parts.hostname))
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ImproperlyConfigured(f"{name}: {value!r} is not an http:// or https:// URL with a host")
+    return value.rstrip("/")
+
+
 def env_secret(name: str, default: str = "") -> str:
     """A secret given as NAME, or read from the file named by NAME_FILE."""
     file_name = _raw(f"{name}_FILE")

@@ -53,6 +53,11 @@ def bank_reference(case, reference, data: bytes, info: media.MediaInfo, values=N
     return _signal_rows(case, medium, values, source=Signal.Source.REFERENCE, reference=reference)
 
 
+def bank_values(case, reference, values: list) -> list[Signal]:
+    """Bank values given without a medium (a hash-only reference: hashes made on her device or elsewhere)."""
+    return _signal_rows(case, None, values, source=Signal.Source.REFERENCE, reference=reference)
+
+
 @dataclass
 class Candidate:
     """One case's reference (or confirmed hit) that a found medium matched."""
@@ -244,5 +249,5 @@ def find_exact(kind: str, value: str):
 
 
 __all__ = [
-    "Evidence", "bank_reference", "match", "found", "search", "record_hits", "confirm_hit", "reject_hit", "find_exact",
+    "Evidence", "bank_reference", "bank_values", "match", "found", "search", "record_hits", "confirm_hit", "reject_hit", "find_exact",
 ]  # fmt: skip
