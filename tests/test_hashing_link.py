@@ -2,7 +2,6 @@
 first device that consents, refused when expired, revoked or opened elsewhere; what the page sends is read
 strictly, and every refusal is one line that changes nothing."""
 
-import importlib.util
 import json
 import re
 from datetime import timedelta
@@ -17,9 +16,6 @@ from kesu.hashing import services
 from kesu.hashing.models import HashingLink, PageNonce
 from kesu.hashing.views import COOKIE
 
-NEEDS_EXCHANGE = pytest.mark.skipif(
-    importlib.util.find_spec("kesu.exchange") is None, reason="hash-only references come with branch D (issue 21)"
-)
 PDQ = "f" * 16 + "0" * 16 + "a5" * 16
 MD5 = "0123456789abcdef" * 2
 SHA = "89abcdef01234567" * 4
@@ -164,7 +160,6 @@ def test_a_tampered_hash_list_is_refused_in_one_line_and_changes_nothing(link, n
     assert status == 400 and answer["error"] == "the list of hashes is not valid JSON"
 
 
-@NEEDS_EXCHANGE
 def test_hashes_become_hash_only_references_and_a_replay_is_refused(link):
     phone, nonce = opened(link)
     case = link.link.case

@@ -3,7 +3,6 @@ frames with the server's vPDQ frames; the end-to-end run sends nothing but hashe
 log) and leaves hash-only references on the case."""
 
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -25,9 +24,6 @@ from kesu.matching.image import pdq as server_pdq
 from kesu.matching.media import open_image
 
 pytestmark = pytest.mark.slow
-NEEDS_EXCHANGE = pytest.mark.skipif(
-    importlib.util.find_spec("kesu.exchange") is None, reason="hash-only references come with branch D (issue 21)"
-)
 CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parents[1] / "tests" / "site" / "node_modules" / "axe-core" / "axe.min.js"
 WINDOW = 64  # bytes: no request may carry any run of this many bytes of her files
@@ -223,7 +219,6 @@ def carries_any_of(body: bytes, data: bytes) -> bool:
     return bool(runs) and any(data[i : i + WINDOW] in runs for i in range(len(data) - WINDOW + 1))
 
 
-@NEEDS_EXCHANGE
 def test_end_to_end_only_hashes_leave_the_browser_and_the_case_holds_hash_only_references(her_page, desk):
     pictures = dict(list(test_pictures().items())[:3])  # JPEG, PNG, WebP
     files = {**pictures, "clip.mp4": ("video/mp4", test_video())}

@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 from ..audit.services import Actor, log_action
 from ..cases import references
 from ..cases.models import Case, ReferenceItem
+from ..exchange.hashes import Hash
+from ..exchange.services import add_hash_reference
 from ..lib.errors import UserError
 from .models import HashingLink, PageNonce
 from .payload import Submission
@@ -146,8 +148,6 @@ def receive(link: HashingLink, submission: Submission) -> int:
 
 def _bank(case: Case, item) -> None:
     """One file's hashes as a hash-only reference of the case (the exchange's, issue 21)."""
-    from ..exchange.services import add_hash_reference
-
     add_hash_reference(ACTOR, case, _hashes(item), HASHED_ON_HER_DEVICE)
 
 
@@ -156,8 +156,6 @@ HASHED_ON_HER_DEVICE = "hashed on her device"
 
 def _hashes(item) -> list:
     """The exchange's `Hash` values of one file: its MD5, SHA-256 and PDQ, or its frames as one vPDQ."""
-    from ..exchange.hashes import Hash
-
     hashes = [Hash("md5", item.md5), Hash("sha256", item.sha256)]
     if item.kind == "image":
         hashes.append(Hash("pdq", f"{item.pdq},{item.quality}"))
