@@ -34,7 +34,7 @@
   }
 
   function say(text, n) {
-    status.textContent = text.replace("%(n)s", String(n));
+    status.textContent = text.replace("{n}", String(n));
   }
 
   function step(units) {
@@ -170,7 +170,7 @@
     }
     if (answer.received !== undefined) {
       sent = true;
-      result.textContent = texts.sent.replace("%(n)s", String(answer.received));
+      result.textContent = texts.sent.replace("{n}", String(answer.received));
     } else {
       result.textContent = answer.error;
       send.disabled = false;
