@@ -135,7 +135,9 @@ def browser():
 def her_page(browser, desk):
     """Her phone (360 px wide) on the hashing page of a new link, consent given; what went wrong collected."""
     url = kesu(desk.env, "case", "hashing-link", str(desk.case_id)).strip()
-    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True)
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, locale="ja-JP"
+    )
     context.set_default_timeout(120_000)
     page = context.new_page()
     page.problems = []
@@ -183,7 +185,9 @@ def pick(page, files: dict[str, tuple[str, bytes]]) -> list[dict]:
 
 def test_the_pages_pdq_agrees_with_the_servers_within_8_bits(her_page):
     pictures = test_pictures()
+    her_page.context.set_offline(True)  # once loaded, the page hashes without the network
     hashed = pick(her_page, pictures)
+    her_page.context.set_offline(False)
     report = {}
     for (name, (_mime, data)), got in zip(pictures.items(), hashed, strict=True):
         assert got["done"], name
@@ -209,6 +213,12 @@ def test_the_pages_video_frames_match_the_servers_vpdq_frames(her_page):
     assert not her_page.problems, her_page.problems
 
 
+def screens_dir() -> Path:
+    folder = Path(os.environ.get("KESU_ARTEFACTS") or Path(__file__).resolve().parents[1] / "artefacts") / "screens"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def windows(data: bytes) -> set[bytes]:
     return {data[i : i + WINDOW] for i in range(len(data) - WINDOW + 1)}
 
@@ -228,6 +238,9 @@ def test_end_to_end_only_hashes_leave_the_browser_and_the_case_holds_hash_only_r
     assert all(f["done"] for f in hashed), hashed
     assert her_page.locator("#thumbs canvas").count() == 4  # drawn here, blurred
     assert not screen(her_page), screen(her_page)
+    assert her_page.evaluate("() => document.documentElement.lang") == "ja"  # her phone's language
+    assert her_page.evaluate("() => document.documentElement.scrollWidth") <= 360  # nothing wider than her phone
+    her_page.screenshot(path=str(screens_dir() / "hashing-page-360.png"), full_page=True)
     her_page.fill("#keywords", "hanako leak, tube.example")
     her_page.click("#send")
     her_page.wait_for_function("() => document.getElementById('result').textContent.length > 0")
