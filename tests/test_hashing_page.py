@@ -229,7 +229,7 @@ def carries_any_of(body: bytes, data: bytes) -> bool:
     return bool(runs) and any(data[i : i + WINDOW] in runs for i in range(len(data) - WINDOW + 1))
 
 
-def test_end_to_end_only_hashes_leave_the_browser_and_the_case_holds_hash_only_references(her_page, desk):
+def test_end_to_end_only_hashes_leave_the_browser_and_the_case_holds_hash_only_references(her_page, desk, tmp_path):
     pictures = dict(list(test_pictures().items())[:3])  # JPEG, PNG, WebP
     files = {**pictures, "clip.mp4": ("video/mp4", test_video())}
     assert not her_page.looked_at_consent, her_page.looked_at_consent
@@ -260,6 +260,12 @@ def test_end_to_end_only_hashes_leave_the_browser_and_the_case_holds_hash_only_r
     kinds = {s["kind"] for row in hashed_refs for s in row["signals"]}
     assert {"pdq", "vpdq", "md5", "sha256"} <= kinds
     assert sorted(row["kind"] for row in new if row["kind"] != "hashes") == ["keyword", "keyword"]
+    # What she sent finds a copy the patrol would meet: her JPEG shrunk and recompressed by a site.
+    copy = tmp_path / "copy.jpg"
+    found = Image.open(io.BytesIO(files["astronaut.jpg"][1]))
+    copy.write_bytes(encoded(found.resize((410, 410), Image.Resampling.LANCZOS), "JPEG", quality=60))
+    result = json.loads(kesu(desk.env, "match", str(copy), "--case", str(desk.case_id), "--json"))
+    assert [(hit["case"], hit["signal"]) for hit in result["hits"]][:1] == [(desk.case_id, "pdq")], result
     assert not her_page.problems, her_page.problems
 
 

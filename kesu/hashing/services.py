@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -136,7 +137,7 @@ def receive(link: HashingLink, submission: Submission) -> int:
         for word in submission.keywords:
             references.add_text(ACTOR, link.case, ReferenceItem.Kind.KEYWORD, word)
         HashingLink.objects.filter(pk=link.pk).update(
-            submissions=link.submissions + 1, files_received=link.files_received + len(submission.files)
+            submissions=F("submissions") + 1, files_received=F("files_received") + len(submission.files)
         )
         frames = sum(len(item.frames) for item in submission.files)
         log_action(
