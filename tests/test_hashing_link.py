@@ -71,6 +71,10 @@ def test_staff_make_a_link_on_the_case_page_that_is_shown_once_and_stored_only_a
     assert clients["outsider"].post(f"/cases/{case.pk}/hashing-link/").status_code == 404
     page = clients["on_case"].get(f"/cases/{case.pk}/")
     assert "hashing-link/revoke/" in page.content.decode() and token not in page.content.decode()
+    assert clients["outsider"].post(f"/cases/{case.pk}/hashing-link/revoke/").status_code == 404
+    assert clients["on_case"].post(f"/cases/{case.pk}/hashing-link/revoke/").status_code == 302
+    assert HashingLink.objects.get().revoked_at is not None
+    assert AuditEntry.objects.filter(action="hashing.link_revoke", case_id=case.pk).count() == 1
 
 
 def test_the_cli_prints_the_link_and_revoke_ends_it(case, cli, settings):
