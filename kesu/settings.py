@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "kesu.review",
     "kesu.exchange",
     "kesu.reports",
+    "kesu.hashing",
 ]
 
 MIDDLEWARE = [
@@ -260,6 +261,7 @@ KESU_ORG = {
     "website": env_str("KESU_ORG_WEBSITE", "https://kesu.invalid/"),
     "signatory": env_str("KESU_ORG_SIGNATORY", "Takedown desk"),
 }
+KESU_HASHING_LINK_DAYS = env_int("KESU_HASHING_LINK_DAYS", 7, minimum=1, maximum=90)  # her hashing page's link
 KESU_RESEND_HOURS = env_int("KESU_RESEND_HOURS", 24, minimum=1)  # Project Arachnid re-notifies every 24 h
 KESU_NOTICE_EVIDENCE_HOURS = env_int("KESU_NOTICE_EVIDENCE_HOURS", 24, minimum=0)
 KESU_AUTO_ESCALATE = env_bool("KESU_AUTO_ESCALATE", True)

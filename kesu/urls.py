@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("kesu.review.urls")),
     path("", include("kesu.reports.urls")),
     path("", include("kesu.exchange.urls")),
+    path("", include("kesu.hashing.urls")),
     path("", include("kesu.cases.urls")),
 ]
 

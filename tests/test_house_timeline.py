@@ -139,6 +139,7 @@ def test_every_app_registers_its_providers():
     assert sorted(source.__module__ for source in found["sections"]) == [
         "kesu.evidence.timeline",
         "kesu.exchange.timeline",
+        "kesu.hashing.timeline",
         "kesu.notices.timeline",
     ]
     assert {q: a.__module__ for q, a in found["answers"].items()} == dict.fromkeys(

@@ -110,6 +110,7 @@ def world(case, leak, astronaut_png):
         "hit_id": hit.pk,
         "domain": site.domain,
         "contact_id": leak.contacts.first().pk,
+        "token": "no-such-hashing-link",
     }
 
 

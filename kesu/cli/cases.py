@@ -9,6 +9,7 @@ from django.conf import settings
 from ..cases import references, services
 from ..cases.models import ContactEntry, ReferenceItem
 from ..lib.errors import UserError
+from . import hashing
 from .output import emit_json, read_file, read_input, table
 
 
@@ -78,6 +79,8 @@ def register(commands) -> None:
     p.add_argument("--out", default="-", help="file to write, or - for stdout (default)")
     p.add_argument("--personal", action="store_true", help="include personal data; only to stdout")
     p.set_defaults(handler=export)
+
+    hashing.register(sub)
 
     p = sub.add_parser("delete", help="delete a case and shred its key (supervisors)")
     p.add_argument("case_id", metavar="ID")
