@@ -22,6 +22,7 @@ def _commands(
             py, "-m", "gunicorn", "kesu.wsgi:application",
             "--bind", f"{host}:{port}", "--workers", str(web_workers), "--threads", "4",
             "--timeout", "120", "--access-logfile", "-", "--access-logformat", '%(h)s "%(r)s" %(s)s %(L)ss',
+            "--logger-class", "kesu.lib.accesslog.AccessLog",
         ],
     }  # fmt: skip
     if with_worker:
