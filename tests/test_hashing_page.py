@@ -19,6 +19,8 @@ from playwright.sync_api import sync_playwright
 from skimage import data as samples
 from test_processes import KESU, environment, free_port, wait_for
 
+from kesu.demo.load import DEMO_WATCHES
+from kesu.demo.web import DemoWeb
 from kesu.matching import video as server_video
 from kesu.matching.image import pdq as server_pdq
 from kesu.matching.media import open_image
@@ -267,6 +269,15 @@ def test_end_to_end_only_hashes_leave_the_browser_and_the_case_holds_hash_only_r
     result = json.loads(kesu(desk.env, "match", str(copy), "--case", str(desk.case_id), "--json"))
     assert [(hit["case"], hit["signal"]) for hit in result["hits"]][:1] == [(desk.case_id, "pdq")], result
     assert not her_page.problems, her_page.problems
+    # And the patrol finds it where a site re-posted it: the demo web's reup.test shows her photo re-encoded.
+    with DemoWeb(tmp_path / "demo-web") as web:
+        env = {**desk.env, "KESU_ALLOW_LOOPBACK": "1", "KESU_CAPTURE_HOSTS": web.host_rules()}
+        spec = DEMO_WATCHES["reup.test"]
+        kesu(env, "patrol", "watch", "reup.test", "--seed", web.url("reup.test", spec["seeds"][0]),
+             "--item-pattern", spec["item_pattern"], "--browser", "never", "--rate", "600")  # fmt: skip
+        kesu(env, "patrol", "run", "reup.test", "--inline", "--seconds", "300")
+    queue = json.loads(kesu(env, "review", "queue", "--case", str(desk.case_id), "--json"))
+    assert any(row["site"] == "reup.test" and row["signal"] == "pdq" for row in queue), queue
 
 
 def references(desk) -> list[dict]:
