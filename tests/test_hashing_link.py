@@ -161,7 +161,8 @@ def test_a_tampered_hash_list_is_refused_in_one_line_and_changes_nothing(link, n
     assert status == 400 and expected in answer["error"] and "\n" not in answer["error"]
     assert state(link.link.case) == before
     status, answer = send(phone, link, b"not json")
-    assert status == 400 and answer["error"] == "the list of hashes is not valid JSON"
+    assert status == 400 and answer["error"].endswith("(the list of hashes is not valid JSON)")
+    assert "nothing was stored" in answer["error"]  # what she reads first: nothing kept, what to do
 
 
 def test_hashes_become_hash_only_references_and_a_replay_is_refused(link):

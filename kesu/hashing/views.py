@@ -83,10 +83,22 @@ def submit(request, token: str):
         body = read_body(request, payload.MAX_BODY, time.monotonic() + 60)
         if not body.complete:
             raise UserError(_("The list of hashes is too large, or it did not arrive whole. Please try again."))
-        received = services.receive(link, payload.parse(body.data))
+        received = services.receive(link, _parsed(body.data))
     except UserError as error:
         return private(JsonResponse({"error": str(error)}, status=400))
     return private(JsonResponse({"received": received}))
+
+
+def _parsed(data: bytes) -> payload.Submission:
+    """Her page sends only well-formed lists: a refusal here means a changed page or a bug, so she reads, in her
+    language, that nothing was stored and what to do; the detail (for the desk) stays as it was written."""
+    try:
+        return payload.parse(data)
+    except UserError as error:
+        raise UserError(
+            _("This list could not be taken, and nothing was stored. Please reload the page and try again, or "
+              "contact the desk. (%(detail)s)") % {"detail": error}
+        ) from None  # fmt: skip
 
 
 @login_required
