@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from kesu.audit.models import AuditEntry
+from kesu.cases import timeline
 from kesu.cases.models import ReferenceItem
 from kesu.hashing import services
 from kesu.hashing.models import HashingLink, PageNonce
@@ -183,6 +184,9 @@ def test_hashes_become_hash_only_references_and_a_replay_is_refused(link):
     assert ReferenceItem.objects.filter(case=case).count() == refs + 4
     entry = AuditEntry.objects.filter(action="hashing.receive").get()
     assert entry.detail == {"files": 2, "frames": 2, "keywords": 2} and PDQ not in json.dumps(entry.detail)
+    titles = [event.title for event in timeline.events(case, kinds=["hashing"])]
+    assert titles[:3] == ["Her device sent the hashes of 2 files", "She opened her hashing link and agreed",
+                          "Hashing link made for her (valid 7 days)"]  # fmt: skip
     before = state(case)
     status, answer = send(phone, link, body)
     assert status == 400 and "already sent" in answer["error"]

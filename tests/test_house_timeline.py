@@ -99,7 +99,7 @@ def test_a_provider_registered_by_a_new_app_shows_on_the_timeline_and_in_the_fil
     assert [a.kind for a in timeline.due_actions(case, clients["on_case"])] == ["helpline_callback"]
 
     html = clients["on_case"].get(f"/cases/{case.pk}/").content.decode()
-    assert html.count('type="checkbox" name="kinds"') == len(timeline.KINDS) == 12
+    assert html.count('type="checkbox" name="kinds"') == len(timeline.KINDS) == 13
     assert 'value="helpline"> Helpline calls</label>' in html
     assert '<a href="/helpline/">Helpline called about the case</a>' in html
     assert "Call the helpline back" in html.split('id="next"')[1].split('id="timeline"')[0]
@@ -131,6 +131,7 @@ def test_every_app_registers_its_providers():
         "kesu.notices.timeline.replies": ["reply"],
         "kesu.patrol.timeline.rechecks": ["recheck"],
         "kesu.exchange.timeline.exchange_events": ["exchange"],
+        "kesu.hashing.timeline.hashing_events": ["hashing"],
     }
     assert tuple(timeline.KINDS) == timeline.ORDER  # every kind cases orders has its source, and no other
     assert sorted(source.__module__ for source in found["due"]) == [
