@@ -42,6 +42,8 @@ ACTIONS = {
     "exchange.share": _("Hashes shared"),
     "exchange.unshare": _("Shared hashes taken back"),
     "exchange.withdraw": _("Her consent to share hashes withdrawn"),
+    "exchange.withdraw_failed": _("StopNCII did not take the withdrawal of hashes: retried later"),
+    "exchange.withdrawn": _("StopNCII took the withdrawal of hashes"),
     "hashing.consent": _("She agreed on her hashing page"),
     "hashing.link_create": _("Hashing link made for her"),
     "hashing.link_revoke": _("Hashing link ended"),

@@ -215,11 +215,18 @@ def _shared(case: Case, destination: str) -> QuerySet[SharedHash]:
 def read_feedback(actor) -> int:
     """Platforms' feedback on the hashes Kesu sent to StopNCII, onto each case's timeline once per platform and
     opinion. Returns how many new opinions were recorded."""
-    ours = {(row.signal_type, row.signal): row for row in SharedHash.objects.filter(destination=STOPNCII)}
+    return sum(record_feedback(actor, opinions) for opinions, _checkpoint in outbound.feedback_pages())
+
+
+def record_feedback(actor, opinions: list[tuple[str, str, str, str]]) -> int:
+    """(type, signal, platform, opinion) from StopNCII onto the rows of her hashes still shared there (a deleted
+    case's tombstone hears nothing); returns how many were new."""
+    rows = SharedHash.objects.filter(destination=STOPNCII, case__isnull=False, signal__in={o[1] for o in opinions})
+    ours = {(row.signal_type, row.signal): row for row in rows.select_related("case")}
     recorded = 0
-    for kind, signal, platform, opinion in outbound.feedback():
+    for kind, signal, platform, opinion in opinions:
         row = ours.get((kind, signal))
-        if row is not None and row.feedback.get(platform) != opinion:
+        if row is not None and row.feedback.get(platform[:64]) != opinion[:32]:
             recorded += 1
             note_feedback(actor, row, platform, opinion)
     return recorded
