@@ -36,6 +36,7 @@ ACTIONS = {
     "exchange.export": _("Hash list exported"),
     "exchange.feedback": _("Partner feedback on her hashes received"),
     "exchange.import": _("Hashes imported"),
+    "exchange.ncmec": _("Her hashes looked up in NCMEC's list"),
     "exchange.partner.add": _("Hash-sharing partner added"),
     "exchange.partner.fetch": _("Partner fetched the shared hashes"),
     "exchange.partner.revoke": _("Hash-sharing partner revoked"),

@@ -175,7 +175,10 @@ def share(actor, case: Case, destination: str) -> int:
     """Send her hashes not sent yet to ``destination`` (StopNCII), with her live consent; returns how many."""
     destination = destination_of(destination)
     if destination == NCMEC:
-        raise UserError("threatexchange's NCMEC client cannot upload hashes: submit them on NCMEC's portal")
+        raise UserError(
+            "threatexchange's NCMEC client cannot upload hashes (NCMEC's list is fed by CyberTipline reports): "
+            f"`kesu exchange ncmec --case {case.pk}` tells which of hers NCMEC lists and upvotes those entries"
+        )
     if destination != STOPNCII:
         raise UserError(f"{destination} is not sent to: partners fetch her hashes from Kesu's partner API")
     if not live_consents(case).filter(destination=destination).exists():
