@@ -15,7 +15,7 @@ from ..matching.models import Hit, Signal
 from ..matching.services import bank_values
 from ..vault import services as vault
 from . import files, outbound
-from .hashes import KINDS, Hash, field_lines, values_of
+from .hashes import FIELD_TYPES, KINDS, Hash, field_lines, values_of
 from .models import DESTINATIONS, NCMEC, PARTNERS, STOPNCII, Partner, ShareConsent, SharedHash
 
 MAX_LABEL = 200
@@ -242,3 +242,28 @@ def note_feedback(actor, row: SharedHash, platform: str, opinion: str) -> None:
         row.save(update_fields=["feedback"])
         log_action(actor, "exchange.feedback", row.case, case_id=row.case_id, destination=platform[:64],
                    opinion=opinion[:32])  # fmt: skip
+
+
+# --- doubts: what partners said against her hashes ---------------------------------------------------------
+
+DOUBTS = ("false_positive", "disputed")
+
+
+def doubts(case: Case) -> list[tuple[int, int, int]]:
+    """(reference id, platforms saying "false_positive", platforms saying "disputed") for each reference of the
+    case a destination doubted, read from the shared hashes' feedback (one source: nothing is stored twice).
+    A vPDQ is fed back as a whole list of frames, so it is matched to no single reference and left out."""
+    said: dict[tuple[str, str], dict[str, str]] = {}
+    for row in SharedHash.objects.filter(case=case).exclude(feedback={}).exclude(signal_type="vpdq"):
+        said.setdefault((FIELD_TYPES[row.signal_type][1], row.signal), {}).update(row.feedback)
+    said = {key: opinions for key, opinions in said.items() if set(opinions.values()) & set(DOUBTS)}
+    if not said:
+        return []
+    counts: dict[int, list[int]] = {}
+    signals = Signal.objects.filter(case=case, reference__isnull=False, value__in={value for _k, value in said})
+    for kind, value, reference_id in signals.values_list("kind", "value", "reference_id").distinct():
+        opinions = said.get((kind, value), {}).values()
+        count = counts.setdefault(reference_id, [0, 0])
+        count[0] += sum(1 for o in opinions if o == "false_positive")
+        count[1] += sum(1 for o in opinions if o == "disputed")
+    return sorted((ref, *count) for ref, count in counts.items() if any(count))

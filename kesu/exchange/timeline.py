@@ -46,7 +46,8 @@ def exchange_events(case: Case, limit: int) -> Iterable[Event]:
 
 
 def section(case: Case) -> dict:
-    from .services import live_consents
+    from .services import doubts, live_consents
 
     consents = [(c, destination_label(c.destination)) for c in live_consents(case)]
-    return {"share_consents": consents, "share_destinations": [(k, str(v)) for k, v in DESTINATIONS.items()]}
+    return {"share_consents": consents, "share_destinations": [(k, str(v)) for k, v in DESTINATIONS.items()],
+            "share_doubts": doubts(case)}  # fmt: skip
