@@ -38,6 +38,7 @@ app.conf.beat_schedule = {
     "notices-continuation-daily": {"task": "notices.continuation_mails", "schedule": crontab(hour=9, minute=0)},
     "cases-shred-references-every-5-minutes": {"task": "cases.shred_due_references", "schedule": 300.0},
     "patrol-tick-every-minute": {"task": "patrol.tick", "schedule": 60.0},
+    "exchange-beat-every-5-minutes": {"task": "exchange.beat", "schedule": 300.0},
     "patrol-digest-hourly": {"task": "patrol.digest", "schedule": crontab(minute=5)},
     "audit-verify-daily": {
         "task": "kesu.audit.tasks.verify_chain",

@@ -292,6 +292,11 @@ KESU_STOPNCII_SUBSCRIPTION_KEY = env_secret("KESU_STOPNCII_SUBSCRIPTION_KEY")
 KESU_STOPNCII_FETCH_KEY = env_secret("KESU_STOPNCII_FETCH_KEY")
 KESU_STOPNCII_SUBMIT_KEY = env_secret("KESU_STOPNCII_SUBMIT_KEY")
 KESU_STOPNCII_FEEDBACK_KEY = env_secret("KESU_STOPNCII_FEEDBACK_KEY")
+# NCMEC's hash-sharing API (threatexchange's NCMECHashAPI, HTTP basic auth): the environment's base URL (NCMEC's
+# NGO environment by default; a desk on NCMEC's industry list sets https://report.cybertip.org/hashsharing).
+KESU_NCMEC_URL = env_url("KESU_NCMEC_URL", "https://hashsharing.ncmec.org/npo")
+KESU_NCMEC_USER = env_str("KESU_NCMEC_USER")
+KESU_NCMEC_PASSWORD = env_secret("KESU_NCMEC_PASSWORD")
 
 # --- Celery ------------------------------------------------------------------------
 # Without a broker URL the filesystem transport lets the web server, worker and

@@ -35,6 +35,7 @@ class FakeStopNCII:
     def __init__(self):
         self.requests: list[dict] = []
         self.records: list[dict] = []
+        self.failing = False  # True: every POST answers 503, as StopNCII down
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -52,6 +53,11 @@ class FakeStopNCII:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                if fake.failing:
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self._answer({})
 
             def do_GET(self):

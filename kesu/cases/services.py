@@ -2,6 +2,7 @@
 media and every change goes through here and into the audit log."""
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -138,10 +139,28 @@ def set_assignees(actor, case: Case, users) -> None:
         log_action(actor, "case.assign", case, case_id=case.pk, users=sorted(u.username for u in users))
 
 
+# What the apps above registered (at ready()) to take back what a case shared outside Kesu (her hashes at StopNCII
+# and partners) when it closes or is deleted: ``hook(actor, case)``, called in the transaction, before the rows
+# go. Cases import none of them (the layers): they come to cases, as the timeline's sources do.
+_leaving: list[Callable] = []
+
+
+def register_leaving(hook: Callable) -> None:
+    if hook not in _leaving:
+        _leaving.append(hook)
+
+
+def _leave(actor, case: Case) -> None:
+    for hook in _leaving:
+        hook(actor, case)
+
+
 def set_status(actor, case: Case, status: str) -> None:
     if status not in Case.Status.values:
         raise UserError(f"status must be one of {', '.join(Case.Status.values)}, not {status!r}")
     with transaction.atomic():
+        if status == Case.Status.CLOSED and case.status != Case.Status.CLOSED:
+            _leave(actor, case)
         case.status = status
         case.closed_at = timezone.now() if status == Case.Status.CLOSED else None
         case.save(update_fields=["status", "closed_at", "updated_at"])
@@ -158,6 +177,7 @@ def delete_case(actor, case: Case) -> None:
     with transaction.atomic():
         case_id, victim, data_key = case.pk, case.victim, case.data_key
         refs = case.references.count()
+        _leave(actor, case)
         case.delete()  # cascades references, contacts, signals
         vault.shred(data_key)
         victim_gone = not victim.cases.exists()

@@ -48,6 +48,17 @@ def register(commands) -> None:
     p = sub.add_parser("feedback", help="read platforms' feedback on her hashes from StopNCII onto her timeline")
     p.set_defaults(handler=feedback)
 
+    p = sub.add_parser("ncmec", help="which of her hashes NCMEC already lists (CSAM cases); upvotes those entries")
+    p.add_argument("--case", required=True, dest="case_id", metavar="ID")
+    p.set_defaults(handler=ncmec)
+
+    p = sub.add_parser("beat", help="what the beat does: owed StopNCII withdrawals, then new feedback (supervisors)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=beat)
+
+    p = sub.add_parser("pending", help="StopNCII withdrawals still owed (a deleted or closed case's hashes)")
+    p.set_defaults(handler=pending)
+
     p = sub.add_parser("partner", help="partner platforms of the partner API (supervisors)")
     p.add_argument("partner_action", choices=("add", "revoke", "list"))
     p.add_argument("name", nargs="?", metavar="NAME")
@@ -110,6 +121,39 @@ def share(args):
 def feedback(args):
     cases.require_supervisor(args.principal)  # reads every case's shared hashes
     print(f"{exchange.read_feedback(args.principal)} new opinions recorded")
+
+
+def ncmec(args):
+    from ..exchange import ncmec as ncmec_api
+
+    case = cases.case_for(args.principal, args.case_id)
+    scan = ncmec_api.check(args.principal, case)
+    for item in scan.listed:
+        print(f"{item.kind} {item.value}  NCMEC entry {item.entry_id} (member {item.member_id}): upvoted")
+    more = "" if scan.complete else f"; NCMEC holds more than the {scan.entries} entries a run reads"
+    print(f"case {case.pk}: {len(scan.listed)} of her hashes listed at NCMEC, {scan.upvoted} entries upvoted{more}")
+
+
+def beat(args):
+    from ..exchange import beat as exchange_beat
+
+    cases.require_supervisor(args.principal)
+    result = exchange_beat.beat()
+    if args.json:
+        emit_json(result)
+    else:
+        print(", ".join(f"{key} {value}" for key, value in result.items()))
+
+
+def pending(args):
+    from ..exchange import beat as exchange_beat
+
+    cases.require_supervisor(args.principal)
+    rows = exchange_beat.pending()
+    for row in rows:  # no hash, no case: how long it has waited and why
+        print(f"{row.signal_type}  since {row.removed_at:%Y-%m-%d %H:%M}  {row.withdraw_attempts} attempt(s)  "
+              f"{row.withdraw_error or 'not tried yet'}")  # fmt: skip
+    print(f"{len(rows)} StopNCII withdrawal(s) owed", file=sys.stderr)
 
 
 def partner(args):

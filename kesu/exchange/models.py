@@ -37,7 +37,12 @@ class SharedHash(models.Model):
     """One of her hashes as sent to (or served to) a destination: what must be taken back when she withdraws,
     and where the destination's feedback on it lands. ``signal_type`` and ``signal`` are threatexchange's."""
 
-    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="shared_hashes")
+    # Empty once her case is deleted: the row stays as a tombstone so that partners' next delta says "removed"
+    # (under ``label``, the opaque name they knew it by) and a StopNCII withdrawal still pending is retried.
+    case = models.ForeignKey("cases.Case", on_delete=models.SET_NULL, null=True, related_name="shared_hashes")
+    label = models.CharField(
+        max_length=32, blank=True, help_text="a partner's opaque label of the case, kept at its deletion"
+    )
     destination = models.CharField(max_length=64)
     signal_type = models.CharField(max_length=32)
     signal = models.TextField()
@@ -45,10 +50,24 @@ class SharedHash(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True)
     feedback = models.JSONField(default=dict, blank=True)  # who (a platform's name) -> its latest opinion
     version = models.BigIntegerField(default=0, help_text="a partner's checkpoint: raised at each add or removal")
+    # StopNCII: taken back on Kesu's side, not yet told to StopNCII (it failed or was not tried yet): the beat retries.
+    withdraw_pending = models.BooleanField(default=False)
+    withdraw_attempts = models.PositiveIntegerField(default=0)
+    withdraw_error = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["pk"]
-        indexes = [models.Index(fields=["destination", "signal_type"], name="shared_hash_destination")]
+        indexes = [
+            models.Index(fields=["destination", "signal_type"], name="shared_hash_destination"),
+            models.Index(fields=["withdraw_pending"], condition=Q(withdraw_pending=True), name="shared_hash_pending"),
+        ]
+
+
+class Checkpoint(models.Model):
+    """Where Kesu stopped reading a far side's stream (StopNCII's FetchHashes: its ``nextSetTimestamp``)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    value = models.BigIntegerField()
 
 
 class Partner(models.Model):

@@ -55,8 +55,22 @@ def withdraw(hashes: list[tuple[str, str]]) -> None:
 
 def feedback(since: int = START) -> Iterator[tuple[str, str, str, str]]:
     """(threatexchange type, signal, platform, opinion) for every platform's feedback StopNCII holds."""
-    for page in client("FetchHashes").fetch_hashes_iter(since):
-        for record in page.hashRecords:
-            kind = FROM_STOPNCII.get(record.signalType.value)
-            for given in record.CSPFeedbacks if kind else []:
-                yield kind, record.hashValue, given.source or "StopNCII", given.feedbackValue.value
+    for opinions, _checkpoint in feedback_pages(since):
+        yield from opinions
+
+
+def feedback_pages(since: int = START, most: int | None = None) -> Iterator[tuple[list, int]]:
+    """Feedback given since ``since`` a page at a time, at most ``most`` pages: each page's (type, signal,
+    platform, opinion) and StopNCII's checkpoint after it (``nextSetTimestamp``, as threatexchange's own
+    ``StopNCIICheckpoint`` keeps it)."""
+    for count, page in enumerate(client("FetchHashes").fetch_hashes_iter(since)):
+        if most is not None and count >= most:
+            return
+        yield list(_opinions(page.hashRecords)), page.nextSetTimestamp
+
+
+def _opinions(records) -> Iterator[tuple[str, str, str, str]]:
+    for record in records:
+        kind = FROM_STOPNCII.get(record.signalType.value)
+        for given in record.CSPFeedbacks if kind else []:
+            yield kind, record.hashValue, given.source or "StopNCII", given.feedbackValue.value

@@ -79,7 +79,11 @@ def within_rate(partner: Partner) -> bool:
 
 
 def label_of(partner: Partner, case_id: int) -> str:
-    mac = hmac.new(settings.SECRET_KEY.encode(), f"exchange:{partner.name}:{case_id}".encode(), hashlib.sha256)
+    return label_for(partner.name, case_id)
+
+
+def label_for(name: str, case_id: int) -> str:
+    mac = hmac.new(settings.SECRET_KEY.encode(), f"exchange:{name}:{case_id}".encode(), hashlib.sha256)
     return "kesu-" + mac.hexdigest()[:16]
 
 
@@ -94,7 +98,7 @@ def delta(partner: Partner, checkpoint: int) -> dict:
     )
     more, rows = len(rows) > PAGE, rows[:PAGE]
     updates = [
-        {"signal_type": r.signal_type, "signal": r.signal, "label": label_of(partner, r.case_id),
+        {"signal_type": r.signal_type, "signal": r.signal, "label": r.label or label_of(partner, r.case_id),
          "removed": r.removed_at is not None}
         for r in rows
     ]  # fmt: skip
@@ -133,12 +137,32 @@ def sync(partner: Partner) -> None:
             log_action(actor, "exchange.unshare", None, case_id=case_id, destination=partner.name, hashes=count)
 
 
+def take_back_all(actor, case: Case) -> None:
+    """Her case closes or is deleted: each partner's ledger marks her live hashes removed now (its next delta says
+    so) and keeps its opaque label on every row of hers, so the rows outlive the case as tombstones."""
+    names = SharedHash.objects.filter(case=case, destination__startswith="partner:").values_list(
+        "destination", flat=True
+    )
+    for destination in sorted(set(names)):
+        name = destination.removeprefix("partner:")
+        ledger = SharedHash.objects.select_for_update().filter(destination=destination)
+        version = ledger.aggregate(top=Max("version"))["top"] or 0
+        ledger.filter(case=case).update(label=label_for(name, case.pk))
+        live = list(ledger.filter(case=case, removed_at__isnull=True).order_by("pk").values_list("pk", flat=True))
+        now = timezone.now()
+        for pk in live:
+            version += 1
+            SharedHash.objects.filter(pk=pk).update(removed_at=now, version=version)
+        if live:
+            log_action(actor, "exchange.unshare", case, case_id=case.pk, destination=name, hashes=len(live))
+
+
 def feedback(partner: Partner, signal_type: str, signal: str, opinion: str) -> int:
     """A partner's word on a hash it fetched; returns how many of its cases' hashes it named."""
     if opinion not in OPINIONS:
         raise UserError(f"opinion must be one of {', '.join(OPINIONS)}")
     rows = SharedHash.objects.filter(destination=partner.destination, signal_type=signal_type, signal=signal)
-    rows = list(rows.select_related("case"))
+    rows = list(rows.filter(case__isnull=False).select_related("case"))  # a deleted case's tombstone hears nothing
     for row in rows:
         note_feedback(partner_actor(partner), row, partner.name, opinion)
     return len(rows)

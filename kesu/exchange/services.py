@@ -15,7 +15,7 @@ from ..matching.models import Hit, Signal
 from ..matching.services import bank_values
 from ..vault import services as vault
 from . import files, outbound
-from .hashes import KINDS, Hash, field_lines, values_of
+from .hashes import FIELD_TYPES, KINDS, Hash, field_lines, values_of
 from .models import DESTINATIONS, NCMEC, PARTNERS, STOPNCII, Partner, ShareConsent, SharedHash
 
 MAX_LABEL = 200
@@ -175,7 +175,10 @@ def share(actor, case: Case, destination: str) -> int:
     """Send her hashes not sent yet to ``destination`` (StopNCII), with her live consent; returns how many."""
     destination = destination_of(destination)
     if destination == NCMEC:
-        raise UserError("threatexchange's NCMEC client cannot upload hashes: submit them on NCMEC's portal")
+        raise UserError(
+            "threatexchange's NCMEC client cannot upload hashes (NCMEC's list is fed by CyberTipline reports): "
+            f"`kesu exchange ncmec --case {case.pk}` tells which of hers NCMEC lists and upvotes those entries"
+        )
     if destination != STOPNCII:
         raise UserError(f"{destination} is not sent to: partners fetch her hashes from Kesu's partner API")
     if not live_consents(case).filter(destination=destination).exists():
@@ -215,11 +218,18 @@ def _shared(case: Case, destination: str) -> QuerySet[SharedHash]:
 def read_feedback(actor) -> int:
     """Platforms' feedback on the hashes Kesu sent to StopNCII, onto each case's timeline once per platform and
     opinion. Returns how many new opinions were recorded."""
-    ours = {(row.signal_type, row.signal): row for row in SharedHash.objects.filter(destination=STOPNCII)}
+    return sum(record_feedback(actor, opinions) for opinions, _checkpoint in outbound.feedback_pages())
+
+
+def record_feedback(actor, opinions: list[tuple[str, str, str, str]]) -> int:
+    """(type, signal, platform, opinion) from StopNCII onto the rows of her hashes still shared there (a deleted
+    case's tombstone hears nothing); returns how many were new."""
+    rows = SharedHash.objects.filter(destination=STOPNCII, case__isnull=False, signal__in={o[1] for o in opinions})
+    ours = {(row.signal_type, row.signal): row for row in rows.select_related("case")}
     recorded = 0
-    for kind, signal, platform, opinion in outbound.feedback():
+    for kind, signal, platform, opinion in opinions:
         row = ours.get((kind, signal))
-        if row is not None and row.feedback.get(platform) != opinion:
+        if row is not None and row.feedback.get(platform[:64]) != opinion[:32]:
             recorded += 1
             note_feedback(actor, row, platform, opinion)
     return recorded
@@ -232,3 +242,28 @@ def note_feedback(actor, row: SharedHash, platform: str, opinion: str) -> None:
         row.save(update_fields=["feedback"])
         log_action(actor, "exchange.feedback", row.case, case_id=row.case_id, destination=platform[:64],
                    opinion=opinion[:32])  # fmt: skip
+
+
+# --- doubts: what partners said against her hashes ---------------------------------------------------------
+
+DOUBTS = ("false_positive", "disputed")
+
+
+def doubts(case: Case) -> list[tuple[int, int, int]]:
+    """(reference id, platforms saying "false_positive", platforms saying "disputed") for each reference of the
+    case a destination doubted, read from the shared hashes' feedback (one source: nothing is stored twice).
+    A vPDQ is fed back as a whole list of frames, so it is matched to no single reference and left out."""
+    said: dict[tuple[str, str], dict[str, str]] = {}
+    for row in SharedHash.objects.filter(case=case).exclude(feedback={}).exclude(signal_type="vpdq"):
+        said.setdefault((FIELD_TYPES[row.signal_type][1], row.signal), {}).update(row.feedback)
+    said = {key: opinions for key, opinions in said.items() if set(opinions.values()) & set(DOUBTS)}
+    if not said:
+        return []
+    counts: dict[int, list[int]] = {}
+    signals = Signal.objects.filter(case=case, reference__isnull=False, value__in={value for _k, value in said})
+    for kind, value, reference_id in signals.values_list("kind", "value", "reference_id").distinct():
+        opinions = said.get((kind, value), {}).values()
+        count = counts.setdefault(reference_id, [0, 0])
+        count[0] += sum(1 for o in opinions if o == "false_positive")
+        count[1] += sum(1 for o in opinions if o == "disputed")
+    return sorted((ref, *count) for ref, count in counts.items() if any(count))

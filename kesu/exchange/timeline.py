@@ -20,6 +20,7 @@ TITLES = {
     "exchange.share": gettext_lazy("Her hashes sent to %(to)s (%(n)s hashes)"),
     "exchange.unshare": gettext_lazy("Her hashes withdrawn from %(to)s (%(n)s hashes)"),
     "exchange.feedback": gettext_lazy("%(to)s says: %(what)s"),
+    "exchange.ncmec": gettext_lazy("NCMEC already lists %(listed)s of her hashes (%(upvoted)s entries upvoted)"),
 }
 
 
@@ -38,13 +39,15 @@ def exchange_events(case: Case, limit: int) -> Iterable[Event]:
     for row in rows[:limit]:
         detail = row["detail"] or {}
         values = {"to": destination_label(detail.get("destination", "")), "n": detail.get("hashes",
-                  detail.get("references", "")), "what": detail.get("opinion", "")}  # fmt: skip
+                  detail.get("references", "")), "what": detail.get("opinion", ""),
+                  "listed": detail.get("listed", 0), "upvoted": detail.get("upvoted", 0)}  # fmt: skip
         tone = "warn" if row["action"] in ("exchange.withdraw", "exchange.feedback") else ""
         yield Event(row["at"], "exchange", str(TITLES[row["action"]]) % values, by(row["actor"]), link, tone)
 
 
 def section(case: Case) -> dict:
-    from .services import live_consents
+    from .services import doubts, live_consents
 
     consents = [(c, destination_label(c.destination)) for c in live_consents(case)]
-    return {"share_consents": consents, "share_destinations": [(k, str(v)) for k, v in DESTINATIONS.items()]}
+    return {"share_consents": consents, "share_destinations": [(k, str(v)) for k, v in DESTINATIONS.items()],
+            "share_doubts": doubts(case)}  # fmt: skip
