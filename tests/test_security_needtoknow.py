@@ -322,3 +322,12 @@ def test_finding9_a_bad_undo_window_stops_start_up_naming_the_variable(tmp_path,
     result = subprocess.run([kesu, "case", "list"], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("kesu: error: configuration: KESU_REFERENCE_UNDO_MINUTES")
+
+
+@pytest.mark.parametrize("command", [["watch", "leak.example"], ["run"], ["recheck"], ["sweep"], ["drain", "--seconds", "1"]])
+def test_the_patrols_installation_wide_commands_are_for_supervisors(cli, personas, command):
+    """As on the patrol pages: what works for every case is not for staff, who see only their cases."""
+    code, out, err = cli("--as", "kenji", "patrol", *command)
+    assert code != 0 and "only a supervisor" in err and len(err.strip().splitlines()) == 1 and not out
+    code, _, err = cli("--as", "sato", "patrol", *command)
+    assert code == 0, err
