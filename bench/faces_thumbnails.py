@@ -3,6 +3,11 @@ for Kesu's pipeline, Kesu's pipeline before issue 19 (kept here only, as ``old``
 side, with faces per second for each. Evaluation only: nothing is written.
 
     .venv/bin/python bench/faces_thumbnails.py [--data ../shared/data/faces-dev] [--sides 160,120,90]
+        [--pipelines kesu,kesu+views,kesu+640,old,plain] [--speed]
+
+(``kesu+views``: references banked with their faces' views on thumbnails too; ``kesu+640``: YOLO's 640 pass
+on enlarged thumbnails too; both off in Kesu. ``--speed``: only faces/s, the pipelines taking turns picture
+by picture, so that a shared machine's load weighs on all alike.)
 
 (also ``bench/faces_eval.py --thumbnails``). Gallery: the largest face of every full-size single photo
 of faces-dev, banked as each pipeline banks a reference. Probes: every photo (the group photos too) shrunk
@@ -130,7 +135,33 @@ def kesu_views(image: Image.Image, reference: bool = False) -> list[Found]:
         analysis.REFERENCE_THUMBNAILS = shipped
 
 
-PIPELINES = {"kesu": kesu, "kesu+views": kesu_views, "old": old, "plain": plain}
+def kesu_with_640(image: Image.Image, reference: bool = False) -> list[Found]:
+    """Kesu with YOLO's 640 pass on enlarged thumbnails too (Kesu: its 320 pass and dlib's HOG only)."""
+    shipped, analysis.SMALL_PICTURE_YOLO_640 = analysis.SMALL_PICTURE_YOLO_640, True
+    try:
+        return kesu(image, reference)
+    finally:
+        analysis.SMALL_PICTURE_YOLO_640 = shipped
+
+
+PIPELINES = {"kesu": kesu, "kesu+views": kesu_views, "kesu+640": kesu_with_640, "old": old, "plain": plain}
+
+
+def speed(photos: list[Photo], names: list[str], sides: list[int]) -> None:
+    """Faces per second of each pipeline, taking turns picture by picture (a shared machine's load then weighs
+    on all alike), on the full-size photos and on each size of thumbnail."""
+    print(f"\nfaces/s, pipelines taking turns on each picture (load average {os.getloadavg()[0]:.1f} at start):")
+    for side in ["full", *sides]:
+        images = [p.image if side == "full" else thumbnail(p.image, side) for p in photos]
+        spent, found = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0)
+        for image in images:
+            for name in names:
+                start = time.perf_counter()
+                found[name] += len(PIPELINES[name](image))
+                spent[name] += time.perf_counter() - start
+        cells = "  ".join(f"{name} {found[name] / spent[name]:5.1f} ({found[name]} faces)" for name in names)
+        print(f"  {side:>4}: {cells}")
+    print(f"  load average {os.getloadavg()[0]:.1f} at the end")
 
 
 # ---------------------------------------------------------------- scores
@@ -204,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--sides", default="160,120,90")
     parser.add_argument("--pipelines", default="kesu,kesu+views,old,plain")
+    parser.add_argument("--speed", action="store_true", help="only faces/s, the pipelines taking turns")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"faces-dev not found at {args.data}")
@@ -216,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"faces-dev: {len(photos) - groups} single photos of {people} people + {groups} group photos;"
           " probes JPEG q70. Small set: wide error bars.")  # fmt: skip
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    if args.speed:
+        speed(photos, names, sides)
+        return 0
     results = {}
     for name in names:
         found, rate = timed(PIPELINES[name], [p.image for p in photos])

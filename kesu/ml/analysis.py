@@ -44,6 +44,9 @@ SMALL_PICTURE_SIDE = 480
 UPSAMPLED_SIDE = 640
 MAX_UPSAMPLING = 4.0
 HOG_MIN_SCORE = 0.0  # dlib's own threshold on its SVM margin
+# YOLO's 640 pass is skipped on an enlarged thumbnail: with HOG there, it found no face more on faces-dev
+# probes of 160 / 120 / 90 px (same TAR) and halved the faces/s (bench/faces_thumbnails.py: `kesu+640`).
+SMALL_PICTURE_YOLO_640 = False
 # A reference face can also be banked as it looks on thumbnails of its photo (long sides in px, e.g.
 # (160, 96)), where it keeps VIEW_MIN_SIZE px. OFF: on faces-dev it raised TAR at FAR <= 1e-2 for probes
 # of 160 / 120 / 90 px (bench/faces_thumbnails.py, `kesu+views`), but degraded embeddings lie near each
@@ -148,7 +151,7 @@ def detect(rgb: np.ndarray, *, small: bool = False) -> tuple[list[dict], list[di
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])  # NudeNet takes what cv2.imread gives: BGR
     found = detector(DETECT_RESOLUTION).detect(bgr)
     face_passes = [[d for d in found if d["class"] in nudity.FACE_CLASSES]]
-    if max(rgb.shape[:2]) > SMALL_FACE_MIN_SIDE:
+    if max(rgb.shape[:2]) > SMALL_FACE_MIN_SIDE and (SMALL_PICTURE_YOLO_640 or not small):
         more = detector(SMALL_FACE_RESOLUTION).detect(bgr)
         face_passes.append([d for d in more if d["class"] in nudity.FACE_CLASSES])
     merged = _merge(*face_passes)
