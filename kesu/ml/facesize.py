@@ -18,7 +18,7 @@ FULL_SIZE = 64
 # their genuine distances spread (median 0.51 under 40 px, 0.40 from 64 px) while strangers come as near
 # as to large faces (nearest impostor 0.53 under 40 px, 0.56 from 64 px: bench/calibrate.py).
 PINK_MIN_SIZE = FULL_SIZE
-SMALL_FACE_CEILING = 0.9  # under PINK (0.95), over the review cut (0.5)
+SMALL_FACE_CEILING = 0.9  # under calibration.PINK, over calibration.REVIEW_CUT
 # Variance of the Laplacian on the aligned chip's centre (faces.sharpness) from which a face counts as sharp:
 # sharp faces-dev chips measured >= 77; a chip blurred with sigma 1.5 a median 20, whose embedding moved by
 # 0.20. A 23 px face on a 120 px thumbnail measures ~10.
