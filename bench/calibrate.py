@@ -42,6 +42,7 @@ from kesu.matching import calibration  # noqa: E402
 from kesu.matching import image as features  # noqa: E402
 from kesu.matching.indexes import hex_to_codes  # noqa: E402
 from kesu.matching.signals import REGISTRY  # noqa: E402
+from kesu.ml import facesize  # noqa: E402
 
 DATA = HERE / "data"
 NEW_FLOORS = ("coverage", "shape", "spread", "texture")  # image.verify refuses these before any score
@@ -124,24 +125,30 @@ def _local_wrong(bank, name, transform, copy, ref_source, top: int = 3) -> list[
     return rows
 
 
+FACE_SIDES = (240, 160, 120, 90)  # probes shrunk to these long sides (JPEG q70), besides the photos themselves
+
+
 def face_pairs(folder: Path) -> list[dict]:
-    """Genuine and impostor distances on faces-dev: one embedding per photo."""
-    from PIL import Image
+    """Genuine and impostor pairs on faces-dev: each photo (and each of its thumbnails, bench/faces_thumbnails.py)
+    against the largest face of every other single photo, with the size of the found face (px)."""
+    from faces_thumbnails import load, probe_rows
 
-    from kesu.ml.analysis import analyse
-
-    people = []
-    for person in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("_")):
-        for photo in sorted(person.iterdir()):
-            usable = analyse(Image.open(photo)).usable_faces
-            if usable:
-                people.append((person.name, np.asarray(usable[0].embedding)))
     rows = []
-    for i, (a, va) in enumerate(people):
-        for b, vb in people[i + 1 :]:
-            rows.append({"half": half(a + b), "kind": "face", "label": int(a == b),
-                         "face_distance": round(float(np.linalg.norm(va - vb)), 5)})  # fmt: skip
+    for side, pairs in probe_rows(load(folder), list(FACE_SIDES)).items():
+        for r in pairs:
+            if not np.isfinite(r["distance"]):
+                continue  # no face found on the probe: no face match to calibrate
+            people = sorted([r["probe"].split("/")[0], r["reference"].split("/")[0]])
+            rows.append({"half": half("+".join(people)), "kind": "face", "label": r["label"], "probe": side,
+                         "face_distance": round(r["distance"], 5), "face_size": round(r["size"], 1),
+                         "face_sharpness": round(r["sharpness"], 1)})  # fmt: skip
     return rows
+
+
+def _face_scores(r: dict) -> tuple:
+    """distance, size, sharpness of a row (rows saved before sizes: a full-sized, sharp face)."""
+    size, sharpness = (r.get(k, "") for k in ("face_size", "face_sharpness"))
+    return float(r["face_distance"]), *(None if v in ("", None) else float(v) for v in (size, sharpness))
 
 
 def fit(rows: list[dict], l2: float) -> dict:
@@ -161,9 +168,28 @@ def fit(rows: list[dict], l2: float) -> dict:
         out["local"] = calibration.fit_logistic(x, np.array([r["label"] for r in local], float), l2)
     faces = [r for r in train if r["kind"] == "face"]
     if faces:
-        x = np.array([REGISTRY["face"].features(float(r["face_distance"])) for r in faces])
-        out["face"] = calibration.fit_logistic(x, np.array([r["label"] for r in faces], float), l2)
+        x = np.array([REGISTRY["face"].features(*_face_scores(r)) for r in faces])
+        out["face"] = fit_face(x, np.array([r["label"] for r in faces], float), l2)
     return out
+
+
+def fit_face(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
+    """The face model, whose smallness and blurriness terms (kesu.ml.facesize.features) may lower a weak face's
+    probability within the match distance, never raise it: on 10 people a rise is noise. A term that would
+    raise it is dropped (its weights 0) and the rest refitted."""
+    keep = list(range(x.shape[1]))
+    while True:
+        weights = np.zeros(x.shape[1])
+        weights[keep] = calibration.fit_logistic(x[:, keep], y, l2)
+        effects = {"smallness": max(weights[2] + weights[3] * d for d in (0.0, 0.6)), "blurriness": weights[4]}
+        rising = [name for name, effect in effects.items() if effect > 0 and FACE_TERMS[name][0] in keep]
+        if not rising:
+            return weights
+        print(f"  face: {rising[0]} would raise the log-odds by {effects[rising[0]]:.2f}: refitted without it")
+        keep = [k for k in keep if k not in FACE_TERMS[rising[0]]]
+
+
+FACE_TERMS = {"smallness": (2, 3), "blurriness": (4,)}  # their columns in facesize.features
 
 
 def small_bank_pairs(count: int) -> list[dict]:
@@ -212,6 +238,7 @@ def check(rows: list[dict], params: dict) -> None:
                 wrong += 1 - r["label"]
         share = f"{100 * right / (right + wrong):.2f} %" if right + wrong else "n/a"
         print(f"  {signal:>6}: pink hits {right + wrong:5d}, right {right:5d}, wrong {wrong:3d} -> precision {share}")
+    face_check(test, lambda r: _probability(r, "face", prob, params))
     # every wrong pair that the matcher's floors let through, both halves: none may reach 0.5
     wrong = [r for r in rows if not r["label"] and int(r.get("inliers") or 0) and not r.get("refused")]
     scores = [_probability(r, "local", prob, params) for r in wrong]
@@ -221,6 +248,21 @@ def check(rows: list[dict], params: dict) -> None:
           f" highest {max(graphic, default=0):.3f}")  # fmt: skip
 
 
+def face_check(test: list[dict], probability) -> None:
+    """Face pairs of half B within the match distance, by the found face's size: what reaches review, what is pink."""
+    buckets = {"< 40 px": (0, 40), "40-63 px": (40, 64), ">= 64 px": (64, 1e9)}
+    rows = [r for r in test if r["kind"] == "face" and float(r["face_distance"]) <= 0.6]
+    for name, (lo, hi) in buckets.items():
+        inside = [r for r in rows if lo <= (_face_scores(r)[1] or 1e6) < hi]
+        ps = [(probability(r), r["label"]) for r in inside]
+        right, wrong = sum(label for _, label in ps), sum(1 - label for _, label in ps)
+        review = sum(label for p, label in ps if p >= calibration.REVIEW_CUT)
+        pink = sum(label for p, label in ps if p >= calibration.PINK)
+        print(f"  face {name:>9}: {right} right within 0.6 ({review} reach review, {pink} pink); {wrong} wrong"
+              f" ({sum(1 - label for p, label in ps if p >= calibration.REVIEW_CUT)} reach review,"
+              f" {sum(1 - label for p, label in ps if p >= calibration.PINK)} pink)")  # fmt: skip
+
+
 def _probability(r, signal, prob, params) -> float:
     ps = []
     if signal in ("pdq", "any") and r.get("pdq_distance", "") != "" and "pdq" in params:
@@ -228,7 +270,7 @@ def _probability(r, signal, prob, params) -> float:
     if signal in ("local", "any") and int(r.get("inliers") or 0) and "local" in params:
         ps.append(prob("local", *_local_scores(r)))
     if signal in ("face", "any") and r["kind"] == "face" and "face" in params:
-        ps.append(prob("face", float(r["face_distance"])))
+        ps.append(min(prob("face", *_face_scores(r)), facesize.ceiling(_face_scores(r)[1])))
     return max(ps, default=0.0)
 
 

@@ -1,6 +1,6 @@
 """Evaluate kesu.ml's face pipeline; prints tables. Evaluation only: nothing is written.
 
-    .venv/bin/python bench/faces_eval.py [--data ../shared/data/faces-dev]
+    .venv/bin/python bench/faces_eval.py [--data ../shared/data/faces-dev] [--thumbnails]
 
 faces-dev (local, never committed): one folder per person, ``_multi/`` with group photos.
 Also uses public-domain images shipped in packages (scikit-image, matplotlib).
@@ -25,6 +25,10 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kesu.ml import analysis, faces  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from faces_thumbnails import OLD  # noqa: E402
+from faces_thumbnails import main as thumbnails_main  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/faces-dev"
 THRESHOLDS = [0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70, 0.75]
@@ -330,12 +334,12 @@ def gate_calibration(singles: list[Photo]) -> None:
                 drift = faces.face_distance(faces.embed(small_chip), clean)
                 rows.append((f.quality["sharpness"], drift, f.ok))
     print("  Gaussian blur on the aligned chip:")
-    print("    sigma  sharpness min/median   drift median/max   passes sharpness gate")
+    print("    sigma  sharpness min/median   drift median/max   passes the old sharpness gate")
     for sigma, rows in blur_rows.items():
         s, d = np.array(rows).T
         print(
             f"    {sigma:5.1f}  {s.min():7.0f} / {np.median(s):<8.0f}  {np.median(d):6.2f} / {d.max():.2f}"
-            f"        {int(np.sum(s >= faces.MIN_SHARPNESS))}/{len(s)}"
+            f"        {int(np.sum(s >= OLD['min_sharpness']))}/{len(s)}"
         )
     print("  Whole photo shrunk so the face is N px (full pipeline; the new box is often a few px under N):")
     print("    face px  found   sharpness median   drift median/max   passes gate")
@@ -430,11 +434,14 @@ def throughput(singles: list[Photo]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--thumbnails", action="store_true", help="only faces on thumbnails: faces_thumbnails.py")
     args = parser.parse_args(argv)
+    if args.thumbnails:
+        return thumbnails_main(["--data", str(args.data)])
     print("kesu.ml face pipeline evaluation")
     print(
-        f"  gate: size >= {faces.MIN_SIZE} px, score >= {faces.MIN_SCORE}, |yaw| <= {faces.MAX_YAW},"
-        f" sharpness >= {faces.MIN_SHARPNESS}; match distance {faces.MATCH_DISTANCE}"
+        f"  gate: size >= {faces.MIN_SIZE} px, |yaw| <= {faces.MAX_YAW} (size, score and sharpness are calibration"
+        f" features since issue 19); match distance {faces.MATCH_DISTANCE}"
     )
     print(f"  reference augmentation in use: jitters={faces.REFERENCE_JITTERS}, flip={faces.REFERENCE_FLIP}")
     analysis.analyse(Image.new("RGB", (64, 64)))  # load the models before timing anything

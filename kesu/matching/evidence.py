@@ -21,6 +21,8 @@ class Evidence:
     mirrored: bool = False
     face_distance: float | None = None
     face_time: float | None = None  # seconds into a video, for faces found on a frame
+    face_size: float | None = None  # px of that face in the found picture (None: recorded before sizes were)
+    face_sharpness: float | None = None  # kesu.ml.faces.sharpness of that face
     segments: list = field(default_factory=list)  # framehash.SegmentMatch
     probability: float = 0.0
     signal: str = ""  # the signal that gave the probability
@@ -41,9 +43,11 @@ class Evidence:
             self.inliers, self.matches, self.coverage = result.inliers, result.matches, result.coverage
             self.spread, self.texture, self.mirrored = result.spread, result.texture, mirrored
 
-    def consider_face(self, distance: float, t: float | None) -> None:
+    def consider_face(self, distance: float, meta: dict) -> None:
+        """A found face at ``distance`` from a banked one; ``meta``: its value's (time, size, sharpness)."""
         if self.face_distance is None or distance < self.face_distance:
-            self.face_distance, self.face_time = distance, t
+            self.face_distance, self.face_time = distance, meta.get("t")
+            self.face_size, self.face_sharpness = meta.get("size"), meta.get("sharpness")
 
     def as_dict(self) -> dict:
         """Numbers only, for the hit record, the CLI and the review screen (each signal type explains its part)."""

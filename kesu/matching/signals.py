@@ -27,12 +27,14 @@ from functools import cached_property
 import numpy as np
 from PIL import Image
 
+from ..ml import facesize
 from . import calibration, indexes
 from .framehash import FrameHash
 from .values import (
     FoundMedium,
     SignalValue,
     hex_array,
+    known,
     optional_time,
     pack_secrets,
     text_array,
@@ -174,8 +176,10 @@ class SignalType:
     def probability(self, evidence) -> float | None:
         """How likely the match is right, from this type's scores on the evidence; None when it has none."""
         scores = self.scores(evidence)
-        if not scores or self.calibration is None:
-            return None
+        return self.calibrated(*scores) if scores and self.calibration is not None else None
+
+    def calibrated(self, *scores) -> float:
+        """The probability of raw scores: the calibration's model on their features."""
         return calibration.logistic(self.calibration, self.features(*scores))
 
 
@@ -456,7 +460,8 @@ def _segment(s) -> dict:
 
 
 class Face(SignalType):
-    """Face embeddings (dlib ResNet, 128-D) of faces that passed the quality gate."""
+    """Face embeddings (dlib ResNet, 128-D) with the face's size and sharpness, which its calibration weighs
+    (kesu.ml.facesize). Values without a size (before issue 19) passed the old 40 px gate: full-sized."""
 
     kind = "face"
     index_class = indexes.VectorIndex
@@ -468,7 +473,8 @@ class Face(SignalType):
         for t, analysis in medium.analyses():
             for number, face in enumerate(analysis.usable_faces):
                 embeddings = face.embeddings if medium.reference else [face.embedding]
-                meta = {"box": list(face.box), "face": number, **({"t": round(t, 3)} if t is not None else {})}
+                meta = {"box": list(face.box), "face": number, "size": round(face.quality["size"], 1),
+                        "sharpness": round(face.quality["sharpness"], 1), **time_meta(optional_time(t))}  # fmt: skip
                 for embedding in embeddings:
                     out.append(SignalValue(self.kind, meta=meta, secret=np.asarray(embedding, "<f4").tobytes()))
         return out
@@ -480,12 +486,15 @@ class Face(SignalType):
             "box": np.array([v.meta.get("box", [0, 0, 0, 0]) for v in values], "<i8").reshape(len(values), 4),
             "face": np.array([v.meta.get("face", 0) for v in values], "<i4"),
             "t": np.array([optional_time(v.meta.get("t")) for v in values], "<f8"),
+            **{q: np.array([v.meta.get(q, np.nan) for v in values], "<f4") for q in ("size", "sharpness")},
         }
 
     def from_arrays(self, arrays):
-        rows = zip(arrays["embedding"], arrays["box"], arrays["face"], arrays["t"], strict=True)
-        return [SignalValue(self.kind, meta={"box": [int(x) for x in box], "face": int(face), **time_meta(t)},
-                            secret=embedding.astype("<f4").tobytes()) for embedding, box, face, t in rows]  # fmt: skip
+        quality = [arrays.get(q, np.full(len(arrays["face"]), np.nan)) for q in ("size", "sharpness")]
+        rows = zip(arrays["embedding"], arrays["box"], arrays["face"], arrays["t"], *quality, strict=True)
+        return [SignalValue(self.kind, secret=embedding.astype("<f4").tobytes(), meta={"box": [int(x) for x in box],
+                            "face": int(face), **known(t=t, size=size, sharpness=sharp)})
+                for embedding, box, face, t, size, sharp in rows]  # fmt: skip
 
     def add(self, index, signal_id, owner, value):
         index.add([signal_id], np.frombuffer(value.secret, dtype="<f4"))
@@ -496,22 +505,27 @@ class Face(SignalType):
             return
         for value in medium.of(self.kind):
             for hit in index.search(np.frombuffer(value.secret, "<f4"), threshold(self.kind)):
-                found[bank.entries[hit.id][0]].consider_face(hit.distance, value.meta.get("t"))
+                found[bank.entries[hit.id][0]].consider_face(hit.distance, value.meta)
 
     def explain(self, evidence):
-        if evidence.face_distance is None:
-            return {}
-        t = {} if evidence.face_time is None else {"t": round(evidence.face_time, 3)}
-        return {"face": {"distance": round(evidence.face_distance, 4), **t}}
+        extra = {"size": evidence.face_size, "sharpness": evidence.face_sharpness, "t": evidence.face_time}
+        extra = {k: round(v, 3) for k, v in extra.items() if v is not None}
+        face = {"distance": round(evidence.face_distance, 4), **extra} if evidence.face_distance is not None else None
+        return {"face": face} if face else {}
 
     def scores(self, evidence):
-        return None if evidence.face_distance is None else [evidence.face_distance]
+        return None if evidence.face_distance is None else [evidence.face_distance, evidence.face_size,
+                                                             evidence.face_sharpness]  # fmt: skip
 
     def explained_scores(self, explained):
-        return [explained["face"]["distance"]] if explained.get("face") else None
+        face = explained.get("face")
+        return [face["distance"], face.get("size"), face.get("sharpness")] if face else None
 
-    def features(self, distance):
-        return [1.0, distance]
+    def features(self, distance, size=None, sharpness=None):
+        return facesize.features(distance, size, sharpness)  # None: recorded before sizes were, as full-sized
+
+    def calibrated(self, distance, size=None, sharpness=None):
+        return min(super().calibrated(distance, size, sharpness), facesize.ceiling(size))  # small: never pink alone
 
 
 class Nudity(SignalType):
@@ -573,8 +587,7 @@ def score(evidence) -> None:
 
 def probability(label: str, *scores) -> float:
     """A calibrated type's probability for raw scores, by the name a hit records (the review, benchmarks)."""
-    signal_type = BY_LABEL[label]
-    return calibration.logistic(signal_type.calibration, signal_type.features(*scores))
+    return BY_LABEL[label].calibrated(*scores)
 
 
 def explain(evidence) -> dict:

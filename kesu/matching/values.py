@@ -48,6 +48,11 @@ def optional_time(t: float | None) -> float:
     return np.nan if t is None else t
 
 
+def known(**numbers: float) -> dict:
+    """Meta of optional numbers read back from an array (NaN: not recorded)."""
+    return {k: round(float(v), 3) for k, v in numbers.items() if not np.isnan(v)}
+
+
 def time_meta(t: float) -> dict:
     return {} if np.isnan(t) else {"t": round(float(t), 3)}
 

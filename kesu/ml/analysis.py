@@ -1,12 +1,16 @@
 """One look at an image: faces (boxes, quality, embeddings) and nudity labels.
 
 NudeNet's YOLOv8n finds faces and body parts in the same pass; dlib then measures and
-embeds each face. Pixels stay in memory: nothing is written to disk or logged.
+embeds each face. A small picture (a thumbnail) is enlarged first and also gets dlib's HOG
+detector, which finds the small frontal faces YOLO misses there. Pixels stay in memory:
+nothing is written to disk or logged.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cache
 
+import dlib
 import numpy as np
 from nudenet import NudeDetector
 from PIL import Image, ImageOps
@@ -31,6 +35,26 @@ DETECT_RESOLUTION = 320
 SMALL_FACE_RESOLUTION = 640
 SMALL_FACE_MIN_SIDE = 400
 SAME_FACE_IOU = 0.3
+# A picture whose long side is under SMALL_PICTURE_SIDE (thumbnails on listings: 90-320 px) is enlarged
+# (Lanczos) towards UPSAMPLED_SIDE, at most MAX_UPSAMPLING times, before detection, landmarks and
+# alignment, and dlib's HOG detector runs on it too (it finds faces from 80 px: 20 px faces of a 120 px
+# thumbnail). Enlarged further, YOLO took interpolation blur for faces (two false faces on a 66 px
+# picture at 10x). Measured on faces-dev probes shrunk to 160 / 120 / 90 px: bench/faces_thumbnails.py.
+SMALL_PICTURE_SIDE = 480
+UPSAMPLED_SIDE = 640
+MAX_UPSAMPLING = 4.0
+HOG_MIN_SCORE = 0.0  # dlib's own threshold on its SVM margin
+# YOLO's 640 pass is skipped on an enlarged thumbnail: with HOG there, it found no face more on faces-dev
+# probes of 160 / 120 / 90 px (same TAR) and halved the faces/s (bench/faces_thumbnails.py: `kesu+640`).
+SMALL_PICTURE_YOLO_640 = False
+# A reference face can also be banked as it looks on thumbnails of its photo (long sides in px, e.g.
+# (160, 96)), where it keeps VIEW_MIN_SIZE px. OFF: on faces-dev it raised TAR at FAR <= 1e-2 for probes
+# of 160 / 120 / 90 px (bench/faces_thumbnails.py, `kesu+views`), but degraded embeddings lie near each
+# other whoever they show: a stranger's 23 px face (scikit-image's astronaut on a 120 px thumbnail) came
+# within 0.593 of her 54 px view (0.602 of her photo, outside the 0.6 match distance), and a confirmed
+# hit's bystander's 20 px view within 0.6 of her 32 px one (which the 40 px floor now leaves out).
+REFERENCE_THUMBNAILS: tuple[int, ...] = ()
+VIEW_MIN_SIZE = 40
 
 
 @dataclass(frozen=True)
@@ -41,7 +65,7 @@ class Analysis:
 
     @property
     def usable_faces(self) -> list[Face]:
-        """Faces that passed the quality gate: the only ones to match with."""
+        """Faces with an embedding: the only ones to match with (weak ones too: their quality goes with them)."""
         return [face for face in self.faces if face.ok]
 
     def to_json(self) -> dict:
@@ -59,7 +83,8 @@ def detector(resolution: int = DETECT_RESOLUTION) -> NudeDetector:
 
 
 def working_copy(image: Image.Image) -> tuple[np.ndarray, float]:
-    """An upright RGB uint8 array at most WORK_MAX_SIDE on its long side, and its scale."""
+    """An upright RGB uint8 array at most WORK_MAX_SIDE on its long side (a small picture enlarged towards
+    UPSAMPLED_SIDE), and its scale (the copy's size over the original's)."""
     if image.width < 1 or image.height < 1:
         raise UserError("image is empty")
     try:
@@ -68,9 +93,11 @@ def working_copy(image: Image.Image) -> tuple[np.ndarray, float]:
         if image.mode not in ("RGB", "L"):
             image = _flatten(image)
         scale = min(1.0, WORK_MAX_SIDE / max(image.size))
-        if scale < 1.0:
+        if max(image.size) < SMALL_PICTURE_SIDE:
+            scale = min(MAX_UPSAMPLING, UPSAMPLED_SIDE / max(image.size))
+        if scale != 1.0:
             size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-            image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+            image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0 if scale < 1 else None)
         rgb = np.asarray(image.convert("RGB"))
     except (OSError, ValueError, TypeError) as exc:
         raise UserError(f"image cannot be analysed ({type(exc).__name__})") from None
@@ -104,31 +131,71 @@ def _merge(*passes: list[dict]) -> list[dict]:
     return kept
 
 
-def detect(rgb: np.ndarray) -> tuple[list[dict], list[dict]]:
-    """(face detections, all detections of the 320 pass) on a working copy."""
+@cache
+def hog() -> dlib.fhog_object_detector:
+    return dlib.get_frontal_face_detector()
+
+
+def hog_faces(rgb: np.ndarray) -> list[dict]:
+    """dlib's HOG detections, as detections with their own rectangle (its landmark model's box)."""
+    rects, scores, _ = hog().run(rgb, 0, HOG_MIN_SCORE)
+    return [
+        {"box": [r.left(), r.top(), r.width(), r.height()], "rect": r, "score": min(1.0, 0.5 + s / 4)}
+        for r, s in zip(rects, scores, strict=True)
+    ]
+
+
+def detect(rgb: np.ndarray, *, small: bool = False) -> tuple[list[dict], list[dict]]:
+    """(face detections, all detections of the 320 pass) on a working copy; ``small``: an enlarged
+    thumbnail, which dlib's HOG detector searches too."""
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])  # NudeNet takes what cv2.imread gives: BGR
     found = detector(DETECT_RESOLUTION).detect(bgr)
     face_passes = [[d for d in found if d["class"] in nudity.FACE_CLASSES]]
-    if max(rgb.shape[:2]) > SMALL_FACE_MIN_SIDE:
-        small = detector(SMALL_FACE_RESOLUTION).detect(bgr)
-        face_passes.append([d for d in small if d["class"] in nudity.FACE_CLASSES])
-    return _merge(*face_passes), found
+    if max(rgb.shape[:2]) > SMALL_FACE_MIN_SIDE and (SMALL_PICTURE_YOLO_640 or not small):
+        more = detector(SMALL_FACE_RESOLUTION).detect(bgr)
+        face_passes.append([d for d in more if d["class"] in nudity.FACE_CLASSES])
+    merged = _merge(*face_passes)
+    if small:  # YOLO's boxes first; HOG adds the faces it alone found
+        merged += [d for d in hog_faces(rgb) if all(_iou(d["box"], k["box"]) <= SAME_FACE_IOU for k in merged)]
+    return merged, found
 
 
 def analyse(image: Image.Image, *, reference: bool = False) -> Analysis:
     """Faces and nudity of a decoded image. ``reference`` adds augmented embeddings
     (for building a case's face bank from the victim's own photos)."""
     rgb, scale = working_copy(image)
-    face_dets, found = detect(rgb)
-    described = [facelib.describe(rgb, d["box"], d["score"], scale=scale, reference=reference) for d in face_dets]
+    face_dets, found = detect(rgb, small=scale > 1.0)
+    described = facelib.describe_all(rgb, face_dets, scale=scale, reference=reference)
+    if reference:
+        described = [_with_thumbnail_views(image, face) for face in described]
     described.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
     body = nudity.labels(found, scale)
     return Analysis(faces=described, nudity=nudity.score(body), labels=body)
 
 
+def _with_thumbnail_views(image: Image.Image, face: Face) -> Face:
+    """A reference face with the embeddings of the same face on thumbnails of the photo (REFERENCE_THUMBNAILS):
+    a small face found on a listing lies nearer to those than to the sharp one."""
+    if not face.ok:
+        return face
+    extra = []
+    for side in REFERENCE_THUMBNAILS:
+        factor = side / max(image.size)
+        if factor >= 1.0:
+            continue
+        small = image.resize((max(1, round(image.width * factor)), max(1, round(image.height * factor))),
+                             Image.Resampling.LANCZOS)  # fmt: skip
+        rgb, scale = working_copy(small)
+        dets = [d for d in detect(rgb, small=scale > 1.0)[0]
+                if _iou([v / scale / factor for v in d["box"]], list(face.box)) > SAME_FACE_IOU]  # fmt: skip
+        views = facelib.describe_all(rgb, dets[:1], scale=scale)
+        extra += [f.embedding for f in views if f.ok and f.quality["size"] >= VIEW_MIN_SIZE]
+    return dataclasses.replace(face, embeddings=[*face.embeddings, *extra])
+
+
 def reference_embeddings(image: Image.Image) -> list[np.ndarray]:
     """Embeddings for a case's face bank from one reference photo: those of its largest face
-    that passes the gate (a reference photo shows the victim; smaller faces may be others).
+    that has one (a reference photo shows the victim; smaller faces may be others).
     Empty when no face is usable."""
     usable = analyse(image, reference=True).usable_faces
     return list(usable[0].embeddings) if usable else []
