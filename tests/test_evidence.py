@@ -277,10 +277,11 @@ def test_case_page_preserve_button_and_download(site, case, clients, loopback, d
 def test_capture_task_runs_on_a_real_worker_with_redis(site, tmp_path, redis_url):
     """The case page's button queues a task; a worker process (warm browser) on Redis preserves the page."""
     import os
-    import signal
     import subprocess
     import sys
     import time
+
+    from test_processes import stop
 
     kesu = str(Path(sys.executable).with_name("kesu"))
     env = {**os.environ, "KESU_DATA_DIR": str(tmp_path / "data"), "KESU_BROKER_URL": redis_url,
@@ -308,8 +309,7 @@ def test_capture_task_runs_on_a_real_worker_with_redis(site, tmp_path, redis_url
                 break
             time.sleep(1)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        log = worker.communicate(timeout=60)[0]
+        log = stop(worker)
     assert rows and rows[0]["status"] == "done" and rows[0]["media"] >= 2, log[-2000:]
     assert "Traceback" not in log and site.url("/simple.html") not in log  # no victim URL in the worker's log
 

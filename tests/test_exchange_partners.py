@@ -118,7 +118,10 @@ def shared(personas, victim_details, astronaut_png, hopper_jpg, reference_signal
 
 
 def test_the_kesu_collaboration_fetches_matches_and_reports_back_to_a_live_kesu(
-    desk_url, shared, tmp_path, astronaut_png  # noqa: F811
+    desk_url,  # noqa: F811 - the fixture imported above
+    shared,
+    tmp_path,
+    astronaut_png,  # noqa: F811
 ):
     case, token, other_token = shared
     endpoint = f"{desk_url}/api/exchange/v1"

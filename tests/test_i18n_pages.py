@@ -15,16 +15,16 @@ from html.parser import HTMLParser
 
 import pytest
 from conftest import verified_client
-from django.urls import URLPattern, URLResolver, get_resolver
 from django.conf import settings
+from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from test_i18n import LOCALE, po_entries
 from test_notices_pages import as_sent, reply_for
 from test_review import OPERATOR, SECRET_URL, make_hit
 
 from kesu.evidence import bundle as bundles
-from kesu.hashing import services as hashing
 from kesu.evidence.models import EvidenceBundle
+from kesu.hashing import services as hashing
 from kesu.notices import compose
 from kesu.notices.models import Notice, NoticeTemplate, OutboxMessage
 from kesu.patrol import services as patrol

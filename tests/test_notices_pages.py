@@ -315,7 +315,7 @@ def test_a_search_engine_form_gets_its_own_questions_in_its_order_and_never_her_
     answers = [unescape(text) for text in re.findall(r"<textarea [^>]*>(.*?)</textarea>", html, re.S)]
     assert labels == [field.label for field in form.fields] and labels[0] == first and labels[-1] == last
     assert len(answers) == len(labels) and all(answer.strip() for answer in answers), "every question is answered"
-    by_fill = dict(zip((field.fills for field in form.fields), answers))
+    by_fill = dict(zip((field.fills for field in form.fields), answers, strict=True))
     assert by_fill["urls"] == URL and "2026-10-01" in by_fill["authority"]
     assert by_fill.get("depicted", "withheld").lower().count("withheld") == 1
     assert victim_details.name not in html and victim_details.contact["email"] not in html
@@ -338,5 +338,7 @@ def test_in_japanese_the_form_helper_asks_in_japanese_and_answers_in_japanese(cl
     notice.save()
     clients["on_case"].cookies[settings.LANGUAGE_COOKIE_NAME] = "ja"
     html = page(clients["on_case"], f"/notices/{notice.pk}/form/")[1]
-    assert "代理権限の説明" in html and "居住国" in html and "いいえ。本人はこれらの画像の公開に同意していません" in html
+    assert (
+        "代理権限の説明" in html and "居住国" in html and "いいえ。本人はこれらの画像の公開に同意していません" in html
+    )
     assert "本人の安全のため記載しません" in html and "Country of residence" not in html

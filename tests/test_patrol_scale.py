@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from test_processes import stop
 
 from kesu.demo.web import DemoWeb
 
@@ -107,8 +108,7 @@ def test_two_workers_one_killed_mid_run_every_item_exactly_once(tmp_path, databa
         finally:
             for process in (doomed, survivor):
                 if process.poll() is None:
-                    os.killpg(process.pid, signal.SIGTERM)
-                    process.wait(timeout=60)
+                    stop(process)
         output = "\n".join(log.read_text() for log in logs)
 
     assert unfinished(database) == 0, output[-3000:]

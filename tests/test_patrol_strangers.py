@@ -151,7 +151,11 @@ def test_the_patrol_keeps_signals_only_as_typed_arrays(db, her_case, site, hoppe
 
 
 def test_a_rejected_hit_or_a_deleted_case_leaves_only_the_sha256_once_the_undo_window_closed(
-    db, her_case, site, pictures, personas  # noqa: F811
+    db,
+    her_case,
+    site,  # noqa: F811 - the local web site fixture
+    pictures,
+    personas,
 ):
     from datetime import timedelta
 

@@ -1,6 +1,7 @@
 """The running system: ``kesu run`` (web + worker + scheduler) and workers
 on a real broker (the filesystem broker of one machine, and Redis)."""
 
+import contextlib
 import http.cookiejar
 import json
 import os
@@ -30,6 +31,19 @@ def environment(data_dir, **extra):
     env = {**os.environ, "KESU_DATA_DIR": str(data_dir), **extra}
     env.pop("KESU_DATABASE_URL", None)
     return env
+
+
+def stop(process: subprocess.Popen, seconds: float = 60):
+    """Stops a `kesu worker` as `kesu run` and a service manager stopping its main process do: SIGTERM to the main
+    process, which shuts its pool down (the same signal to the whole group at once can leave Celery waiting on a pool
+    child it lost); a worker still there after ``seconds`` fails the test, and whatever is left is killed.
+    Returns what it wrote to a pipe (None when it writes to a file)."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.communicate(timeout=seconds)[0]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def wait_for(predicate, seconds: float):
@@ -129,8 +143,7 @@ def test_worker_runs_scheduled_task_from_the_broker(tmp_path, broker, sender, re
 
         assert wait_for(logged, 90), "the worker did not run the task"
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.communicate(timeout=60)
+        stop(worker)
     due = subprocess.run([KESU, "case", "due", "--json"], env=env, capture_output=True, text=True).stdout
     assert json.loads(due.splitlines()[0])["id"] == case_id
     # the broker's files stay under the data directory, never in the directory the worker was started from

@@ -324,7 +324,9 @@ def test_finding9_a_bad_undo_window_stops_start_up_naming_the_variable(tmp_path,
     assert result.stderr.strip().splitlines()[-1].startswith("kesu: error: configuration: KESU_REFERENCE_UNDO_MINUTES")
 
 
-@pytest.mark.parametrize("command", [["watch", "leak.example"], ["run"], ["recheck"], ["sweep"], ["drain", "--seconds", "1"]])
+@pytest.mark.parametrize(
+    "command", [["watch", "leak.example"], ["run"], ["recheck"], ["sweep"], ["drain", "--seconds", "1"]]
+)
 def test_the_patrols_installation_wide_commands_are_for_supervisors(cli, personas, command):
     """As on the patrol pages: what works for every case is not for staff, who see only their cases."""
     code, out, err = cli("--as", "kenji", "patrol", *command)

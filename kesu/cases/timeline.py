@@ -30,8 +30,8 @@ FEW = 3  # rows of one sort on one day are shown one by one; more become one eve
 
 # The kinds in the order the filter shows them; a kind not named here comes last, in the order registered.
 ORDER = (
-    "reference", "hit", "decision", "evidence", "notice", "reply", "recheck", "outcome", "exchange", "hashing", "contact",
-    "case",
+    "reference", "hit", "decision", "evidence", "notice", "reply", "recheck", "outcome", "exchange", "hashing",
+    "contact", "case",
 )  # fmt: skip
 # The due actions, most urgent first: a message that did not go out (she counts on it), escalations whose
 # deadline passed, content still online past the deadline with nobody further up the ladder, replies waiting

@@ -56,8 +56,9 @@ GOOGLE_HELP = "https://support.google.com/websearch/answer/6302812"
 # Google's two forms (real and fake imagery) open and close with the same questions.
 GOOGLE_REQUESTER = (
     Field("Country of residence", "居住国", "country"),
-    Field("Are you the person depicted or their authorised representative?", "本人か代理人か",
-          "requester_role"),  # fmt: skip
+    Field(
+        "Are you the person depicted or their authorised representative?", "本人か代理人か", "requester_role"
+    ),  # fmt: skip
     Field("Your full name", "申請者の氏名", "requester_name"),
     Field("Contact e-mail address", "連絡先メールアドレス", "email"),
     Field("Name of the person you represent", "代理する本人の氏名", "depicted"),
@@ -71,15 +72,21 @@ FORMS: tuple[WebForm, ...] = (
     WebForm(
         "google",
         "Google: remove non-consensual explicit or intimate personal images from Google Search",
-        Source("Google Search Help, 'Remove non-consensual explicit or intimate personal images from Google'",
-               GOOGLE_HELP),  # fmt: skip
+        Source(
+            "Google Search Help, 'Remove non-consensual explicit or intimate personal images from Google'", GOOGLE_HELP
+        ),  # fmt: skip
         (
             *GOOGLE_REQUESTER,
-            Field("Is the person identifiable, and is the imagery nude, sexual or intimate?",
-                  "本人が特定でき、裸・性行為・私的な状態の画像か", "imagery", 2),  # fmt: skip
+            Field(
+                "Is the person identifiable, and is the imagery nude, sexual or intimate?",
+                "本人が特定でき、裸・性行為・私的な状態の画像か",
+                "imagery",
+                2,
+            ),  # fmt: skip
             Field("Was the imagery published without consent?", "同意なく公開されたか", "consent", 2),
-            Field("Is the person currently being paid for this content?", "本人はこの内容で報酬を得ているか",
-                  "not_paid"),  # fmt: skip
+            Field(
+                "Is the person currently being paid for this content?", "本人はこの内容で報酬を得ているか", "not_paid"
+            ),  # fmt: skip
             *GOOGLE_URLS_SIGNED,
         ),
         case_types=frozenset({"ncii", "voyeurism", "sextortion", "av"}),
@@ -87,12 +94,18 @@ FORMS: tuple[WebForm, ...] = (
     WebForm(
         "google",
         "Google: remove involuntary fake explicit imagery (deepfakes) from Google Search",
-        Source("Google Search Help, 'Remove involuntary fake pornography from Google'",
-               "https://support.google.com/websearch/answer/9116649"),  # fmt: skip
+        Source(
+            "Google Search Help, 'Remove involuntary fake pornography from Google'",
+            "https://support.google.com/websearch/answer/9116649",
+        ),  # fmt: skip
         (
             *GOOGLE_REQUESTER,
-            Field("Confirm the imagery is fake and depicts the person in a sexual or intimate way",
-                  "偽の画像であり本人を性的に描いていること", "imagery", 2),  # fmt: skip
+            Field(
+                "Confirm the imagery is fake and depicts the person in a sexual or intimate way",
+                "偽の画像であり本人を性的に描いていること",
+                "imagery",
+                2,
+            ),  # fmt: skip
             *GOOGLE_URLS_SIGNED,
         ),
         case_types=frozenset({"deepfake"}),
@@ -100,7 +113,9 @@ FORMS: tuple[WebForm, ...] = (
     WebForm(
         "bing",
         "Microsoft: report non-consensual intimate imagery",
-        Source("Microsoft, 'Report non-consensual intimate imagery'", "https://www.microsoft.com/en-us/concern/revengeporn"),
+        Source(
+            "Microsoft, 'Report non-consensual intimate imagery'", "https://www.microsoft.com/en-us/concern/revengeporn"
+        ),
         (
             Field("Your name", "申請者の氏名", "requester_name"),
             Field("Your e-mail address", "メールアドレス", "email"),
@@ -108,8 +123,12 @@ FORMS: tuple[WebForm, ...] = (
             Field("Are you the person depicted or acting on their behalf?", "本人か代理人か", "requester_role"),
             Field("How you are authorised to act for the person", "代理権限の説明", "authority", 3),
             Field("URL(s) of the content", "コンテンツの URL", "urls", 6),
-            Field("Did the person depicted ever consent to its distribution?", "本人が配布に同意したことがあるか",
-                  "consent", 2),  # fmt: skip
+            Field(
+                "Did the person depicted ever consent to its distribution?",
+                "本人が配布に同意したことがあるか",
+                "consent",
+                2,
+            ),  # fmt: skip
             Field("Describe the content", "内容の説明", "imagery", 2),
             Field("Signature and date", "署名と日付", "signature"),
         ),
@@ -132,6 +151,4 @@ FORMS: tuple[WebForm, ...] = (
 
 def form_for(engine: str, case_type: str) -> WebForm | None:
     """The engine's form for this kind of case, or None (the generic web-form fields then apply)."""
-    return next(
-        (f for f in FORMS if f.engine == engine and (f.case_types is None or case_type in f.case_types)), None
-    )
+    return next((f for f in FORMS if f.engine == engine and (f.case_types is None or case_type in f.case_types)), None)

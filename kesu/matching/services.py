@@ -249,5 +249,6 @@ def find_exact(kind: str, value: str):
 
 
 __all__ = [
-    "Evidence", "bank_reference", "bank_values", "match", "found", "search", "record_hits", "confirm_hit", "reject_hit", "find_exact",
+    "Evidence", "bank_reference", "bank_values", "match", "found", "search", "record_hits", "confirm_hit",
+    "reject_hit", "find_exact",
 ]  # fmt: skip

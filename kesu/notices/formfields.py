@@ -33,7 +33,9 @@ IMAGERY = {
     ),
     "csam": _lazy("The images show a child in a sexual way; they are also reported to a hotline."),
 }
-INTIMATE = _lazy("The person depicted is identifiable; the images show her nude, in a sexual act or in an intimate state.")
+INTIMATE = _lazy(
+    "The person depicted is identifiable; the images show her nude, in a sexual act or in an intimate state."
+)
 
 
 def _answers(notice: Notice) -> dict:
