@@ -153,7 +153,7 @@ def reload_until(page, predicate, seconds: float, every: float = 5.0) -> bool:
 
 
 def test_01_log_in_with_the_second_factor(desk, page):
-    assert wait_for(lambda: _answers(desk.url("/accounts/login/")), 90), "kesu run did not start"
+    assert wait_for(lambda: _answers(desk.url("/accounts/login/")), 300), "kesu run did not start"
     page.goto(desk.url("/"))
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
     choose_language(page, "en")

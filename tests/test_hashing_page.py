@@ -99,7 +99,7 @@ def desk(tmp_path_factory):
             env=env, stdout=sink, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )  # fmt: skip
         try:
-            assert wait_for(lambda: _answers(base + "/accounts/login/"), 90), "kesu run did not start"
+            assert wait_for(lambda: _answers(base + "/accounts/login/"), 300), "kesu run did not start"
             yield SimpleNamespace(base=base, env=env, case_id=case_id)
         finally:
             os.killpg(process.pid, signal.SIGTERM)

@@ -80,7 +80,7 @@ def test_kesu_run_serves_the_demo_and_stops_cleanly(tmp_path):
     base = f"http://127.0.0.1:{port}"
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     try:
-        login = wait_for(lambda: fetch(opener, f"{base}/accounts/login/"), 60)
+        login = wait_for(lambda: fetch(opener, f"{base}/accounts/login/"), 300)
         assert login and login[0] == 200
         status, url, _ = fetch(
             opener, f"{base}/accounts/login/",
