@@ -56,17 +56,6 @@ def uses_database(item) -> bool:
     return bool(item.get_closest_marker("django_db")) or bool(DATABASE_FIXTURES & set(item.fixturenames))
 
 
-# The longest files of a run on this machine (ci, 2026-12-07), longest first: handed out first, so the last file
-# a process takes is a short one. A file not named here comes after them, in collection order.
-LONGEST_FIRST = {
-    name: rank
-    for rank, name in enumerate([
-        "test_desk_e2e.py", "test_processes.py", "test_desk_day_ja.py", "test_hashing_page.py", "test_patrol_demo.py",
-        "test_notices_crash.py", "test_patrol_scale.py", "test_exchange_demo.py", "test_sites_import.py",
-    ])
-}  # fmt: skip
-
-
 def pytest_collection_modifyitems(config, items):
     """Files with end-to-end tests first: pytest-xdist hands out whole files (--dist loadfile), and a long
     file handed out last would end the run late. The order within a file is kept (the sort is stable).
@@ -77,7 +66,7 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=[item for item in items if not uses_database(item)])
         items[:] = kept
     end_to_end = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: (item.path not in end_to_end, LONGEST_FIRST.get(item.path.name, len(LONGEST_FIRST))))
+    items.sort(key=lambda item: item.path not in end_to_end)
 
 
 def png_bytes(array) -> bytes:
