@@ -129,7 +129,8 @@ def test_dlib_finds_a_face_in_a_thumbnail_where_yolo_alone_does_not(astronaut, a
 
 
 def test_a_tiny_face_is_reported_but_too_small(astronaut, astronaut_result):
-    factor = 13 / min(only_face(astronaut_result).box[2:])
+    # 14 px: under MIN_SIZE, and found by the detectors (at 13 px, a 68 px picture, neither finds it)
+    factor = 14 / min(only_face(astronaut_result).box[2:])
     result = analyse(scaled(astronaut, factor))
     assert len(result.faces) == 1, result.to_json()
     face = result.faces[0]

@@ -197,9 +197,22 @@ class DescriptorIndex(_Persistent):
 
     RATIO = 0.8  # Lowe's ratio test on Hamming distances
     MAX_DISTANCE = 64
+    # A brute-force scan of every banked descriptor was 95 % of a match query: 0.3-1.3 s with 1,000
+    # references (500,000 descriptors, bench/cascade.py). From IVF_MIN descriptors on, an inverted file
+    # (faiss IndexBinaryIVF: descriptors filed under the nearest of ~sqrt(n) trained centroids) looks only
+    # in the NPROBE lists nearest each query descriptor. A copy's descriptors still find their twins there
+    # (recall: bench/matching.py, bench/graphics.py); an unrelated one's runner-up may be missed, which makes
+    # the ratio test more lenient, and RANSAC (image.verify) is what decides. Retrained when the bank has
+    # grown RETRAIN_GROWTH times since.
+    IVF_MIN = 100_000
+    NPROBE = 16
+    RETRAIN_GROWTH = 2.0
 
     def __init__(self):
         self.flat = faiss.IndexBinaryFlat(256)
+        self.ivf: faiss.IndexBinaryIVF | None = None
+        self._trained_on = 0
+        self.codes = np.zeros((0, 32), np.uint8)
         self.owner = np.zeros(0, np.int64)
         self.row = np.zeros(0, np.int64)
         self.features: dict = {}  # owner -> image.LocalFeatures
@@ -217,12 +230,35 @@ class DescriptorIndex(_Persistent):
         if not self._pending:
             return
         added = [self.features[o] for o in self._pending]
-        self.flat.add(np.ascontiguousarray(np.concatenate([f.descriptors for f in added]), dtype=np.uint8))
+        codes = np.ascontiguousarray(np.concatenate([f.descriptors for f in added]), dtype=np.uint8)
+        self.flat.add(codes)
+        self.codes = np.concatenate([self.codes, codes])
         owners = [np.full(len(f.descriptors), o, np.int64) for o, f in zip(self._pending, added, strict=True)]
         rows = [np.arange(len(f.descriptors), dtype=np.int64) for f in added]
         self.owner = np.concatenate([self.owner, *owners])
         self.row = np.concatenate([self.row, *rows])
         self._pending = []
+        self._file()
+
+    def _file(self) -> None:
+        """The inverted file, (re)built from the flat codes once the bank is large enough for it."""
+        codes, total = self.codes, len(self.codes)
+        if total < self.IVF_MIN:
+            self.ivf = None
+            return
+        if self.ivf is not None and total < self.RETRAIN_GROWTH * self._trained_on:
+            self.ivf.add(codes[self.ivf.ntotal :])
+            return
+        lists = int(np.sqrt(total))
+        sample = codes[np.random.default_rng(0).choice(total, min(total, 40 * lists), replace=False)]
+        quantizer = faiss.IndexBinaryFlat(256)
+        ivf = faiss.IndexBinaryIVF(quantizer, 256, lists)
+        ivf.train(np.ascontiguousarray(sample))
+        ivf.add(np.ascontiguousarray(codes))
+        ivf.nprobe = self.NPROBE
+        ivf.own_fields = True
+        quantizer.this.disown()
+        self.ivf, self._trained_on = ivf, total
 
     def vote(self, descriptors: np.ndarray, k: int = 4) -> dict[int, np.ndarray]:
         """Owner -> (query row, owner row) pairs that passed the ratio test.
@@ -234,7 +270,8 @@ class DescriptorIndex(_Persistent):
         self._flush()
         if not len(self) or not len(descriptors):
             return {}
-        distances, neighbours = self.flat.search(np.ascontiguousarray(descriptors), min(k, len(self.owner)))
+        index = self.ivf if self.ivf is not None else self.flat
+        distances, neighbours = index.search(np.ascontiguousarray(descriptors), min(k, len(self.owner)))
         owners = np.where(neighbours >= 0, self.owner[neighbours], -(2**62))
         other = owners != owners[:, :1]
         runner_up = np.where(other, distances, 256).min(axis=1).astype(float)

@@ -55,6 +55,10 @@ def _register_heif() -> None:
 _register_heif()
 
 
+ORIENTATION = 0x0112  # EXIF tag
+DRAFT_MIN_SIDE = 1024
+
+
 def open_image(data: bytes) -> Image.Image:
     """Decode an image fully, refusing bombs and broken files with a clear error."""
     Image.MAX_IMAGE_PIXELS = settings.KESU_MAX_IMAGE_PIXELS
@@ -62,8 +66,10 @@ def open_image(data: bytes) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(BytesIO(data))
-            # JPEG can decode at 1/2, 1/4, 1/8 scale: nothing Kesu does needs more than ~2000 px
-            image.draft(image.mode, (2048, 2048))
+            # JPEG can decode at 1/2, 1/4, 1/8 scale. Pillow picks the smallest that keeps both sides at
+            # least DRAFT_MIN_SIDE: a 12 MP photo comes out at 2000 x 1500, decoded in a quarter of the time
+            # (and nothing Kesu does looks at more than 2048 px)
+            image.draft(image.mode, (DRAFT_MIN_SIDE, DRAFT_MIN_SIDE))
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UserError("image is too large (decompression bomb refused)") from None
@@ -71,6 +77,8 @@ def open_image(data: bytes) -> Image.Image:
         raise UserError("not an image or video that Kesu can read") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise UserError(f"image is damaged or truncated ({type(exc).__name__})") from None
+    if image.getexif().get(ORIENTATION, 1) == 1:
+        return image  # upright already: exif_transpose would copy the pixels all the same
     upright = ImageOps.exif_transpose(image)
     upright.format = image.format  # the turned copy forgets what it was decoded from
     return upright

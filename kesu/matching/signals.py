@@ -19,17 +19,14 @@ runs every registered type through the same cases.
 """
 
 import dataclasses
-import hashlib
 import math
-from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
-from PIL import Image
 
 from ..ml import facesize
 from . import calibration, indexes
 from .framehash import FrameHash
+from .medium import Medium  # noqa: F401 (where callers have always found it)
 from .values import (
     FoundMedium,
     SignalValue,
@@ -42,80 +39,9 @@ from .values import (
     unpack_secrets,
 )
 
-VIDEO_FACE_FRAMES = 24  # faces are searched on this many frames spread over a video
-VIDEO_FACE_FPS = 0.2  # at most one every 5 s
-# PDQ of a moving picture changes fast (a median 54 bits in half a second in
-# our test videos): a reference hashed at 4 fps has a frame within 1/8 s of
-# any found frame sampled at 1 fps, whatever the phase of the two samplings.
-REFERENCE_FPS = 4.0
-FOUND_FPS = 1.0
 MIN_QUALITY = 50  # Meta: PDQ hashes of quality < 50 match too easily to trust
 VERIFY_TOP = 3  # references per query that get the geometric check
 MIN_VOTES = 8  # descriptor matches a reference needs before it is checked
-
-
-@dataclass
-class Medium:
-    """One image or video, with what the signal types share (decoded once)."""
-
-    data: bytes
-    kind: str  # "image" or "video"
-    image: Image.Image | None = None
-    reference: bool = False  # a victim's reference: augment faces, hash sub-regions
-
-    @cached_property
-    def analysis(self):
-        from ..ml.analysis import analyse
-
-        return analyse(self.image, reference=self.reference) if self.image is not None else None
-
-    @cached_property
-    def video_hashes(self):
-        from . import video
-
-        if self.kind != "video":
-            return None
-        return video.hash_video(self.data, fps=REFERENCE_FPS if self.reference else FOUND_FPS)
-
-    @cached_property
-    def frame_analyses(self) -> list:
-        """(time, Analysis) for a sample of frames: faces and nudity in videos."""
-        from ..ml.analysis import analyse
-        from . import video
-
-        if self.kind != "video":
-            return []
-        duration = self.video_hashes.duration or 0.0
-        fps = min(VIDEO_FACE_FPS, VIDEO_FACE_FRAMES / duration) if duration > 0 else VIDEO_FACE_FPS
-        frames = video.decode_frames(self.data, fps=fps, max_frames=VIDEO_FACE_FRAMES)
-        return [(f.t, analyse(Image.fromarray(f.rgb), reference=self.reference)) for f in frames.frames]
-
-    def analyses(self) -> list:
-        if self.kind == "image":
-            return [(None, self.analysis)]
-        return self.frame_analyses
-
-    def faces_json(self) -> list[dict]:
-        """Boxes, scores and quality of every face found (no embeddings)."""
-        return [
-            {**face.to_json(), **({"t": round(t, 3)} if t is not None else {})}
-            for t, analysis in self.analyses()
-            for face in analysis.faces
-        ]
-
-    @cached_property
-    def query_hashes(self):
-        from . import image as features
-
-        return features.query_hashes(self.image)
-
-    @cached_property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
-
-    @cached_property
-    def md5(self) -> str:
-        return hashlib.md5(self.data, usedforsecurity=False).hexdigest()
 
 
 def threshold(kind: str) -> float:
@@ -249,7 +175,7 @@ class Pdq(SignalType):
     def compute(self, medium):
         from . import image as features
 
-        hashes = features.reference_hashes(medium.image) if medium.reference else medium.query_hashes
+        hashes = features.reference_hashes(medium.small) if medium.reference else medium.query_hashes
         return [SignalValue(self.kind, h.hex, h.quality, {"region": h.region, "variant": h.variant}) for h in hashes]
 
     def to_arrays(self, values):
@@ -313,7 +239,7 @@ class LocalFeatures(SignalType):
 
         out = []
         for mirrored in (False,) if medium.reference else (False, True):
-            local = features.local_features(medium.image, mirror=mirrored)
+            local = features.local_features(medium.small, mirror=mirrored)
             if medium.reference:  # only a found image's texture is looked at (image.verify)
                 local = dataclasses.replace(local, texture=None)
             meta = {"points": len(local.points), **({"mirrored": True} if mirrored else {})}

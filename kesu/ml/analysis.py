@@ -12,19 +12,19 @@ from functools import cache
 
 import dlib
 import numpy as np
-from nudenet import NudeDetector
 from PIL import Image, ImageOps
 
 from ..lib.errors import UserError
 from . import faces as facelib
-from . import nudity
+from . import nudity, yolo
 from .faces import Face
 from .nudity import Label
 
-# dlib runs on a copy at most this large: enough for any face the detector can find (it
-# misses faces under ~5 % of the long side, i.e. 80 px here, and the size gate is 40 px),
-# and it bounds memory and time for camera-sized originals.
-WORK_MAX_SIDE = 1600
+# dlib runs on a copy at most this large: it bounds memory and time for huge originals. A camera JPEG comes
+# from kesu.matching.media already reduced (JPEG draft mode: its short side at 1024-2047 px) and is used as
+# decoded: resizing it to 1600 px with Lanczos cost more than the whole 320 px detection (bench/cascade.py).
+# dlib's landmarks and chips look at the face's box only; YOLO resizes its input itself.
+WORK_MAX_SIDE = 3072
 # The model needs a face of ~32 px in its input. Faces-dev faces pasted into a 1600 px scene
 # (bench/faces_eval.py) were found at 320 in 15/23 cases at 10 % of the long side, 6/23 at
 # 7 %, 0/23 at 5 %; adding a 640 pass: 21/23, 20/23, 13/23 (for ~4x the detection time).
@@ -34,6 +34,12 @@ WORK_MAX_SIDE = 1600
 DETECT_RESOLUTION = 320
 SMALL_FACE_RESOLUTION = 640
 SMALL_FACE_MIN_SIDE = 400
+# The cascade (issue 19): the 640 pass looks for faces the 320 pass is too coarse to see, and costs four
+# times as much. A picture whose 320 pass found a face this large (its short side over the picture's long
+# side) is a portrait or a selfie: on faces-dev at working size (24 photos) the 640 pass added no face to
+# any of the 17 such photos, only a 0.27-score box over the face already found. Smaller faces, or none,
+# and the 640 pass runs as before (pasted faces of 5-10 % in bench/faces_eval.py are unchanged).
+PORTRAIT_FACE = 0.15
 SAME_FACE_IOU = 0.3
 # A picture whose long side is under SMALL_PICTURE_SIDE (thumbnails on listings: 90-320 px) is enlarged
 # (Lanczos) towards UPSAMPLED_SIDE, at most MAX_UPSAMPLING times, before detection, landmarks and
@@ -76,10 +82,8 @@ class Analysis:
         }
 
 
-@cache
-def detector(resolution: int = DETECT_RESOLUTION) -> NudeDetector:
-    """One ONNX session per resolution and process (loading costs ~0.1 s)."""
-    return NudeDetector(inference_resolution=resolution)
+def detector(resolution: int = DETECT_RESOLUTION) -> yolo.Detector:
+    return yolo.detector(resolution)
 
 
 def working_copy(image: Image.Image) -> tuple[np.ndarray, float]:
@@ -97,7 +101,9 @@ def working_copy(image: Image.Image) -> tuple[np.ndarray, float]:
             scale = min(MAX_UPSAMPLING, UPSAMPLED_SIDE / max(image.size))
         if scale != 1.0:
             size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-            image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0 if scale < 1 else None)
+            # enlarging a thumbnail: Lanczos (measured, see above); reducing: bilinear after a box reduce
+            filter_ = Image.Resampling.LANCZOS if scale > 1 else Image.Resampling.BILINEAR
+            image = image.resize(size, filter_, reducing_gap=2.0 if scale < 1 else None)
         rgb = np.asarray(image.convert("RGB"))
     except (OSError, ValueError, TypeError) as exc:
         raise UserError(f"image cannot be analysed ({type(exc).__name__})") from None
@@ -147,17 +153,26 @@ def hog_faces(rgb: np.ndarray) -> list[dict]:
 
 def detect(rgb: np.ndarray, *, small: bool = False) -> tuple[list[dict], list[dict]]:
     """(face detections, all detections of the 320 pass) on a working copy; ``small``: an enlarged
-    thumbnail, which dlib's HOG detector searches too."""
+    thumbnail, which dlib's HOG detector searches too. A reference goes through the same cascade as a found
+    picture: the same photo must give the same boxes, so that an exact copy's face lies at distance ~0."""
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])  # NudeNet takes what cv2.imread gives: BGR
     found = detector(DETECT_RESOLUTION).detect(bgr)
     face_passes = [[d for d in found if d["class"] in nudity.FACE_CLASSES]]
-    if max(rgb.shape[:2]) > SMALL_FACE_MIN_SIDE and (SMALL_PICTURE_YOLO_640 or not small):
+    if _needs_small_face_pass(rgb, face_passes[0], small):
         more = detector(SMALL_FACE_RESOLUTION).detect(bgr)
         face_passes.append([d for d in more if d["class"] in nudity.FACE_CLASSES])
     merged = _merge(*face_passes)
     if small:  # YOLO's boxes first; HOG adds the faces it alone found
         merged += [d for d in hog_faces(rgb) if all(_iou(d["box"], k["box"]) <= SAME_FACE_IOU for k in merged)]
     return merged, found
+
+
+def _needs_small_face_pass(rgb: np.ndarray, faces: list[dict], small: bool) -> bool:
+    """Whether faces too small for the 320 pass may be there (see PORTRAIT_FACE)."""
+    side = max(rgb.shape[:2])
+    if side <= SMALL_FACE_MIN_SIDE or (small and not SMALL_PICTURE_YOLO_640):
+        return False
+    return not any(min(d["box"][2], d["box"][3]) >= PORTRAIT_FACE * side for d in faces)
 
 
 def analyse(image: Image.Image, *, reference: bool = False) -> Analysis:
