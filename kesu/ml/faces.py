@@ -1,4 +1,7 @@
-"""Faces: landmarks, alignment, quality and 128-D embeddings (dlib), on boxes from the detectors.
+"""Faces: landmarks, alignment, quality and 128-D embeddings, on boxes from the detectors.
+
+Landmarks and alignment are dlib's; the embedding is dlib's ResNet run by ONNX Runtime (kesu.ml.facenet:
+the same weights and results, ~20x faster here).
 
 The thresholds below were measured with ``bench/faces_eval.py`` on faces-dev (10 people, 23
 photos, plus blurred and shrunk copies of them). That set is small: the numbers have wide
@@ -13,6 +16,8 @@ import cv2
 import dlib
 import face_recognition_models
 import numpy as np
+
+from kesu.ml import facenet
 
 # dlib's ResNet was trained on 150x150 chips with 0.25 padding; the same person is within
 # 0.6 (L2) with 99.38 % accuracy on LFW according to dlib.
@@ -37,8 +42,8 @@ MAX_YAW = 0.35
 # q40, "hard" = face 44 px + JPEG q25) TAR at 0.6 and at zero false accepts was 100 % with
 # and without it. Jitter x10 and a mirrored chip lowered genuine distances by 0.01-0.03 but
 # brought the closest impostor nearer by 0.01-0.03 too (d' +0.05..+0.35: noise at n=23),
-# and jitter x10 costs ten embeddings (~0.8 s a face here). Switch on when a larger set
-# shows a gain.
+# and jitter x10 costs ten embeddings (~0.8 s a face with dlib, which alone jitters). Switch on when a
+# larger set shows a gain.
 REFERENCE_JITTERS = 0
 REFERENCE_FLIP = False
 
@@ -75,6 +80,7 @@ def _predictor() -> dlib.shape_predictor:
 
 @cache
 def _encoder() -> dlib.face_recognition_model_v1:
+    """dlib's own runner of the network: only for jittered embeddings (dlib's random jitter), see embed."""
     return dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
 
 
@@ -106,9 +112,12 @@ def align(rgb: np.ndarray, shape: dlib.full_object_detection) -> np.ndarray:
 
 
 def embed(chip: np.ndarray, jitters: int = 0) -> np.ndarray:
-    """128-D float32 embedding of an aligned chip; ``jitters`` > 1 averages that many jittered copies."""
-    vector = _encoder().compute_face_descriptor(np.ascontiguousarray(chip), jitters)
-    return np.asarray(vector, dtype=np.float32)
+    """128-D float32 embedding of an aligned chip; ``jitters`` > 1 averages that many randomly jittered
+    copies, computed by dlib (~58 ms each: bench/faces_eval.py's augmentation study, REFERENCE_JITTERS)."""
+    if jitters > 1:
+        vector = _encoder().compute_face_descriptor(np.ascontiguousarray(chip), jitters)
+        return np.asarray(vector, dtype=np.float32)
+    return facenet.embed_batch([chip])[0]
 
 
 def sharpness(chip: np.ndarray) -> float:
@@ -171,11 +180,8 @@ def _measure(rgb: np.ndarray, det: dict, scale: float) -> _Measured:
 
 
 def embed_batch(chips: list[np.ndarray]) -> list[np.ndarray]:
-    """Embeddings of many aligned chips in one call of the network (dlib batches them)."""
-    if not chips:
-        return []
-    vectors = _encoder().compute_face_descriptor([np.ascontiguousarray(c) for c in chips], 0)
-    return [np.asarray(v, dtype=np.float32) for v in vectors]
+    """Embeddings of many aligned chips in one run of the network."""
+    return list(facenet.embed_batch(chips))
 
 
 def describe_all(rgb: np.ndarray, detections: list[dict], *, scale: float = 1.0, reference: bool = False) -> list[Face]:
