@@ -63,11 +63,11 @@ def decide(bank: Bank, picture: Image.Image) -> tuple[dict[int, float], dict[int
     """
     medium = Medium(b"", "image", picture)
     found: dict[int, Evidence] = defaultdict(Evidence)
-    REGISTRY["pdq"].search(bank, medium, found)
+    REGISTRY["pdq"].search(bank, signals.found_medium(medium, ["pdq"]), found)
     old: dict[int, float] = defaultdict(float)
     index = bank.indexes["orb"]
     for mirrored in (False, True):
-        local = features.local_features(picture, mirror=mirrored)
+        local = features.local_features(medium.small, mirror=mirrored)  # as LocalFeatures.compute does
         votes = sorted(index.vote(local.descriptors).items(), key=lambda kv: -len(kv[1]))[:VERIFY_TOP]
         for owner, pairs in votes:
             if len(pairs) < MIN_VOTES:
