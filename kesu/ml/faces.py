@@ -43,7 +43,10 @@ MAX_YAW = 0.35
 # and without it. Jitter x10 and a mirrored chip lowered genuine distances by 0.01-0.03 but
 # brought the closest impostor nearer by 0.01-0.03 too (d' +0.05..+0.35: noise at n=23),
 # and jitter x10 costs ten embeddings (~0.8 s a face with dlib, which alone jitters). Switch on when a
-# larger set shows a gain.
+# larger set shows a gain. On thumbnails (issue 19, bench/faces_variants.py) averaging the mirrored chip's
+# embedding into every face's, found and banked, did not help either (TAR at FAR <= 1e-2 on probes of
+# 160 / 120 / 90 px: 60 / 43 / 31 of 63 against 58 / 43 / 34), nor did scale jitter, 68 landmarks or chips
+# from a Lanczos-enlarged crop.
 REFERENCE_JITTERS = 0
 REFERENCE_FLIP = False
 
