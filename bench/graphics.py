@@ -72,7 +72,8 @@ def decide(bank: Bank, picture: Image.Image) -> tuple[dict[int, float], dict[int
         for owner, pairs in votes:
             if len(pairs) < MIN_VOTES:
                 continue
-            result = features.verify(local, index.features[owner], pairs, raw=True)
+            reference = index.features[owner]
+            result = features.verify(local, reference, features.candidate_pairs(local, reference, pairs), raw=True)
             old[owner] = max(old[owner], old_local(result))
             if not result.refused:
                 found[owner].consider_local(result, mirrored)
