@@ -117,7 +117,8 @@ def _local_wrong(bank, name, transform, copy, ref_source, top: int = 3) -> list[
         local = features.local_features(copy, mirror=mirrored)
         votes = [(o, p) for o, p in index.vote(local.descriptors).items() if ref_source[o] != name]
         for owner, pairs in sorted(votes, key=lambda kv: -len(kv[1]))[:top]:
-            result = features.verify(local, index.features[owner], pairs, raw=True)
+            reference = index.features[owner]
+            result = features.verify(local, reference, features.candidate_pairs(local, reference, pairs), raw=True)
             rows.append({"half": half(name), "transform": transform, "kind": "local-wrong", "label": 0,
                          "pdq_distance": "", "inliers": result.inliers, "matches": max(result.matches, 1),
                          "spread": round(result.spread, 4), "texture": round(result.texture, 4),

@@ -37,7 +37,7 @@ from kesu.matching import calibration, signals  # noqa: E402
 from kesu.matching import image as features  # noqa: E402
 from kesu.matching.bank import Bank  # noqa: E402
 from kesu.matching.evidence import Evidence  # noqa: E402
-from kesu.matching.signals import MIN_VOTES, REGISTRY, VERIFY_TOP, Medium  # noqa: E402
+from kesu.matching.signals import MIN_VOTES, REGISTRY, VERIFY_TOP, Medium, found_medium  # noqa: E402
 
 # The shipped ORB calibration before issue 19 (fitted by bench/calibrate.py on half A), and the refusals
 # the old check had: the rest (shape, spread, texture) are new.
@@ -61,18 +61,19 @@ def decide(bank: Bank, picture: Image.Image) -> tuple[dict[int, float], dict[int
     The new one is what ``Bank.search`` gives (PDQ, then ORB checked by ``verify``); the geometric
     check runs once, raw, and each rule reads its own floors from it.
     """
-    medium = Medium(b"", "image", picture)
+    medium = found_medium(Medium(b"", "image", picture), ["pdq", "orb"])  # what the bank searches, as it does
     found: dict[int, Evidence] = defaultdict(Evidence)
-    REGISTRY["pdq"].search(bank, signals.found_medium(medium, ["pdq"]), found)
+    REGISTRY["pdq"].search(bank, medium, found)
     old: dict[int, float] = defaultdict(float)
     index = bank.indexes["orb"]
-    for mirrored in (False, True):
-        local = features.local_features(medium.small, mirror=mirrored)  # as LocalFeatures.compute does
+    for value in medium.of("orb"):
+        local, mirrored = features.LocalFeatures.from_bytes(value.secret), bool(value.meta.get("mirrored"))
         votes = sorted(index.vote(local.descriptors).items(), key=lambda kv: -len(kv[1]))[:VERIFY_TOP]
         for owner, pairs in votes:
             if len(pairs) < MIN_VOTES:
                 continue
-            result = features.verify(local, index.features[owner], pairs, raw=True)
+            reference = index.features[owner]
+            result = features.verify(local, reference, features.candidate_pairs(local, reference, pairs), raw=True)
             old[owner] = max(old[owner], old_local(result))
             if not result.refused:
                 found[owner].consider_local(result, mirrored)

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from kesu.accounts.principals import SystemPrincipal
-from kesu.matching import bank, media, services
+from kesu.matching import bank, calibration, media, services, signals
 from kesu.matching import image as features
 from kesu.matching.indexes import HashIndex, VectorIndex
 from kesu.matching.models import Hit, Signal
@@ -87,6 +87,25 @@ def test_border_is_trimmed_before_hashing(astronaut):
     trimmed = features.trim_borders(framed)
     assert abs(trimmed.width - astronaut.width) <= 3 and abs(trimmed.height - astronaut.height) <= 3
     assert features.trim_borders(astronaut) is astronaut  # a picture without a frame is left alone
+
+
+def test_a_picture_banked_twice_is_found_as_surely_as_banked_once(astronaut, coffee):
+    """A case may bank a picture and a crop of it: the bank's ratio test then finds many corners of a copy
+    twice and drops them, the check against each candidate alone (image.candidate_pairs) keeps them."""
+    whole, (w, h) = astronaut.convert("RGB"), astronaut.size
+    copy = Image.open(io.BytesIO(encode(whole.crop((w * 12 // 100, h * 5 // 100, w * 92 // 100, h * 85 // 100)))))
+    part = whole.crop((0, 0, w * 3 // 4, h * 3 // 4))
+    found = {}
+    for label, banked in (("once", [whole, coffee]), ("twice", [whole, coffee, part])):
+        references = bank.Bank()
+        for owner, picture in enumerate(banked):
+            references.add_medium(owner, 0, signals.Medium(b"", "image", picture, reference=True), ["pdq", "orb"])
+        evidence = references.search(signals.found_medium(signals.Medium(b"", "image", copy), ["pdq", "orb"]))
+        found[label] = {item.owner: item for item in evidence}
+    once, twice = found["once"], found["twice"]
+    assert twice[0].scores["local"] >= calibration.PINK and twice[2].scores["local"] >= calibration.PINK
+    assert 1 not in twice or twice[1].probability < calibration.REVIEW_CUT  # coffee
+    assert twice[0].inliers >= 0.85 * once[0].inliers, (twice[0].inliers, once[0].inliers)
 
 
 def test_unrelated_picture_is_not_a_hit(case, coffee):

@@ -248,6 +248,32 @@ def _spread_keypoints(grey: np.ndarray, grid: int = 4):
     return orb.compute(grey, kept)
 
 
+RATIO = 0.8  # Lowe's ratio test, here between two pictures (the bank's own is indexes.DescriptorIndex.RATIO)
+MAX_DISTANCE = 64  # Hamming distance of 256-bit descriptors beyond which two corners are not the same
+
+
+def candidate_pairs(query: LocalFeatures, reference: LocalFeatures, voted: np.ndarray) -> np.ndarray:
+    """The point pairs the geometric check gets for one shortlisted reference: the bank's votes for it, joined
+    by the query matched against that reference alone (Lowe's two-picture ratio test).
+
+    The bank's ratio test weighs a match against the nearest descriptor of any *other* reference, which
+    is right for shortlisting but vetoes a copy's matches wherever the bank holds the same picture twice
+    (a reference and a crop or tile of it, banked for one case): the runner-up is then as near as the
+    best. Against the candidate alone that cannot happen. The union keeps what the bank's test keeps of a
+    picture's own repeated texture, which the two-picture test would veto in turn. bench/graphics.py
+    --quick, whose bank holds tiles of some of its sources: pink recall of crop_20 86.4 -> 90.9 %, crop_30
+    86.4 -> 95.5 %, resize_25 95.5 -> 100 %, no false positive; about 1.4 ms per candidate checked.
+    """
+    if not len(query.descriptors) or len(reference.descriptors) < 2:
+        return voted
+    knn = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query.descriptors, reference.descriptors, k=2)
+    own = [(m[0].queryIdx, m[0].trainIdx) for m in knn
+           if len(m) == 2 and m[0].distance <= MAX_DISTANCE and m[0].distance < RATIO * m[1].distance]  # fmt: skip
+    if not own:
+        return voted
+    return np.unique(np.concatenate([np.asarray(voted, np.int64).reshape(-1, 2), np.array(own, np.int64)]), axis=0)
+
+
 @dataclass(frozen=True)
 class Verification:
     inliers: int

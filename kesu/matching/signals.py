@@ -274,7 +274,8 @@ class LocalFeatures(SignalType):
             votes = sorted(index.vote(local.descriptors).items(), key=lambda kv: -len(kv[1]))[:VERIFY_TOP]
             for owner, pairs in votes:
                 if len(pairs) >= MIN_VOTES:
-                    result = features.verify(local, index.features[owner], pairs)
+                    reference = index.features[owner]
+                    result = features.verify(local, reference, features.candidate_pairs(local, reference, pairs))
                     found[owner].consider_local(result, bool(value.meta.get("mirrored")))
 
     def explain(self, evidence):
