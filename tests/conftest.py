@@ -240,6 +240,12 @@ def clients(personas):
 def cli(capsys):
     """Run ``kesu`` in-process against the test database; returns (code, out, err)."""
     from kesu.cli import main
+    from kesu.vault import keyring
+
+    # A fresh data directory's master key is made (and announced on stderr) here, not inside the first command
+    # of a test process, whose stderr a test may count line by line
+    keyring.keyring()
+    capsys.readouterr()
 
     def run(*argv, stdin: str | None = None):
         import io
