@@ -100,34 +100,36 @@ def spread(ref_points: np.ndarray, seen: np.ndarray, ref_size: tuple[int, int]) 
 
 def sane(matrix: np.ndarray, ref_points: np.ndarray) -> bool:
     """The homography's local behaviour where the inliers are: orientation, scale, shear, perspective."""
-    dets, ratios = [], []
-    for x, y in ref_points:
-        jacobian = _jacobian(matrix, float(x), float(y))
-        if jacobian is None:
-            return False
-        s = np.linalg.svd(jacobian, compute_uv=False)
-        dets.append(float(np.linalg.det(jacobian)))
-        ratios.append(s[0] / max(s[1], 1e-9))
-    dets_arr = np.array(dets)
-    if (dets_arr <= 0).any():  # mirrored or folded: mirrored copies are searched as such
+    jacobians = _jacobians(matrix, np.asarray(ref_points, dtype=np.float64).reshape(-1, 2))
+    if jacobians is None:
         return False
-    scales = np.sqrt(dets_arr)
+    dets = np.linalg.det(jacobians)
+    if (dets <= 0).any():  # mirrored or folded: mirrored copies are searched as such
+        return False
+    singular = np.linalg.svd(jacobians, compute_uv=False)  # (n, 2), largest first
+    ratios = singular[:, 0] / np.maximum(singular[:, 1], 1e-9)
+    scales = np.sqrt(dets)
     low, high = SCALE_RANGE
     return bool(
-        max(ratios) <= MAX_ANISOTROPY
+        ratios.max() <= MAX_ANISOTROPY
         and low <= scales.min()
         and scales.max() <= high
         and scales.max() / scales.min() <= MAX_SCALE_SPREAD
     )
 
 
-def _jacobian(matrix: np.ndarray, x: float, y: float) -> np.ndarray | None:
+def _jacobians(matrix: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+    """The homography's derivative at every point at once, (n, 2, 2); None where a point maps to infinity.
+
+    One array operation for all inliers: a loop of 2 x 2 decompositions was a third of a match query.
+    """
+    x, y = points[:, 0], points[:, 1]
     w = matrix[2, 0] * x + matrix[2, 1] * y + matrix[2, 2]
-    if abs(w) < 1e-9:
+    if not len(w) or (np.abs(w) < 1e-9).any():
         return None
-    u = (matrix[0, 0] * x + matrix[0, 1] * y + matrix[0, 2]) / w
-    v = (matrix[1, 0] * x + matrix[1, 1] * y + matrix[1, 2]) / w
-    return (matrix[:2, :2] - np.outer([u, v], matrix[2, :2])) / w
+    mapped = np.stack([(matrix[0, 0] * x + matrix[0, 1] * y + matrix[0, 2]) / w,
+                       (matrix[1, 0] * x + matrix[1, 1] * y + matrix[1, 2]) / w], axis=1)  # fmt: skip
+    return (matrix[:2, :2][None] - mapped[:, :, None] * matrix[2, :2][None, None, :]) / w[:, None, None]
 
 
 def shape(matrix, ref_points, query_points, seen, ref_size, query_texture) -> Shape:
