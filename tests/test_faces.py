@@ -143,6 +143,23 @@ def test_a_14_px_face_is_found_by_the_tiny_face_pass_alone_and_embedded(astronau
     assert abs(x + w / 2 - (fx + fw / 2)) < fw / 2 and abs(y + h / 2 - (fy + fh / 2)) < fh / 2
 
 
+def test_the_tiny_face_pass_skips_a_portrait_whose_bystander_it_would_find(astronaut, astronaut_result, hopper):
+    # a 160 x 140 thumbnail: the astronaut's face at 14 px in a corner, alone or beside Grace Hopper's 40+ px one
+    x, y, w, h = only_face(astronaut_result).box
+    tiny = astronaut.crop((x - w, y - h, x + 2 * w, y + 2 * h)).resize((42, 42), Image.Resampling.LANCZOS)
+    pictures = []
+    for with_hopper in (False, True):
+        ground = Image.fromarray(data.coffee()).resize((160, 140))
+        if with_hopper:
+            ground.paste(scaled(hopper, 140 / hopper.height), (0, 0))
+        ground.paste(tiny, (160 - 42, 140 - 42))
+        pictures.append(analyse(ground).usable_faces)
+    alone, beside = pictures
+    assert len(alone) == 1 and alone[0].box[0] > 100 and alone[0].quality["size"] < 2 * faces.MIN_SIZE
+    assert len(beside) == 1 and beside[0].box[0] < 100  # hers only: a portrait, where a tiny face is a bystander
+    assert min(beside[0].box[2:]) >= analysis.TINY_PASS_PORTRAIT * 160
+
+
 def test_a_face_under_min_size_is_reported_but_too_small(astronaut, astronaut_result):
     rgb = np.asarray(astronaut)
     x, y, _, _ = only_face(astronaut_result).box

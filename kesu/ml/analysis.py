@@ -56,9 +56,14 @@ HOG_MIN_SCORE = 0.0  # dlib's own threshold on its SVM margin
 # earlier box covers: its detections at 2x are not a superset of those at 1x (other pyramid levels, another
 # suppression), so they only add. Measured with MIN_SIZE 8 (bench/faces_thumbnails.py): TAR at FAR <= 1e-2
 # 58 / 46 / 37 of 63 at 160 / 120 / 90 px, against 58 / 43 / 34 without (1 genuine pair left without a face at
-# 90 px, against 26). Costs one HOG pass on 4x the pixels, on small pictures only.
+# 90 px, against 26). Costs one HOG pass on 4x the pixels (~60-110 ms on a 640 px copy), on small pictures
+# only, and not on one where a face already found is TINY_PASS_PORTRAIT of its long side or more (a portrait:
+# a face under the window beside it is a bystander's): that skipped 13 / 13 / 12 of faces-dev's 26 probes at
+# 160 / 120 / 90 px with the same TAR (0.20 to 0.40 gave the same TAR too; PORTRAIT_FACE's 0.15 lost 2 pairs
+# at 120 px: two faces of a group photo on a thumbnail are each 15 % of its side).
 TINY_FACE_HOG_UPSAMPLING = 1
 HOG_WINDOW = 80
+TINY_PASS_PORTRAIT = 0.25
 # YOLO's 640 pass is skipped on an enlarged thumbnail: with HOG there, it found no face more on faces-dev
 # probes of 160 / 120 / 90 px (same TAR) and halved the faces/s (bench/faces_thumbnails.py: `kesu+640`).
 SMALL_PICTURE_YOLO_640 = False
@@ -167,12 +172,18 @@ def hog_faces(rgb: np.ndarray, upsampling: int = 0) -> list[dict]:
 
 def small_picture_faces(rgb: np.ndarray, found: list[dict]) -> list[dict]:
     """The faces dlib's HOG adds to ``found`` on an enlarged thumbnail: those at its own scale, then the tiny
-    ones of the pass upsampled once more (TINY_FACE_HOG_UPSAMPLING)."""
+    ones of the pass upsampled once more (TINY_FACE_HOG_UPSAMPLING), unless the picture is a portrait."""
     added = [d for d in hog_faces(rgb) if _new_face(d, found)]
-    if TINY_FACE_HOG_UPSAMPLING:
+    if TINY_FACE_HOG_UPSAMPLING and not _portrait(rgb, [*found, *added], TINY_PASS_PORTRAIT):
         tiny = [d for d in hog_faces(rgb, TINY_FACE_HOG_UPSAMPLING) if d["box"][2] < HOG_WINDOW]
         added += [d for d in tiny if _new_face(d, [*found, *added])]
     return added
+
+
+def _portrait(rgb: np.ndarray, faces: list[dict], share: float = PORTRAIT_FACE) -> bool:
+    """Whether one of ``faces`` is large for the picture (``share`` of its long side at least)."""
+    side = max(rgb.shape[:2])
+    return any(min(d["box"][2], d["box"][3]) >= share * side for d in faces)
 
 
 def _new_face(det: dict, kept: list[dict]) -> bool:
@@ -197,10 +208,9 @@ def detect(rgb: np.ndarray, *, small: bool = False) -> tuple[list[dict], list[di
 
 def _needs_small_face_pass(rgb: np.ndarray, faces: list[dict], small: bool) -> bool:
     """Whether faces too small for the 320 pass may be there (see PORTRAIT_FACE)."""
-    side = max(rgb.shape[:2])
-    if side <= SMALL_FACE_MIN_SIDE or (small and not SMALL_PICTURE_YOLO_640):
+    if max(rgb.shape[:2]) <= SMALL_FACE_MIN_SIDE or (small and not SMALL_PICTURE_YOLO_640):
         return False
-    return not any(min(d["box"][2], d["box"][3]) >= PORTRAIT_FACE * side for d in faces)
+    return not _portrait(rgb, faces)
 
 
 def analyse(image: Image.Image, *, reference: bool = False) -> Analysis:
