@@ -3,10 +3,11 @@ for Kesu's pipeline, Kesu's pipeline before issue 19 (kept here only, as ``old``
 side, with faces per second for each. Evaluation only: nothing is written.
 
     .venv/bin/python bench/faces_thumbnails.py [--data ../shared/data/faces-dev] [--sides 160,120,90]
-        [--pipelines kesu,kesu+views,kesu+640,old,plain] [--speed]
+        [--pipelines kesu,kesu+views,kesu+640,kesu-tiny,old,plain] [--speed]
 
 (``kesu+views``: references banked with their faces' views on thumbnails too; ``kesu+640``: YOLO's 640 pass
-on enlarged thumbnails too; both off in Kesu. ``--speed``: only faces/s, the pipelines taking turns picture
+on enlarged thumbnails too; both off in Kesu. ``kesu-tiny``: Kesu without its tiny-face pass on thumbnails,
+faces from 16 px as before it. ``--speed``: only faces/s, the pipelines taking turns picture
 by picture, so that a shared machine's load weighs on all alike.)
 
 (also ``bench/faces_eval.py --thumbnails``). Gallery: the largest face of every full-size single photo
@@ -144,7 +145,18 @@ def kesu_with_640(image: Image.Image, reference: bool = False) -> list[Found]:
         analysis.SMALL_PICTURE_YOLO_640 = shipped
 
 
-PIPELINES = {"kesu": kesu, "kesu+views": kesu_views, "kesu+640": kesu_with_640, "old": old, "plain": plain}
+def kesu_without_tiny(image: Image.Image, reference: bool = False) -> list[Found]:
+    """Kesu as before the thumbnails' tiny-face pass: HOG at the enlarged copy's scale only, faces from 16 px."""
+    shipped = analysis.TINY_FACE_HOG_UPSAMPLING, faces.MIN_SIZE
+    analysis.TINY_FACE_HOG_UPSAMPLING, faces.MIN_SIZE = 0, 16
+    try:
+        return kesu(image, reference)
+    finally:
+        analysis.TINY_FACE_HOG_UPSAMPLING, faces.MIN_SIZE = shipped
+
+
+PIPELINES = {"kesu": kesu, "kesu+views": kesu_views, "kesu+640": kesu_with_640, "kesu-tiny": kesu_without_tiny,
+             "old": old, "plain": plain}  # fmt: skip
 
 
 def speed(photos: list[Photo], names: list[str], sides: list[int]) -> None:
@@ -234,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--sides", default="160,120,90")
-    parser.add_argument("--pipelines", default="kesu,kesu+views,old,plain")
+    parser.add_argument("--pipelines", default="kesu,kesu-tiny,kesu+views,old,plain")
     parser.add_argument("--speed", action="store_true", help="only faces/s, the pipelines taking turns")
     args = parser.parse_args(argv)
     if not args.data.is_dir():

@@ -23,6 +23,9 @@ or chip change moved TAR beyond the noise, so Kesu embeds as before. What bounds
 the faces' size: at 90 px 26 of 63 genuine pairs have no face to compare (faces of 5-12 px: group photos and
 distant shots, missed or under faces.MIN_SIZE); with --hog-upsample 1 --min-size 8 all but one are found and
 base goes to 58 / 46 / 37 (ref-views40 61 / 48 / 39): dlib's network hardly recognises faces that small.
+Kesu now searches thumbnails so (analysis.TINY_FACE_HOG_UPSAMPLING, faces.MIN_SIZE 8): rerun with its detection,
+base 58 / 46 / 37, flip 60 / 45 / 32, ref-views40 61 / 48 / 39 but with the threshold at FAR 1e-2 down from
+0.64-0.66 to 0.60-0.62 (strangers nearer), so neither is adopted.
 """
 
 import argparse

@@ -128,15 +128,45 @@ def test_dlib_finds_a_face_in_a_thumbnail_where_yolo_alone_does_not(astronaut, a
     assert faces.face_distance(found[0].embedding, only_face(astronaut_result).embedding) <= faces.MATCH_DISTANCE
 
 
-def test_a_tiny_face_is_reported_but_too_small(astronaut, astronaut_result):
-    # 14 px: under MIN_SIZE, and found by the detectors (at 13 px, a 68 px picture, neither finds it)
+def test_a_14_px_face_is_found_by_the_tiny_face_pass_alone_and_embedded(astronaut, astronaut_result):
+    # a 73 px picture: enlarged 4x, her face is under HOG's 80 px window; upsampled once more, HOG sees it
     factor = 14 / min(only_face(astronaut_result).box[2:])
-    result = analyse(scaled(astronaut, factor))
-    assert len(result.faces) == 1, result.to_json()
-    face = result.faces[0]
+    small = scaled(astronaut, factor)
+    rgb, scale = analysis.working_copy(small)
+    assert analysis.hog_faces(rgb) == [] and len(analysis.hog_faces(rgb, analysis.TINY_FACE_HOG_UPSAMPLING)) == 1
+    result = analyse(small)
+    face = only_face(result)  # weak, not dropped
+    assert faces.MIN_SIZE <= face.quality["size"] < 2 * faces.MIN_SIZE <= facesize.FULL_SIZE
+    assert face.embedding is not None and face.reason is None
+    x, y, w, h = face.box  # in the 73 px picture's own pixels, where her face is
+    fx, fy, fw, fh = (v * factor for v in only_face(astronaut_result).box)
+    assert abs(x + w / 2 - (fx + fw / 2)) < fw / 2 and abs(y + h / 2 - (fy + fh / 2)) < fh / 2
+
+
+def test_the_tiny_face_pass_skips_a_portrait_whose_bystander_it_would_find(astronaut, astronaut_result, hopper):
+    # a 160 x 140 thumbnail: the astronaut's face at 14 px in a corner, alone or beside Grace Hopper's 40+ px one
+    x, y, w, h = only_face(astronaut_result).box
+    tiny = astronaut.crop((x - w, y - h, x + 2 * w, y + 2 * h)).resize((42, 42), Image.Resampling.LANCZOS)
+    pictures = []
+    for with_hopper in (False, True):
+        ground = Image.fromarray(data.coffee()).resize((160, 140))
+        if with_hopper:
+            ground.paste(scaled(hopper, 140 / hopper.height), (0, 0))
+        ground.paste(tiny, (160 - 42, 140 - 42))
+        pictures.append(analyse(ground).usable_faces)
+    alone, beside = pictures
+    assert len(alone) == 1 and alone[0].box[0] > 100 and alone[0].quality["size"] < 2 * faces.MIN_SIZE
+    assert len(beside) == 1 and beside[0].box[0] < 100  # hers only: a portrait, where a tiny face is a bystander
+    assert min(beside[0].box[2:]) >= analysis.TINY_PASS_PORTRAIT * 160
+
+
+def test_a_face_under_min_size_is_reported_but_too_small(astronaut, astronaut_result):
+    rgb = np.asarray(astronaut)
+    x, y, _, _ = only_face(astronaut_result).box
+    size = faces.MIN_SIZE - 2
+    face = faces.describe(rgb, [x, y, size, size], 0.9)
     assert not face.ok and face.reason == "too small" and face.quality["size"] < faces.MIN_SIZE
     assert face.embedding is None and face.embeddings == []
-    assert result.usable_faces == []
 
 
 def test_a_blurred_face_is_embedded_with_its_sharpness_measured(astronaut, astronaut_result):

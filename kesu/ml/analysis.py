@@ -50,6 +50,20 @@ SMALL_PICTURE_SIDE = 480
 UPSAMPLED_SIDE = 640
 MAX_UPSAMPLING = 4.0
 HOG_MIN_SCORE = 0.0  # dlib's own threshold on its SVM margin
+# HOG's window is 80 px: on a thumbnail enlarged 4x it sees faces from 20 px, and a 90 px listing shows faces
+# of 8-20 px (26 of faces-dev's 63 genuine pairs at 90 px: group photos, distant shots). So HOG also runs on
+# the enlarged copy upsampled once more (dlib's pyramid, 2x), keeping only the faces under the window that no
+# earlier box covers: its detections at 2x are not a superset of those at 1x (other pyramid levels, another
+# suppression), so they only add. Measured with MIN_SIZE 8 (bench/faces_thumbnails.py): TAR at FAR <= 1e-2
+# 58 / 46 / 37 of 63 at 160 / 120 / 90 px, against 58 / 43 / 34 without (1 genuine pair left without a face at
+# 90 px, against 26). Costs one HOG pass on 4x the pixels (~60-110 ms on a 640 px copy), on small pictures
+# only, and not on one where a face already found is TINY_PASS_PORTRAIT of its long side or more (a portrait:
+# a face under the window beside it is a bystander's): that skipped 13 / 13 / 12 of faces-dev's 26 probes at
+# 160 / 120 / 90 px with the same TAR (0.20 to 0.40 gave the same TAR too; PORTRAIT_FACE's 0.15 lost 2 pairs
+# at 120 px: two faces of a group photo on a thumbnail are each 15 % of its side).
+TINY_FACE_HOG_UPSAMPLING = 1
+HOG_WINDOW = 80
+TINY_PASS_PORTRAIT = 0.25
 # YOLO's 640 pass is skipped on an enlarged thumbnail: with HOG there, it found no face more on faces-dev
 # probes of 160 / 120 / 90 px (same TAR) and halved the faces/s (bench/faces_thumbnails.py: `kesu+640`).
 SMALL_PICTURE_YOLO_640 = False
@@ -146,13 +160,34 @@ def hog() -> dlib.fhog_object_detector:
     return dlib.get_frontal_face_detector()
 
 
-def hog_faces(rgb: np.ndarray) -> list[dict]:
-    """dlib's HOG detections, as detections with their own rectangle (its landmark model's box)."""
-    rects, scores, _ = hog().run(rgb, 0, HOG_MIN_SCORE)
+def hog_faces(rgb: np.ndarray, upsampling: int = 0) -> list[dict]:
+    """dlib's HOG detections, as detections with their own rectangle (its landmark model's box), in ``rgb``'s
+    pixels; ``upsampling``: dlib enlarges the picture 2x that many times first (faces under its 80 px window)."""
+    rects, scores, _ = hog().run(rgb, upsampling, HOG_MIN_SCORE)
     return [
         {"box": [r.left(), r.top(), r.width(), r.height()], "rect": r, "score": min(1.0, 0.5 + s / 4)}
         for r, s in zip(rects, scores, strict=True)
     ]
+
+
+def small_picture_faces(rgb: np.ndarray, found: list[dict]) -> list[dict]:
+    """The faces dlib's HOG adds to ``found`` on an enlarged thumbnail: those at its own scale, then the tiny
+    ones of the pass upsampled once more (TINY_FACE_HOG_UPSAMPLING), unless the picture is a portrait."""
+    added = [d for d in hog_faces(rgb) if _new_face(d, found)]
+    if TINY_FACE_HOG_UPSAMPLING and not _portrait(rgb, [*found, *added], TINY_PASS_PORTRAIT):
+        tiny = [d for d in hog_faces(rgb, TINY_FACE_HOG_UPSAMPLING) if d["box"][2] < HOG_WINDOW]
+        added += [d for d in tiny if _new_face(d, [*found, *added])]
+    return added
+
+
+def _portrait(rgb: np.ndarray, faces: list[dict], share: float = PORTRAIT_FACE) -> bool:
+    """Whether one of ``faces`` is large for the picture (``share`` of its long side at least)."""
+    side = max(rgb.shape[:2])
+    return any(min(d["box"][2], d["box"][3]) >= share * side for d in faces)
+
+
+def _new_face(det: dict, kept: list[dict]) -> bool:
+    return all(_iou(det["box"], k["box"]) <= SAME_FACE_IOU for k in kept)
 
 
 def detect(rgb: np.ndarray, *, small: bool = False) -> tuple[list[dict], list[dict]]:
@@ -167,16 +202,15 @@ def detect(rgb: np.ndarray, *, small: bool = False) -> tuple[list[dict], list[di
         face_passes.append([d for d in more if d["class"] in nudity.FACE_CLASSES])
     merged = _merge(*face_passes)
     if small:  # YOLO's boxes first; HOG adds the faces it alone found
-        merged += [d for d in hog_faces(rgb) if all(_iou(d["box"], k["box"]) <= SAME_FACE_IOU for k in merged)]
+        merged += small_picture_faces(rgb, merged)
     return merged, found
 
 
 def _needs_small_face_pass(rgb: np.ndarray, faces: list[dict], small: bool) -> bool:
     """Whether faces too small for the 320 pass may be there (see PORTRAIT_FACE)."""
-    side = max(rgb.shape[:2])
-    if side <= SMALL_FACE_MIN_SIDE or (small and not SMALL_PICTURE_YOLO_640):
+    if max(rgb.shape[:2]) <= SMALL_FACE_MIN_SIDE or (small and not SMALL_PICTURE_YOLO_640):
         return False
-    return not any(min(d["box"][2], d["box"][3]) >= PORTRAIT_FACE * side for d in faces)
+    return not _portrait(rgb, faces)
 
 
 def analyse(image: Image.Image, *, reference: bool = False) -> Analysis:

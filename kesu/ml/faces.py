@@ -27,11 +27,15 @@ MATCH_DISTANCE = 0.6
 EMBEDDING_DIM = 128
 
 # What is still a hard gate: a face is not embedded below MIN_SIZE px (in the found picture's own
-# pixels: at 16 px an eye is two pixels) or turned further than MAX_YAW. Everything else a face can be
+# pixels: at 8 px an eye is one pixel) or turned further than MAX_YAW. Everything else a face can be
 # short of (size, sharpness, detection score) is measured and handed to the face signal's calibration,
 # which lowers the probability of a weak face instead of dropping it (issue 19: thumbnails on adult-site
-# listings show faces of 20-50 px, exactly the ones the desk most needs).
-MIN_SIZE = 16
+# listings show faces of 8-50 px, exactly the ones the desk most needs). 16 px until the thumbnails' tiny
+# face pass (analysis.TINY_FACE_HOG_UPSAMPLING): with it, on faces-dev probes of 120 / 90 px, 8 px gave TAR
+# at FAR <= 1e-2 46 / 37 of 63, 10 px 46 / 35, 12 px 46 / 36, 16 px 45 / 34 (bench/faces_thumbnails.py;
+# the threshold stayed at 0.64-0.66: the strangers' nearest tiny faces came no nearer than the small ones').
+# A face under facesize.PINK_MIN_SIZE is never pink on its own, whatever its size.
+MIN_SIZE = 8
 # Yaw proxy (nose offset along the eye line / eye distance). faces-dev (frontal to
 # three-quarter) spans -0.18..+0.14. No profile photos were available to measure the
 # limit; from average face geometry (nose base ~0.25 eye distances in front of the eyes)
