@@ -48,7 +48,7 @@ PINK_TRANSFORMS = ("crop_20", "screen_photo")
 
 def old_local(result) -> float:
     """The old rule's probability for one geometric check (0 when its floors refused it)."""
-    if result.refused in OLD_REFUSALS or result.rescued:  # the old check had no second fit (image._transform)
+    if result.refused in OLD_REFUSALS:
         return 0.0
     ratio = result.inliers / result.matches if result.matches else 0.0
     z = sum(w * x for w, x in zip(OLD_LOCAL_WEIGHTS, (1.0, math.log1p(result.inliers), ratio), strict=True))

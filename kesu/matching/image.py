@@ -39,8 +39,9 @@ FLAT_MAX_INLIERS = 40
 FLAT_COPY_INLIERS = 20  # on flat ground on both sides, with close descriptors (image._flat_copy)
 # The same corner seen twice: the median Hamming distance (of 256 bits) of the inliers' descriptors. Crops and
 # screen photos of flat wallpapers that the floors refused: 17-37; chance agreement: 37-55 where both sides are
-# flat, 21-57 between a filler and a photo (bench/graphics.py). Not enough on its own: it decides only where the
-# texture of both sides already says flat-on-flat, and whether a rescued transform is kept (image._transform).
+# flat, 21-57 between a filler and a photo (bench/graphics.py), and under 20 where both sides are near-flat
+# patches, whose descriptors all look alike. Not enough on its own: it decides only where the texture of both
+# sides already says flat-on-flat and the agreement is large (_flat_copy).
 CLOSE_DISTANCE = 28
 # Sub-regions hashed for each reference: (scale, x anchor, y anchor), anchors
 # as a share of the free room. PDQ tolerates a shift of a few per cent only,
@@ -291,7 +292,6 @@ class Verification:
     refused: str = ""  # the check that turned the transform down, if one did
     distance: float = 64.0  # median Hamming distance of the inliers' descriptors (bits of 256)
     ref_texture: float = -1.0  # as texture, in the reference (-1: banked without its texture map)
-    rescued: bool = False  # the transform is the similarity's: MAGSAC's homography was implausible (_transform)
 
 
 def verify(query: LocalFeatures, reference: LocalFeatures, pairs: np.ndarray, raw: bool = False) -> Verification:
@@ -307,68 +307,25 @@ def verify(query: LocalFeatures, reference: LocalFeatures, pairs: np.ndarray, ra
         return Verification(0, len(pairs), 0.0, refused="pairs")
     src = reference.points[pairs[:, 1]]
     dst = query.points[pairs[:, 0]]
-    matrix, kept, rescued = _transform(src, dst, reference.size, query.size)
-    if matrix is None:
+    matrix, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 5.0, maxIters=2000, confidence=0.999)
+    if matrix is None or not _plausible(matrix, reference.size, query.size):
         return Verification(0, len(pairs), 0.0, refused="transform")
+    kept = mask.ravel().astype(bool)
     inliers = int(kept.sum())
     coverage, seen = _coverage(matrix, reference.size, query.size)
     if inliers < 4:  # MAGSAC can end with fewer than it needs: nothing to measure
         return Verification(inliers if raw else 0, len(pairs), coverage if raw else 0.0, refused="inliers")
     found = geometry.shape(matrix, src[kept], dst[kept], seen, reference.size, query.texture, reference.texture)
     distance = float(np.median(_hamming(query.descriptors[pairs[kept, 0]], reference.descriptors[pairs[kept, 1]])))
-    refused = "distance" if rescued and distance > CLOSE_DISTANCE else _refusal(inliers, coverage, found, distance)
+    refused = _refusal(inliers, coverage, found, distance)
     if refused and not raw:
         return Verification(0, len(pairs), 0.0, refused=refused)
     shape = {"spread": found.spread, "texture": found.texture, "ref_texture": found.ref_texture}
-    return Verification(inliers, len(pairs), coverage, refused=refused, distance=distance, rescued=rescued, **shape)
+    return Verification(inliers, len(pairs), coverage, refused=refused, distance=distance, **shape)
 
 
 def _hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.unpackbits(np.bitwise_xor(a, b), axis=1).sum(axis=1)
-
-
-REPROJECTION = 5.0  # px at ORB size: a point agrees with a transform when it lands this near
-
-
-def _transform(src: np.ndarray, dst: np.ndarray, ref_size, query_size) -> tuple[np.ndarray | None, np.ndarray, bool]:
-    """The homography most pairs agree on, which do, and whether the similarity below found it; None when no
-    plausible one is found.
-
-    MAGSAC may settle on a folded homography that fits points along a line or in one cluster: flat artwork
-    and repeated texture (wood grain, stripes) give many such pairs, and their copy was refused as an
-    implausible transform. A similarity (shift, scale, rotation: 2 points a sample) cannot fold; when the
-    homography is implausible, one is fitted instead and the homography refitted on the pairs it keeps, so
-    a screen photo keeps its perspective. Chance finds such a similarity too (10-16 points between a demo
-    filler and a photo, where MAGSAC found none plausible): verify keeps a rescued transform only when its
-    points are the same corners (CLOSE_DISTANCE), and then it faces the same floors as any transform.
-    bench/graphics.py: crop_20 and screen_photo copies of wallpapers that had 30-90 pairs and no transform.
-    """
-    none = None, np.zeros(len(src), bool), False
-    matrix, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, REPROJECTION, maxIters=2000, confidence=0.999)
-    if matrix is not None and _plausible(matrix, ref_size, query_size):
-        return matrix, mask.ravel().astype(bool), False
-    similar, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION,
-                                                maxIters=2000, confidence=0.999)  # fmt: skip
-    if similar is None:
-        return none
-    matrix, kept = np.vstack([similar, [0.0, 0.0, 1.0]]), mask.ravel().astype(bool)
-    for _ in range(2):  # the perspective the similarity's pairs agree on, and the pairs that agree with it
-        if kept.sum() < 8:
-            break
-        refined, _ = cv2.findHomography(src[kept], dst[kept], 0)
-        if refined is None or not _plausible(refined, ref_size, query_size):
-            break
-        agree = _errors(refined, src, dst) <= REPROJECTION
-        if agree.sum() < kept.sum():
-            break
-        matrix, kept = refined, agree
-    if not _plausible(matrix, ref_size, query_size):
-        return none
-    return matrix, kept, True
-
-
-def _errors(matrix: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    return np.linalg.norm(cv2.perspectiveTransform(src.reshape(-1, 1, 2), matrix).reshape(-1, 2) - dst, axis=1)
 
 
 def _refusal(inliers: int, coverage: float, found: geometry.Shape, distance: float = 64.0) -> str:
