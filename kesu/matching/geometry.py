@@ -38,9 +38,10 @@ class Shape:
     spread: float  # share of the visible reference cells that hold an inlier (0-1)
     texture: float  # share of the textured blocks under the inliers in the found image (0-1), -1 when unknown
     sane: bool  # orientation kept, not singular, scale and shear bounded
+    ref_texture: float = -1.0  # the same share in the reference, -1 when unknown (banked before it was kept)
 
 
-def texture_map(grey: np.ndarray) -> np.ndarray:
+def texture_map(grey: np.ndarray, enlarged: float = 1.0) -> np.ndarray:
     """Per block of TEXTURE_BLOCK pixels, 1 where it is textured: detail in at least half its pixels.
 
     Detail is a gradient above BUSY_LEVEL after a light blur. A photo has it
@@ -48,12 +49,14 @@ def texture_map(grey: np.ndarray) -> np.ndarray:
     edges of its shapes and letters, which cross a block without filling
     half of it; flat fills and gradients have none. Measured on the demo
     pictures and fillers: photos 0.3-0.75 of the blocks under the inliers,
-    fillers under 0.1.
+    fillers under 0.1. A thumbnail ``enlarged`` before ORB has its
+    gradients spread over that many more pixels: the level is divided by it
+    (a 100 px photo read as flat ground lost its crops, bench/graphics.py).
     """
     smooth = cv2.GaussianBlur(grey, (3, 3), 0.8).astype(np.float32)
     gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8.0
     gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-    busy = (np.hypot(gx, gy) > BUSY_LEVEL).astype(np.float32)
+    busy = (np.hypot(gx, gy) > BUSY_LEVEL / max(1.0, enlarged)).astype(np.float32)
     rows, cols = grey.shape[0] // TEXTURE_BLOCK, grey.shape[1] // TEXTURE_BLOCK
     if not rows or not cols:
         return np.zeros((1, 1), np.float32)
@@ -132,9 +135,10 @@ def _jacobians(matrix: np.ndarray, points: np.ndarray) -> np.ndarray | None:
     return (matrix[:2, :2][None] - mapped[:, :, None] * matrix[2, :2][None, None, :]) / w[:, None, None]
 
 
-def shape(matrix, ref_points, query_points, seen, ref_size, query_texture) -> Shape:
+def shape(matrix, ref_points, query_points, seen, ref_size, query_texture, ref_texture=None) -> Shape:
     return Shape(
         spread=spread(ref_points, seen, ref_size),
         texture=texture_in(query_texture, query_points),
         sane=sane(matrix, ref_points),
+        ref_texture=texture_in(ref_texture, ref_points),
     )

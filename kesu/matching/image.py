@@ -36,6 +36,13 @@ MIN_COVERAGE = 0.1  # a "copy" showing under a tenth of the reference is a degen
 MIN_SPREAD = 0.1
 FLAT_TEXTURE = 0.05
 FLAT_MAX_INLIERS = 40
+FLAT_COPY_INLIERS = 20  # on flat ground on both sides, with close descriptors (image._flat_copy)
+# The same corner seen twice: the median Hamming distance (of 256 bits) of the inliers' descriptors. Crops and
+# screen photos of flat wallpapers that the floors refused: 17-37; chance agreement: 37-55 where both sides are
+# flat, 21-57 between a filler and a photo (bench/graphics.py), and under 20 where both sides are near-flat
+# patches, whose descriptors all look alike. Not enough on its own: it decides only where the texture of both
+# sides already says flat-on-flat and the agreement is large (_flat_copy).
+CLOSE_DISTANCE = 28
 # Sub-regions hashed for each reference: (scale, x anchor, y anchor), anchors
 # as a share of the free room. PDQ tolerates a shift of a few per cent only,
 # so regions catch light crops; bench/matching.py measured a 3x3 grid at 90 %
@@ -57,11 +64,11 @@ class LocalFeatures:
     points: np.ndarray  # (n, 2) float32, in the coordinates of a ORB_SIDE-bounded copy
     descriptors: np.ndarray  # (n, 32) uint8: 256-bit ORB descriptors
     size: tuple[int, int]  # (width, height) of that copy
-    # detail per block (geometry.texture_map) of a found image; not banked, so None for references
+    # detail per block (geometry.texture_map); None for references banked before it was kept (issue 19)
     texture: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def to_bytes(self) -> bytes:
-        """Count and size, points, descriptors; then, for a found image, its texture map (rows, columns and
+        """Count and size, points, descriptors; then its texture map (rows, columns and
         a byte per block), which the geometric check needs once the pixels are gone (the patrol keeps only
         these values). Bytes written before the map existed end after the descriptors and still load."""
         head = np.array([len(self.points), self.size[0], self.size[1]], dtype="<u4").tobytes()
@@ -213,6 +220,7 @@ def query_hashes(image: Image.Image) -> list[PdqHash]:
 
 
 def local_features(image: Image.Image, mirror: bool = False) -> LocalFeatures:
+    scale = 1.0
     if max(image.size) < ORB_MIN_SIDE:
         scale = ORB_MIN_SIDE / max(image.size)
         image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BICUBIC)
@@ -220,7 +228,7 @@ def local_features(image: Image.Image, mirror: bool = False) -> LocalFeatures:
     if mirror:
         grey = np.ascontiguousarray(grey[:, ::-1])
     keypoints, descriptors = _spread_keypoints(grey)
-    size, texture = (grey.shape[1], grey.shape[0]), geometry.texture_map(grey)
+    size, texture = (grey.shape[1], grey.shape[0]), geometry.texture_map(grey, scale)
     if descriptors is None:
         return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), size, texture)
     points = np.array([kp.pt for kp in keypoints], dtype=np.float32)
@@ -282,6 +290,8 @@ class Verification:
     spread: float = 0.0  # share of that visible part over which the inliers lie (0-1)
     texture: float = 0.0  # share of the matched region of the found image with photo-like detail (0-1)
     refused: str = ""  # the check that turned the transform down, if one did
+    distance: float = 64.0  # median Hamming distance of the inliers' descriptors (bits of 256)
+    ref_texture: float = -1.0  # as texture, in the reference (-1: banked without its texture map)
 
 
 def verify(query: LocalFeatures, reference: LocalFeatures, pairs: np.ndarray, raw: bool = False) -> Verification:
@@ -305,14 +315,20 @@ def verify(query: LocalFeatures, reference: LocalFeatures, pairs: np.ndarray, ra
     coverage, seen = _coverage(matrix, reference.size, query.size)
     if inliers < 4:  # MAGSAC can end with fewer than it needs: nothing to measure
         return Verification(inliers if raw else 0, len(pairs), coverage if raw else 0.0, refused="inliers")
-    found = geometry.shape(matrix, src[kept], dst[kept], seen, reference.size, query.texture)
-    refused = _refusal(inliers, coverage, found)
+    found = geometry.shape(matrix, src[kept], dst[kept], seen, reference.size, query.texture, reference.texture)
+    distance = float(np.median(_hamming(query.descriptors[pairs[kept, 0]], reference.descriptors[pairs[kept, 1]])))
+    refused = _refusal(inliers, coverage, found, distance)
     if refused and not raw:
         return Verification(0, len(pairs), 0.0, refused=refused)
-    return Verification(inliers, len(pairs), coverage, found.spread, found.texture, refused)
+    shape = {"spread": found.spread, "texture": found.texture, "ref_texture": found.ref_texture}
+    return Verification(inliers, len(pairs), coverage, refused=refused, distance=distance, **shape)
 
 
-def _refusal(inliers: int, coverage: float, found: geometry.Shape) -> str:
+def _hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.unpackbits(np.bitwise_xor(a, b), axis=1).sum(axis=1)
+
+
+def _refusal(inliers: int, coverage: float, found: geometry.Shape, distance: float = 64.0) -> str:
     if inliers < MIN_INLIERS:
         return "inliers"
     if coverage < MIN_COVERAGE:
@@ -321,9 +337,20 @@ def _refusal(inliers: int, coverage: float, found: geometry.Shape) -> str:
         return "shape"
     if found.spread < MIN_SPREAD:
         return "spread"
-    if 0 <= found.texture < FLAT_TEXTURE and inliers < FLAT_MAX_INLIERS:  # -1: no pixels to look at
+    flat_ground = 0 <= found.texture < FLAT_TEXTURE  # -1: no pixels to look at
+    if flat_ground and inliers < FLAT_MAX_INLIERS and not _flat_copy(inliers, found, distance):
         return "texture"
     return ""
+
+
+def _flat_copy(inliers: int, found: geometry.Shape, distance: float) -> bool:
+    """Flat ground on both sides, the same corners, and many of them: a copy of flat artwork, not chance.
+
+    Screen photos and crops of flat wallpapers agree on 20-37 points at a median distance of 17-28; chance
+    between two flat pictures on fewer, or farther apart (bench/graphics.py, flat wallpapers and their tiles
+    against fillers and drawings)."""
+    flat = 0 <= found.ref_texture < FLAT_TEXTURE
+    return flat and inliers >= FLAT_COPY_INLIERS and distance <= CLOSE_DISTANCE
 
 
 def _plausible(matrix: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int, int]) -> bool:

@@ -18,7 +18,6 @@ bank keeps them sealed with the case's key, the patrol with its own. ``tests/tes
 runs every registered type through the same cases.
 """
 
-import dataclasses
 import math
 
 import numpy as np
@@ -240,8 +239,6 @@ class LocalFeatures(SignalType):
         out = []
         for mirrored in (False,) if medium.reference else (False, True):
             local = features.local_features(medium.small, mirror=mirrored)
-            if medium.reference:  # only a found image's texture is looked at (image.verify)
-                local = dataclasses.replace(local, texture=None)
             meta = {"points": len(local.points), **({"mirrored": True} if mirrored else {})}
             out.append(SignalValue(self.kind, meta=meta, secret=local.to_bytes()))
         return out
