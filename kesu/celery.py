@@ -1,9 +1,11 @@
 """The Celery application. Tasks live in each app's tasks.py and call services."""
 
+import logging
 import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kesu.settings")
 
@@ -45,3 +47,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=3, minute=30),
     },
 }
+
+
+@worker_process_init.connect
+def _cap_native_threads(**_) -> None:
+    """Each pool process caps its native libraries' teams again after the fork (kesu/lib/threads.py) and says
+    what is in effect, so a worker's log shows it."""
+    from .lib import threads
+
+    logging.getLogger("kesu.worker").info("native threads: %s", threads.describe(threads.cap()))
