@@ -70,9 +70,19 @@ def flush_broker() -> None:
     redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB).flushdb()
 
 
+OWN_SESSIONS = [0]  # connections this bench opened, to tell the workers' from its own in pg_stat_database
+
+
 def rows(dsn: str, sql: str) -> list[tuple]:
+    OWN_SESSIONS[0] += 1
     with psycopg.connect(dsn.replace("postgres://", "postgresql://")) as db:
         return db.execute(sql).fetchall()
+
+
+def sessions(dsn: str) -> int:
+    """Sessions opened on the database so far by others than this bench (PostgreSQL 14+)."""
+    name = dsn.rsplit("/", 1)[1]
+    return scalar(dsn, f"SELECT sessions FROM pg_stat_database WHERE datname = '{name}'") - OWN_SESSIONS[0]
 
 
 def scalar(dsn: str, sql: str) -> int:
@@ -313,13 +323,15 @@ def crawl(web: StaticWeb, workers: int, work: Path) -> dict:
         hits_before = scalar(dsn, "SELECT count(*) FROM matching_hit")
         pool = Workers(env, ALL_QUEUES, workers, data)
         try:
-            cpu = pool.cpu_seconds()
+            cpu, opened = pool.cpu_seconds(), sessions(dsn)
             kesu(env, "patrol", "run", SITE)
             progress = lambda: scalar(dsn, "SELECT count(*) FROM patrol_fingerprint WHERE stage = 'done'")  # noqa: E731
             finished, sweeps = until(
                 lambda: scalar(dsn, "SELECT count(*) FROM patrol_page") and not unfinished(dsn), 1800, env, progress
             )
             cpu = [after - before for after, before in zip(pool.cpu_seconds(), cpu, strict=True)]
+            time.sleep(1)  # PostgreSQL's statistics are flushed within a second
+            opened = sessions(dsn) - opened
         finally:
             pool.stop()
         shas = ", ".join(f"'{sha}'" for sha in web.planted) or "''"
@@ -332,6 +344,7 @@ def crawl(web: StaticWeb, workers: int, work: Path) -> dict:
             "hits": scalar(dsn, f"SELECT count(DISTINCT sha256) FROM matching_hit WHERE sha256 IN ({shas})"),
             "false": scalar(dsn, f"SELECT count(*) FROM matching_hit WHERE sha256 NOT IN ({shas})") - hits_before,
             "stuck": unfinished(dsn), "sweeps": sweeps, "tasks": pool.task_seconds(),
+            "opened": opened,
         }  # fmt: skip
     finally:
         drop_database(dsn)
@@ -387,6 +400,11 @@ def crawl_section(items: int, work: Path, naive: bool) -> None:
         ("images fingerprinted/s, 1 | 2 workers", f"{per[1][1]:.2f} | {per[2][1]:.2f}", "~1.5 (issue 19)"),
         ("2 workers vs 1 (pages/minute)", f"{per[2][0] / per[1][0]:.2f}x", "1.08x (issue 19); target >= 1.7x"),
         ("2 workers vs 1 (images/s)", f"{per[2][1] / per[1][1]:.2f}x", "-"),
+        (
+            "2 workers vs 1 the CPU allows on 2 free cores",
+            f"{2 * results[1]['cpu'][0] / results[2]['cpu'][0]:.2f}x",
+            "2 x (1 worker's CPU / 2 workers' CPU) for the same pages: what a machine loaded by others hides",
+        ),
     ]
     for n, r in results.items():
         lines += [
@@ -396,8 +414,12 @@ def crawl_section(items: int, work: Path, naive: bool) -> None:
             (f"{n} worker(s): CPU of the workers",
              f"{r['cpu'][0]:.0f} s, {r['cpu'][0] / r['seconds'] / n:.0%} of {n} core(s); "
              f"waited {r['cpu'][1]:.0f} s for a CPU", "-"),
+            (f"{n} worker(s): busy (time in tasks / run)",
+             f"{sum(r['tasks'].values()) / r['seconds'] / n:.0%}", "100 % when no worker waits for work"),
             (f"{n} worker(s): seconds in tasks", ", ".join(f"{k.removeprefix('patrol.')} {v:.0f}"
              for k, v in sorted(r["tasks"].items(), key=lambda kv: -kv[1])), "-"),
+            (f"{n} worker(s): database sessions opened (workers, kesu patrol run, sweeps)", str(r["opened"]),
+             f"{n} a worker if it keeps its connection (CONN_MAX_AGE)"),
             (f"{n} worker(s): hits (hers | among fillers)", f"{r['hits']} | {r['false']}", f"{planted} | 0"),
             (f"{n} worker(s): failed / stuck",
              f"pages {r['pages_failed']}, images {r['fp_failed']}, unfinished {r['stuck']}", "0"),

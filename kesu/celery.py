@@ -5,7 +5,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kesu.settings")
 
@@ -56,3 +56,15 @@ def _cap_native_threads(**_) -> None:
     from .lib import threads
 
     logging.getLogger("kesu.worker").info("native threads: %s", threads.describe(threads.cap()))
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(task=None, **_) -> None:
+    """Around each task, as Django around each request: a connection broken or older than CONN_MAX_AGE is
+    closed, a sound one kept for the next task (settings.CELERY_DB_REUSE_MAX keeps Celery from closing it
+    every time). Not in eager mode: the task runs inside its caller's transaction."""
+    if task is not None and not task.request.is_eager:
+        from django.db import close_old_connections
+
+        close_old_connections()
