@@ -21,6 +21,7 @@ from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kesu.lib import threads as native_threads  # noqa: E402
 from kesu.ml import analysis, facenet, faces  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/faces-dev"
@@ -120,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     chips = package_chips()
-    print(f"face embeddings: dlib {faces.dlib.__version__} beside ONNX Runtime (Kesu's threads: {facenet.THREADS})")
+    threads = native_threads.count()
+    print(f"face embeddings: dlib {faces.dlib.__version__} beside ONNX Runtime (Kesu's threads: {threads})")
     speed(chips, args.rounds)
     print("agreement (ONNX Runtime against dlib)")
     agreement("astronaut, grace_hopper, mirrored, blurred", chips)

@@ -1,17 +1,23 @@
 """Patrol at scale on PostgreSQL + Redis with ``kesu worker`` processes, driven by the ``kesu`` command.
 
-1. Crawl: a watch on the demo web's huge.test (one listing of 20,000 item pages, each with a filler
-   image) limited to --pages pages, worked by 1 and then 2 workers (each ``--concurrency 1``, all patrol
-   queues), each on a fresh database with the demo case as the bank. Measured from ``kesu patrol run``
-   to no unfinished row: item pages fetched per minute, images fingerprinted per second, and the hits
-   among the fillers (false positives). Baseline: a naive loop in this process on the same pages
-   (fetch, parse, download each image, ``matching.services.match``), one after the other.
+1. Crawl: one watch on site.bench whose pages live on 60 hosts (s00.site.bench ... s59.site.bench, pinned to
+   127.0.0.1 by KESU_CAPTURE_HOSTS), each a listing linking --pages / 60 item pages that show one to three
+   images (kesu.demo.media fillers; one page in 20 also one of her pictures, a face). Everything is
+   rendered once before timing and served by ``python -m http.server`` in a process of its own, so the
+   web costs the measured workers next to nothing, and with 60 hosts politeness (per host) is not what
+   limits the crawl. Worked by 1 and then 2 workers (each ``--concurrency 1``, all patrol queues), each
+   on a fresh database with the demo case as the bank. Measured from the run's start to its last row's
+   last step (the database's times): item pages per minute, images fingerprinted per second, the 2-vs-1
+   ratio beside issue 19's 1.08x, the workers' CPU, and the hits (hers, and among the fillers: false
+   positives). Also a naive loop in this process on the same pages (fetch, parse, download each image,
+   ``matching.services.match``), one after the other (--skip naive leaves it out).
 2. Re-checks: --urls URLs of 50 sent notices, 200 per host h<NN>.bench, served here with a mix of
    404 (40 %), soft 404 (20 %), the notice's hit byte for byte (25 %) and another image (15 %), re-checked
    by 2 workers with the default politeness (KESU_PATROL_RATE_PER_MINUTE per host). Baseline: the
    ceiling politeness allows, hosts x rate x 60 requests per hour. Stops after --minutes and
    extrapolates, saying so.
 
+The bench sweeps (``kesu patrol sweep``, the beat's work) only when nothing moved for SWEEP_SECONDS.
 Databases are made on 127.0.0.1:5432 (from the ``test`` database) and dropped at the end; Redis db 13
 is flushed before and after.
 """
@@ -64,9 +70,19 @@ def flush_broker() -> None:
     redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB).flushdb()
 
 
+OWN_SESSIONS = [0]  # connections this bench opened, to tell the workers' from its own in pg_stat_database
+
+
 def rows(dsn: str, sql: str) -> list[tuple]:
+    OWN_SESSIONS[0] += 1
     with psycopg.connect(dsn.replace("postgres://", "postgresql://")) as db:
         return db.execute(sql).fetchall()
+
+
+def sessions(dsn: str) -> int:
+    """Sessions opened on the database so far by others than this bench (PostgreSQL 14+)."""
+    name = dsn.rsplit("/", 1)[1]
+    return scalar(dsn, f"SELECT sessions FROM pg_stat_database WHERE datname = '{name}'") - OWN_SESSIONS[0]
 
 
 def scalar(dsn: str, sql: str) -> int:
@@ -111,6 +127,31 @@ class Workers:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(timeout=60)
 
+    def cpu_seconds(self) -> tuple[float, float]:
+        """(seconds on a CPU, seconds runnable but waiting for one) of every thread of the workers and their
+        pool processes so far (Linux schedstat): the wait is what a machine loaded by others costs them."""
+        groups, ran, waited = {p.pid for p in self.processes}, 0, 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rsplit(")", 1)[1].split()[2]) not in groups:  # each worker leads its group
+                    continue
+                for task in (stat.parent / "task").iterdir():
+                    on_cpu, on_queue = (task / "schedstat").read_text().split()[:2]
+                    ran, waited = ran + int(on_cpu), waited + int(on_queue)
+            except OSError:
+                continue
+        return ran / 1e9, waited / 1e9
+
+    def task_seconds(self) -> dict[str, float]:
+        """Seconds spent inside tasks, by task name, from the workers' "succeeded in" lines."""
+        import re
+
+        out: dict[str, float] = {}
+        for log in self.logs:
+            for name, seconds in re.findall(r"Task ([\w.]+)\[[^]]+\] succeeded in ([\d.]+)s", log.read_text()):
+                out[name] = out.get(name, 0.0) + float(seconds)
+        return out
+
     def deferred(self) -> int:
         """Tasks that found their host busy and went back to the queue."""
         return sum(log.read_text().count(": 'deferred'") for log in self.logs)
@@ -122,17 +163,23 @@ class Workers:
         return f"{len(errors)} error line(s)" + (f", first: {errors[0][:200]}" if errors else "")
 
 
-def until(done, seconds: float, env: dict) -> bool:
-    """Poll ``done`` every second, sweeping as the beat would; False when time ran out."""
-    deadline, swept = time.monotonic() + seconds, 0.0
+def until(done, seconds: float, env: dict, progress) -> tuple[bool, int]:
+    """Poll ``done`` every second; (False when time ran out, sweeps made). Sweeps as the beat would, to wake
+    lost work, but only when ``progress()`` stood still for SWEEP_SECONDS: each sweep is a ``kesu`` process
+    whose start-up (seconds of CPU) would otherwise be measured as the workers'."""
+    deadline, sweeps = time.monotonic() + seconds, 0
+    last, moved = None, time.monotonic()
     while not done():
-        if time.monotonic() > deadline:
-            return False
-        if time.monotonic() - swept > SWEEP_SECONDS:
+        now = time.monotonic()
+        if now > deadline:
+            return False, sweeps
+        if (current := progress()) != last:
+            last, moved = current, now
+        elif now - moved > SWEEP_SECONDS:
             kesu(env, "patrol", "sweep")
-            swept = time.monotonic()
+            sweeps, moved = sweeps + 1, time.monotonic()
         time.sleep(1)
-    return True
+    return True, sweeps
 
 
 def print_table(title: str, lines: list[tuple[str, str, str]]) -> None:
@@ -146,6 +193,107 @@ def print_table(title: str, lines: list[tuple[str, str, str]]) -> None:
 
 # --- 1. crawl --------------------------------------------------------------------------------------------
 
+SITE = "site.bench"  # one watched site whose pages live on CRAWL_HOSTS hosts, each with its own politeness
+CRAWL_HOSTS = 60
+PLANTED_EVERY = 20  # one item page in 20 shows one of her pictures (a face) among its fillers
+
+
+class StaticWeb:
+    """The crawl's web, rendered once before anything is timed and served by ``python -m http.server`` in a
+    process of its own: host sNN.site.bench has a listing /sNN/ linking its item pages /sNN/i/K.html, each
+    showing one to three images (fillers; every PLANTED_EVERY-th page also one of her pictures, re-saved
+    at its own size and quality, so faces are found and embedded as on a real site).
+    A path names its host, so one directory serves every host name the host rules map to 127.0.0.1."""
+
+    def __init__(self, directory: Path, items: int):
+        self.directory, self.per_host = directory, max(1, -(-items // CRAWL_HOSTS))
+        self.items, self.images, self.planted = self.per_host * CRAWL_HOSTS, 0, set()
+        self._render()
+        self.port = _free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(self.port), "--bind", "127.0.0.1", "--directory", str(directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_for_port(self.port)
+
+    def _render(self) -> None:
+        from kesu.demo.media import filler
+
+        faces = _her_pictures()
+        for h in range(CRAWL_HOSTS):
+            root = self.directory / f"s{h:02d}"
+            (root / "i").mkdir(parents=True)
+            (root / "img").mkdir()
+            links = "".join(f'<li><a href="/s{h:02d}/i/{k}.html">Item {k}</a></li>' for k in range(self.per_host))
+            (root / "index.html").write_text(_html(f"Host {h:02d}: latest", f'<ul class="items">{links}</ul>'))
+            for k in range(self.per_host):
+                n = h * self.per_host + k
+                pictures = [filler(30_000 + n * 3 + j) for j in range(1 + (n % 3 == 0) + (n % 7 == 0))]
+                if n % PLANTED_EVERY == PLANTED_EVERY // 2:
+                    pictures.insert(0, faces(n // PLANTED_EVERY))
+                    self.planted.add(hashlib.sha256(pictures[0]).hexdigest())
+                tags = ""
+                for j, data in enumerate(pictures):
+                    (root / "img" / f"{k}-{j}.jpg").write_bytes(data)
+                    tags += f'<figure><img src="/s{h:02d}/img/{k}-{j}.jpg" alt=""></figure>'
+                self.images += len(pictures)
+                body = f'<h2>Item {k}</h2><p>Uploaded by user{n}.</p>{tags}<p><a href="/s{h:02d}/">Back</a></p>'
+                (root / "i" / f"{k}.html").write_text(_html(f"Item {k}", body))
+
+    def seeds(self) -> list[str]:
+        return [f"http://s{h:02d}.{SITE}:{self.port}/s{h:02d}/" for h in range(CRAWL_HOSTS)]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def _html(title: str, body: str) -> str:
+    return (f"<!doctype html><html><head><meta charset=utf-8><title>{title}</title></head><body>"
+            f"<nav><a href=\"/\">Home</a></nav><main>{body}</main></body></html>")  # fmt: skip
+
+
+def _her_pictures():
+    """n -> one of the demo case's photos with a face, scaled and re-saved differently for each n < 30."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from kesu.demo.load import _astronaut, _grace_hopper
+
+    photos = [Image.open(BytesIO(loader()[1])).convert("RGB") for loader in (_astronaut, _grace_hopper)]
+
+    def picture(n: int) -> bytes:
+        photo, scale = photos[n % 2], 0.5 + (n // 2 % 5) * 0.08
+        out = BytesIO()
+        photo.resize((round(photo.width * scale), round(photo.height * scale))).save(
+            out, "JPEG", quality=70 + n // 10 % 3 * 5
+        )
+        return out.getvalue()
+
+    return picture
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_port(port: int) -> None:
+    import socket
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the bench web did not start on port {port}")
+
 
 def unfinished(dsn: str) -> int:
     return sum(
@@ -153,43 +301,73 @@ def unfinished(dsn: str) -> int:
     )
 
 
-def crawl(web, workers: int, pages: int, work: Path) -> dict:
-    """One patrol run of huge.test on a fresh database with ``workers`` workers."""
+def servers_cpu() -> tuple[float, float]:
+    """(CPU seconds of PostgreSQL's and Redis's processes so far, CPU seconds the whole machine was busy)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if text.split("(", 1)[1].rsplit(")", 1)[0] in ("postgres", "redis-server"):
+            fields = text.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    busy = sum(int(v) for i, v in enumerate(Path("/proc/stat").read_text().split()[1:9]) if i not in (3, 4))
+    return total / tick, busy / tick
+
+
+def crawl_window(dsn: str) -> float:
+    """Seconds from the run's start to the last row's last step, as the database recorded them."""
+    last = " UNION ALL ".join(f"SELECT max(due_at) AS at FROM patrol_{t}" for t in ("page", "sighting", "fingerprint"))
+    return float(scalar(dsn, f"SELECT extract(epoch FROM (SELECT max(at) FROM ({last}) s) - "
+                             "(SELECT min(started_at) FROM patrol_run))"))  # fmt: skip
+
+
+def crawl(web: StaticWeb, workers: int, work: Path) -> dict:
+    """One patrol run of the site's CRAWL_HOSTS hosts on a fresh database with ``workers`` workers."""
     dsn, data = create_database(), work / f"crawl-{workers}"
     data.mkdir()
     flush_broker()
-    env = environment(dsn, data, web.host_rules())
+    env = environment(dsn, data, "*.bench=127.0.0.1")
     try:
         kesu(env, "demo")
-        seed = f"http://huge.test:{web.port}/all"
-        kesu(env, "patrol", "watch", "huge.test", "--seed", seed, "--item-pattern", r"/h/\d+$",
-             "--pages", str(pages + 1), "--links", str(pages), "--rate", "60000", "--concurrency", "8",
-             "--browser", "never", "--every", "100000")  # fmt: skip
+        seeds = [arg for url in web.seeds() for arg in ("--seed", url)]
+        kesu(env, "patrol", "watch", SITE, *seeds, "--item-pattern", r"/i/\d+\.html$", "--depth", "0",
+             "--pages", str(web.items + CRAWL_HOSTS), "--links", str(web.per_host), "--rate", "60000",
+             "--concurrency", "8", "--browser", "never", "--every", "100000")  # fmt: skip
         hits_before = scalar(dsn, "SELECT count(*) FROM matching_hit")
         pool = Workers(env, ALL_QUEUES, workers, data)
         try:
-            start = time.monotonic()
-            kesu(env, "patrol", "run", "huge.test")
-            finished = until(lambda: scalar(dsn, "SELECT count(*) FROM patrol_page") and not unfinished(dsn),
-                             1800, env)  # fmt: skip
-            seconds = time.monotonic() - start
+            cpu, opened, servers = pool.cpu_seconds(), sessions(dsn), servers_cpu()
+            kesu(env, "patrol", "run", SITE)
+            progress = lambda: scalar(dsn, "SELECT count(*) FROM patrol_fingerprint WHERE stage = 'done'")  # noqa: E731
+            finished, sweeps = until(
+                lambda: scalar(dsn, "SELECT count(*) FROM patrol_page") and not unfinished(dsn), 1800, env, progress
+            )
+            cpu = [after - before for after, before in zip(pool.cpu_seconds(), cpu, strict=True)]
+            servers = [after - before for after, before in zip(servers_cpu(), servers, strict=True)]
+            time.sleep(1)  # PostgreSQL's statistics are flushed within a second
+            opened = sessions(dsn) - opened
         finally:
             pool.stop()
+        shas = ", ".join(f"'{sha}'" for sha in web.planted) or "''"
         return {
-            "seconds": seconds, "finished": finished, "troubles": pool.troubles(),
+            "seconds": crawl_window(dsn), "finished": finished, "troubles": pool.troubles(), "cpu": cpu,
             "items": scalar(dsn, "SELECT count(*) FROM patrol_page WHERE kind = 'item' AND stage = 'done'"),
             "pages_failed": scalar(dsn, "SELECT count(*) FROM patrol_page WHERE stage = 'failed'"),
             "fingerprints": scalar(dsn, "SELECT count(*) FROM patrol_fingerprint WHERE stage = 'done'"),
             "fp_failed": scalar(dsn, "SELECT count(*) FROM patrol_fingerprint WHERE stage = 'failed'"),
-            "hits": scalar(dsn, "SELECT count(*) FROM matching_hit") - hits_before,
-            "stuck": unfinished(dsn),
+            "hits": scalar(dsn, f"SELECT count(DISTINCT sha256) FROM matching_hit WHERE sha256 IN ({shas})"),
+            "false": scalar(dsn, f"SELECT count(*) FROM matching_hit WHERE sha256 NOT IN ({shas})") - hits_before,
+            "stuck": unfinished(dsn), "sweeps": sweeps, "tasks": pool.task_seconds(),
+            "opened": opened, "servers": servers,
         }  # fmt: skip
     finally:
         drop_database(dsn)
         flush_broker()
 
 
-def naive_crawl(port: int, pages: int) -> dict:
+def naive_crawl(web: StaticWeb) -> dict:
     """The baseline: every page, image and match one after the other in this process."""
     import re
 
@@ -202,48 +380,70 @@ def naive_crawl(port: int, pages: int) -> dict:
 
     policy, limit, seconds = policy_from_settings(), 200 * 1024 * 1024, settings.KESU_PATROL_FETCH_SECONDS
     start = time.monotonic()
-    base = f"http://huge.test:{port}/all"
-    listing = extract.parse(http.get(base, policy, limit=limit, seconds=seconds).text, base)
-    items = [link.url for link in listing.links if re.search(r"/h/\d+$", link.url)][:pages]
-    images = hits = 0
-    for url in items:
-        page = extract.parse(http.get(url, policy, limit=limit, seconds=seconds).text, url)
-        for ref in page.media:
-            data = http.get(ref.url, policy, limit=limit, seconds=seconds).body
-            images += 1
-            try:
-                result = matching.match(data)
-            except UserError:
-                continue
-            hits += any(c.probability >= 0.5 for c in result.candidates)
-    return {"seconds": time.monotonic() - start, "items": len(items), "fingerprints": images, "hits": hits}
+    items = images = hits = 0
+    for seed in web.seeds():
+        listing = extract.parse(http.get(seed, policy, limit=limit, seconds=seconds).text, seed)
+        for url in [link.url for link in listing.links if re.search(r"/i/\d+\.html$", link.url)]:
+            page = extract.parse(http.get(url, policy, limit=limit, seconds=seconds).text, url)
+            items += 1
+            for ref in page.media:
+                data = http.get(ref.url, policy, limit=limit, seconds=seconds).body
+                images += 1
+                try:
+                    result = matching.match(data)
+                except UserError:
+                    continue
+                hits += any(c.probability >= 0.5 for c in result.candidates)
+    return {"seconds": time.monotonic() - start, "items": items, "fingerprints": images, "hits": hits}
 
 
-def crawl_section(web, pages: int, work: Path) -> None:
-    base = naive_crawl(web.port, pages)
-    results = {n: crawl(web, n, pages, work) for n in (1, 2)}
-    base_rate = base["items"] / base["seconds"] * 60
-    base_fps = base["fingerprints"] / base["seconds"]
-    lines = [("naive loop, 1 process", f"{base['items']} pages in {base['seconds']:.0f} s", "-")]
+def crawl_section(items: int, work: Path, naive: bool) -> None:
+    web = StaticWeb(work / "static-web", items)
+    try:
+        base = naive_crawl(web) if naive else None
+        results = {n: crawl(web, n, work) for n in (1, 2)}
+    finally:
+        web.stop()
+    planted = len(web.planted)
+    lines = []
+    if base:
+        rate, fps = base["items"] / base["seconds"] * 60, base["fingerprints"] / base["seconds"]
+        lines.append(("naive loop, 1 process", f"{rate:.0f} pages/min, {fps:.2f} images/s, {base['hits']} hits",
+                      f"{base['items']} pages, {base['fingerprints']} images in {base['seconds']:.0f} s"))  # fmt: skip
+    per = {n: (r["items"] / r["seconds"] * 60, r["fingerprints"] / r["seconds"]) for n, r in results.items()}
+    lines += [
+        ("pages/minute, 1 | 2 workers", f"{per[1][0]:.0f} | {per[2][0]:.0f}", "93 | 101 (issue 19, huge.test)"),
+        ("images fingerprinted/s, 1 | 2 workers", f"{per[1][1]:.2f} | {per[2][1]:.2f}", "~1.5 (issue 19)"),
+        ("2 workers vs 1 (pages/minute)", f"{per[2][0] / per[1][0]:.2f}x", "1.08x (issue 19); target >= 1.7x"),
+        ("2 workers vs 1 (images/s)", f"{per[2][1] / per[1][1]:.2f}x", "-"),
+        (
+            "workers' CPU for the same pages, 2 workers vs 1",
+            f"{results[2]['cpu'][0] / results[1]['cpu'][0]:.2f}x",
+            "1.00x when a second worker costs no CPU of its own; the wall-clock ratio needs 2 free cores",
+        ),
+    ]
     for n, r in results.items():
         lines += [
-            (f"{n} worker(s): pages/minute", f"{r['items'] / r['seconds'] * 60:.0f}", f"{base_rate:.0f}"),
-            (f"{n} worker(s): images fingerprinted/s", f"{r['fingerprints'] / r['seconds']:.2f}", f"{base_fps:.2f}"),
-            (f"{n} worker(s): hits among fillers", str(r["hits"]), str(base["hits"])),
-            (
-                f"{n} worker(s): run",
-                f"{r['items']} pages, {r['fingerprints']} images in {r['seconds']:.0f} s"
-                + ("" if r["finished"] else " (TIMED OUT)"),
-                "-",
-            ),  # fmt: skip
-            (
-                f"{n} worker(s): failed / stuck",
-                f"pages {r['pages_failed']}, images {r['fp_failed']}, unfinished {r['stuck']}",
-                "0",
-            ),  # fmt: skip
-            (f"{n} worker(s): worker logs", r["troubles"], "-"),
-        ]
-    print_table(f"crawl of huge.test, {pages} pages", lines)
+            (f"{n} worker(s): run",
+             f"{r['items']} pages, {r['fingerprints']} images in {r['seconds']:.1f} s"
+             + ("" if r["finished"] else " (TIMED OUT)"), f"{web.items} pages, {web.images} images"),
+            (f"{n} worker(s): CPU of the workers",
+             f"{r['cpu'][0]:.0f} s, {r['cpu'][0] / r['seconds'] / n:.0%} of {n} core(s); "
+             f"waited {r['cpu'][1]:.0f} s for a CPU", "-"),
+            (f"{n} worker(s): CPU of PostgreSQL + Redis | whole machine (all users)",
+             f"{r['servers'][0]:.0f} s | {r['servers'][1]:.0f} s of {(os.cpu_count() or 1) * r['seconds']:.0f}", "-"),
+            (f"{n} worker(s): busy (time in tasks / run)",
+             f"{sum(r['tasks'].values()) / r['seconds'] / n:.0%}", "100 % when no worker waits for work"),
+            (f"{n} worker(s): seconds in tasks", ", ".join(f"{k.removeprefix('patrol.')} {v:.0f}"
+             for k, v in sorted(r["tasks"].items(), key=lambda kv: -kv[1])), "-"),
+            (f"{n} worker(s): database sessions opened (workers, kesu patrol run, sweeps)", str(r["opened"]),
+             f"{n} a worker if it keeps its connection (CONN_MAX_AGE)"),
+            (f"{n} worker(s): hits (hers | among fillers)", f"{r['hits']} | {r['false']}", f"{planted} | 0"),
+            (f"{n} worker(s): failed / stuck",
+             f"pages {r['pages_failed']}, images {r['fp_failed']}, unfinished {r['stuck']}", "0"),
+            (f"{n} worker(s): sweeps (stalls) / worker logs", f"{r['sweeps']} / {r['troubles']}", "-"),
+        ]  # fmt: skip
+    print_table(f"crawl of {CRAWL_HOSTS} hosts x {web.per_host} item pages (pre-rendered, served apart)", lines)
 
 
 # --- 2. re-checks ----------------------------------------------------------------------------------------
@@ -355,7 +555,7 @@ def recheck_section(dsn: str, env: dict, urls: int, minutes: float, work: Path) 
             kesu(env, "patrol", "sweep")
             total = lambda: scalar(dsn, "SELECT count(*) FROM patrol_recheck")  # noqa: E731
             left = lambda: scalar(dsn, "SELECT count(*) FROM patrol_recheck WHERE checks < 1")  # noqa: E731
-            finished = until(lambda: total() and not left(), minutes * 60, env)
+            finished, _ = until(lambda: total() and not left(), minutes * 60, env, lambda: total() - left())
             seconds = time.monotonic() - start
         finally:
             pool.stop()
@@ -386,32 +586,30 @@ def recheck_section(dsn: str, env: dict, urls: int, minutes: float, work: Path) 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100 pages and 1,000 URLs")
-    parser.add_argument("--pages", type=int, help="pages of huge.test per run (default 400)")
+    parser.add_argument("--quick", action="store_true", help="180 item pages (3 a host), 1,000 URLs")
+    parser.add_argument("--pages", type=int, help=f"item pages per run over the {CRAWL_HOSTS} hosts (default 480)")
     parser.add_argument("--urls", type=int, help="URLs to re-check (default 10,000)")
     parser.add_argument("--minutes", type=float, default=20, help="stop the re-checks after this long")
-    parser.add_argument("--skip", choices=["crawl", "rechecks"], help="leave one section out")
+    parser.add_argument("--skip", action="append", default=[], choices=["crawl", "naive", "rechecks"],
+                        help="leave a section out (naive: the crawl's one-process loop); repeat for more")  # fmt: skip
     args = parser.parse_args()
-    pages = args.pages or (100 if args.quick else 400)  # item pages; the listing is one more
+    pages = args.pages or (180 if args.quick else 480)
     urls = args.urls or (1000 if args.quick else 10_000)
 
     work = Path(tempfile.mkdtemp(prefix="kesu-patrol-bench-"))
     dsn = create_database()
     try:
-        from kesu.demo.web import DemoWeb
+        env = environment(dsn, work / "data", "*.bench=127.0.0.1")
+        kesu(env, "demo")  # the bank the naive loop matches against, as the workers' databases have it
+        os.environ.update({k: v for k, v in env.items() if k.startswith("KESU_")})
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kesu.settings")
+        import django
 
-        with DemoWeb(work / "web") as web:
-            env = environment(dsn, work / "data", f"{web.host_rules()},*.bench=127.0.0.1")
-            kesu(env, "demo")  # the bank the naive loop matches against, as the workers' databases have it
-            os.environ.update({k: v for k, v in env.items() if k.startswith("KESU_")})
-            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kesu.settings")
-            import django
-
-            django.setup()
-            if args.skip != "crawl":
-                crawl_section(web, pages, work)
-            if args.skip != "rechecks":
-                recheck_section(dsn, env, urls, args.minutes, work)
+        django.setup()
+        if "crawl" not in args.skip:
+            crawl_section(pages, work, naive="naive" not in args.skip)
+        if "rechecks" not in args.skip:
+            recheck_section(dsn, env, urls, args.minutes, work)
     finally:
         if "django.db" in sys.modules:
             sys.modules["django.db"].connections.close_all()

@@ -1,9 +1,11 @@
 """The Celery application. Tasks live in each app's tasks.py and call services."""
 
+import logging
 import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kesu.settings")
 
@@ -45,3 +47,24 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=3, minute=30),
     },
 }
+
+
+@worker_process_init.connect
+def _cap_native_threads(**_) -> None:
+    """Each pool process caps its native libraries' teams again after the fork (kesu/lib/threads.py) and says
+    what is in effect, so a worker's log shows it."""
+    from .lib import threads
+
+    logging.getLogger("kesu.worker").info("native threads: %s", threads.describe(threads.cap()))
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(task=None, **_) -> None:
+    """Around each task, as Django around each request: a connection broken or older than CONN_MAX_AGE is
+    closed, a sound one kept for the next task (settings.CELERY_DB_REUSE_MAX keeps Celery from closing it
+    every time). Not in eager mode: the task runs inside its caller's transaction."""
+    if task is not None and not task.request.is_eager:
+        from django.db import close_old_connections
+
+        close_old_connections()

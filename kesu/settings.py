@@ -322,6 +322,13 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves it queued
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes the database connection before and after every task, whatever CONN_MAX_AGE
+# says (a new PostgreSQL session per patrol task), unless this is set: kesu/celery.py closes it as Django
+# does around a request instead, when it is broken or older than CONN_MAX_AGE.
+CELERY_DB_REUSE_MAX = 1_000_000_000
+# Threads each process's native libraries (ONNX Runtime, OpenCV, OpenBLAS, faiss) may use: Kesu scales by
+# processes, and a team per core in each of them fights the others for the cores (kesu/lib/threads.py).
+KESU_WORKER_THREADS = env_int("KESU_WORKER_THREADS", 1, minimum=1, maximum=64)
 CELERY_TASK_ALWAYS_EAGER = env_bool("KESU_TASKS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE

@@ -161,3 +161,37 @@ def _held(dsn: str, pids: set[int]) -> tuple[str, int] | None:
             if int(claim.split("-")[0]) in pids:
                 return table, pk
     return None
+
+
+def test_a_worker_keeps_its_database_connection_between_tasks(tmp_path, database, broker):
+    """Celery's Django fix-up would close the connection around every task, whatever CONN_MAX_AGE says: a new
+    PostgreSQL session per task. Kesu's worker keeps a sound one (kesu/celery.py)."""
+    env = {**os.environ, "KESU_DATA_DIR": str(tmp_path / "data"), "KESU_DATABASE_URL": database,
+           "KESU_BROKER_URL": broker}  # fmt: skip
+    kesu(env, "init")
+    log = tmp_path / "worker.log"
+    process = subprocess.Popen(
+        [KESU, "worker", "--queues", "celery", "--concurrency", "1"],
+        env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    name = database.rsplit("/", 1)[1]
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as stats:  # one session of ours, opened before counting
+        opened = lambda: stats.execute(f"SELECT sessions FROM pg_stat_database WHERE datname = '{name}'").fetchone()[0]  # noqa: E731
+        try:
+            deadline = time.monotonic() + 120
+            while "ready." not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.5)
+            before = opened()
+            sender = "import django; django.setup()\nfrom kesu.lib import taskqueue\n" + (
+                "for _ in range(20): taskqueue.send('kesu.cases.tasks.flag_due_continuations')"
+            )
+            subprocess.run([sys.executable, "-c", sender], env=env, check=True, timeout=120)
+            deadline = time.monotonic() + 120
+            while log.read_text().count("succeeded in") < 20 and time.monotonic() < deadline:
+                time.sleep(0.5)
+            time.sleep(1)  # PostgreSQL flushes its statistics within a second
+            after = opened()
+        finally:
+            stop(process)
+    assert log.read_text().count("succeeded in") == 20, log.read_text()[-2000:]
+    assert after - before <= 3, f"{after - before} sessions for 20 tasks"  # the worker's, and the sender's

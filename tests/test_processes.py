@@ -148,3 +148,20 @@ def test_worker_runs_scheduled_task_from_the_broker(tmp_path, broker, sender, re
     assert json.loads(due.splitlines()[0])["id"] == case_id
     # the broker's files stay under the data directory, never in the directory the worker was started from
     assert list(workdir.iterdir()) == []
+
+
+def test_a_worker_process_caps_the_native_libraries_threads(tmp_path):
+    """Each pool process of ``kesu worker`` caps ONNX Runtime, OpenCV, BLAS and faiss at KESU_WORKER_THREADS and
+    says so: with a team per core in every worker, a second worker on two cores added 2 % (bench/patrol_bench.py)."""
+    env = environment(tmp_path / "data", KESU_WORKER_THREADS="2", KESU_BROKER_URL="")
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        [KESU, "worker", "--concurrency", "1"], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        line = wait_for(lambda: next((x for x in log.read_text().splitlines() if "native threads:" in x), None), 120)
+    finally:
+        stop(worker)
+    assert line, log.read_text()[-2000:]
+    assert line.endswith("native threads: blas 2, openmp 2, opencv 2, faiss 2, onnxruntime 2")

@@ -15,10 +15,10 @@ import numpy as np
 
 PDQ_RADIUS = 31  # Meta's recommended match threshold for PDQ
 
-# One thread: Kesu runs one search at a time per request or task, in several processes on few cores.
-# faiss's OpenMP team, spinning while the other core was busy, made a match query four times slower on the
-# loaded machine (109 ms against 25 ms with a bank of 1,000 references, bench/cascade.py).
-faiss.omp_set_num_threads(1)
+# faiss's OpenMP team is capped with the other native libraries' (kesu/lib/threads.py, KESU_WORKER_THREADS):
+# Kesu runs one search at a time per request or task, in several processes on few cores, and the team,
+# spinning while the other core was busy, made a match query four times slower on the loaded machine
+# (109 ms against 25 ms with a bank of 1,000 references, bench/cascade.py).
 
 
 @dataclass(frozen=True)

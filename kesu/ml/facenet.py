@@ -22,11 +22,12 @@ from dataclasses import dataclass
 import face_recognition_models
 import numpy as np
 
+from kesu.lib import threads as native_threads
+
 INPUT_SIZE = 150  # input_rgb_image_sized<150>
-# One thread: on this 2-core machine two were never faster (bench/facenet.py: 3.0 ms a face on one, 5-8 ms
-# on two, the second thread waiting for a core something else holds). Celery runs two worker processes,
-# and YOLO's sessions and the web server want the cores too.
-THREADS = 1
+# Threads: KESU_WORKER_THREADS (kesu/lib/threads.py), one by default. On this 2-core machine two were never
+# faster (bench/facenet.py: 3.0 ms a face on one, 5-8 ms on two, the second thread waiting for a core
+# something else holds): workers run in several processes, and YOLO's sessions and the web want the cores too.
 
 Op = tuple  # (kind, *arguments), one of dlib's layer wrappers in forward order
 
@@ -416,8 +417,9 @@ def model_bytes() -> bytes:
         return to_onnx(parse(fh.read())).SerializeToString()
 
 
-def session(threads: int = THREADS):
-    """The ONNX Runtime session of the network, made on first use."""
+def session(threads: int | None = None):
+    """The ONNX Runtime session of the network, made on first use (``threads``: KESU_WORKER_THREADS)."""
+    threads = threads or native_threads.count()
     with _lock:
         if threads not in _sessions:
             _sessions[threads] = _new_session(threads)
@@ -427,15 +429,13 @@ def session(threads: int = THREADS):
 def _new_session(threads: int):
     import onnxruntime
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
+    options = native_threads.session_options(threads)
     # ORT_ENABLE_ALL folds each affine (Mul, Add) into the convolution before it
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     return onnxruntime.InferenceSession(model_bytes(), options, providers=["CPUExecutionProvider"])
 
 
-def embed_batch(chips: list[np.ndarray], threads: int = THREADS) -> np.ndarray:
+def embed_batch(chips: list[np.ndarray], threads: int | None = None) -> np.ndarray:
     """128-D float32 embeddings (n, 128) of aligned 150x150 RGB uint8 chips (dlib.get_face_chip's)."""
     if not chips:
         return np.zeros((0, 128), dtype=np.float32)

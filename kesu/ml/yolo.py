@@ -8,27 +8,39 @@ checks them against NudeNet's.
 """
 
 from functools import cache
+from pathlib import Path
 
 import cv2
 import numpy as np
+import onnxruntime
 from nudenet import nudenet
+
+from kesu.lib import threads
 
 MIN_SCORE = 0.2  # NudeNet's: a candidate under this is no detection
 NMS_SCORE, NMS_IOU = 0.25, 0.45
 LABELS: list[str] = nudenet.__dict__["__labels"]  # the model's class order, as NudeNet names them
+MODEL = Path(nudenet.__file__).with_name("320n.onnx")  # the network NudeDetector loads at every resolution
 
 
 class Detector:
-    """One ONNX session at one resolution (NudeNet's own, loaded in ~0.1 s), with a vectorised reading."""
+    """One ONNX session of NudeNet's network at one resolution (loaded in ~0.1 s), with a vectorised reading.
+
+    The session is made here, not by NudeDetector: its default team of a thread per core, spinning between
+    operators, took half the CPU of a fingerprinted picture and the second worker's core (kesu/lib/threads.py).
+    """
 
     def __init__(self, resolution: int):
         self.resolution = resolution
-        self.model = nudenet.NudeDetector(inference_resolution=resolution)
+        self.session = onnxruntime.InferenceSession(
+            str(MODEL), threads.session_options(), providers=["CPUExecutionProvider"]
+        )
+        self.input_name = self.session.get_inputs()[0].name
 
     def detect(self, bgr: np.ndarray) -> list[dict]:
         """Detections (class, score, box x/y/w/h in the image's pixels) of a BGR uint8 image."""
         blob, _, _, x_pad, y_pad, width, height = nudenet._read_image(bgr, self.resolution)
-        output = self.model.onnx_session.run(None, {self.model.input_name: blob})
+        output = self.session.run(None, {self.input_name: blob})
         return _read(output[0], x_pad, y_pad, width, height, self.resolution)
 
 
