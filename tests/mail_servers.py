@@ -37,6 +37,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from ports import free_port
 
 DOVECOT = "/usr/sbin/dovecot"
 # aiosmtpd logs every SMTP command (addresses included) at INFO from its own thread, also after pytest has
@@ -44,13 +45,6 @@ DOVECOT = "/usr/sbin/dovecot"
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 START_TIMEOUT = 10.0
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port free right now; the server binds it a moment later (a small race we accept in tests)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -2,21 +2,16 @@
 gunicorn command `kesu run` starts: its access log, and Django's error log."""
 
 import os
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 
+from ports import free_port
+
 from kesu.runner import _commands
 
 TOKEN = "Zq3-secret-link-key-of-her-hashing-page"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> None:
