@@ -40,6 +40,9 @@ from threading import Thread
 import psycopg
 import redis
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from ports import free_port  # noqa: E402  (the tests' ports: below the kernel's ephemeral range)
+
 KESU = str(Path(sys.executable).with_name("kesu"))
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_DB = 13
@@ -209,7 +212,7 @@ class StaticWeb:
         self.directory, self.per_host = directory, max(1, -(-items // CRAWL_HOSTS))
         self.items, self.images, self.planted = self.per_host * CRAWL_HOSTS, 0, set()
         self._render()
-        self.port = _free_port()
+        self.port = free_port()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "http.server", str(self.port), "--bind", "127.0.0.1", "--directory", str(directory)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -272,14 +275,6 @@ def _her_pictures():
         return out.getvalue()
 
     return picture
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_for_port(port: int) -> None:

@@ -55,7 +55,8 @@ def _cap_native_threads(**_) -> None:
     what is in effect, so a worker's log shows it."""
     from .lib import threads
 
-    logging.getLogger("kesu.worker").info("native threads: %s", threads.describe(threads.cap()))
+    threads.cap()
+    logging.getLogger("kesu.worker").info("native threads: %s", threads.describe(threads.in_effect()))
 
 
 @task_prerun.connect

@@ -21,10 +21,11 @@ def count() -> int:
     return settings.KESU_WORKER_THREADS if settings.configured else 1
 
 
-def cap() -> dict[str, int]:
-    """Limit OpenBLAS, OpenMP (faiss), OpenCV and faiss to ``count()`` threads in this process; what is in
-    effect. The libraries Kesu uses are imported first, as a team is only capped in a library already
-    loaded; one loaded later (a second OpenMP runtime, by dlib or scikit-learn) reads the variables set here."""
+def cap() -> None:
+    """Limit OpenBLAS, OpenMP (faiss), OpenCV and faiss to ``count()`` threads in this process. The libraries
+    Kesu uses are imported first, as a team is only capped in a library already loaded; one loaded later (a
+    second OpenMP runtime, by dlib or scikit-learn) reads the variables set here. Runs at every start-up, so
+    it reads nothing back (``in_effect`` does, for a worker's log)."""
     threads = count()
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = str(threads)
@@ -35,7 +36,6 @@ def cap() -> dict[str, int]:
     threadpoolctl.threadpool_limits(threads)  # every OpenBLAS and OpenMP runtime loaded (numpy's, cv2's, faiss's)
     cv2.setNumThreads(threads)
     faiss.omp_set_num_threads(threads)
-    return in_effect()
 
 
 def in_effect() -> dict[str, int]:

@@ -328,7 +328,7 @@ def _hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.unpackbits(np.bitwise_xor(a, b), axis=1).sum(axis=1)
 
 
-def _refusal(inliers: int, coverage: float, found: geometry.Shape, distance: float = 64.0) -> str:
+def _refusal(inliers: int, coverage: float, found: geometry.Shape, distance: float) -> str:
     if inliers < MIN_INLIERS:
         return "inliers"
     if coverage < MIN_COVERAGE:
