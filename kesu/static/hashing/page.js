@@ -62,6 +62,20 @@
     });
   }
 
+  const STALE_TRIES = 5, STALE_PAUSE_MS = 40;
+
+  function pause(ms) {
+    return new Promise(function (resolve) { setTimeout(resolve, ms); });
+  }
+
+  // FNV-1a over the pixels' 32-bit words: equal frames, equal sums (the pixels themselves go to the worker).
+  function checksum(data) {
+    const words = new Uint32Array(data.buffer, data.byteOffset, data.byteLength >> 2);
+    let sum = 0x811c9dc5;
+    for (let i = 0; i < words.length; i += 1) sum = Math.imul(sum ^ words[i], 0x01000193);
+    return sum >>> 0;
+  }
+
   // Frames at 0, 1, 2... s, read through <video> and a canvas at the size the server hashes them.
   async function videoFrames(entry) {
     const url = URL.createObjectURL(entry.file);
@@ -79,12 +93,24 @@
       if (!duration) throw new Error("no duration");
       work.total += Math.ceil(duration);
       const answers = [];
+      const draw = function () {
+        context.drawImage(video, 0, 0, size.width, size.height);
+        return context.getImageData(0, 0, size.width, size.height).data;
+      };
+      let last = null;
       for (let t = 0; t < duration; t += 1) {
         video.currentTime = t;
         await once(video, "seeked");
-        context.drawImage(video, 0, 0, size.width, size.height);
+        // Chromium can fire "seeked" before the frame at the new time reaches the element (seen on a busy
+        // machine): the canvas then shows the last second's frame again. A frame the same as the last one is
+        // drawn again after a pause, a few times (a still picture stays the same and costs the pauses only).
+        let data = draw();
+        for (let tries = 0; last !== null && tries < STALE_TRIES && checksum(data) === last; tries += 1) {
+          await pause(STALE_PAUSE_MS);
+          data = draw();
+        }
+        last = checksum(data);
         if (t === 0) thumbnail(entry, (c) => c.drawImage(canvas, 0, 0, 96, Math.round((96 * size.height) / size.width)), 96, Math.round((96 * size.height) / size.width));
-        const data = context.getImageData(0, 0, size.width, size.height).data;
         answers.push(ask({ op: "frame", t: t, width: size.width, height: size.height, pixels: data.buffer }, [data.buffer]).then(function (a) { step(1); return a; }));
       }
       const frames = await Promise.all(answers);
