@@ -91,6 +91,7 @@ def _row(name, transform, kind, label, item) -> dict:
         "matches": item.matches,
         "spread": round(item.spread, 4),
         "texture": round(item.texture, 4),
+        "agreement": round(item.agreement, 4),
         "refused": "",
     }
 
@@ -122,7 +123,7 @@ def _local_wrong(bank, name, transform, copy, ref_source, top: int = 3) -> list[
             rows.append({"half": half(name), "transform": transform, "kind": "local-wrong", "label": 0,
                          "pdq_distance": "", "inliers": result.inliers, "matches": max(result.matches, 1),
                          "spread": round(result.spread, 4), "texture": round(result.texture, 4),
-                         "refused": result.refused})  # fmt: skip
+                         "agreement": round(result.agreement, 4), "refused": result.refused})  # fmt: skip
     return rows
 
 
@@ -166,12 +167,36 @@ def fit(rows: list[dict], l2: float) -> dict:
              and r.get("refused", "") not in NEW_FLOORS]  # fmt: skip
     if local:
         x = np.array([REGISTRY["orb"].features(*_local_scores(r)) for r in local])
-        out["local"] = calibration.fit_logistic(x, np.array([r["label"] for r in local], float), l2)
+        out["local"] = fit_local(x, np.array([r["label"] for r in local], float), l2)
     faces = [r for r in train if r["kind"] == "face"]
     if faces:
         x = np.array([REGISTRY["face"].features(*_face_scores(r)) for r in faces])
         out["face"] = fit_face(x, np.array([r["label"] for r in faces], float), l2)
     return out
+
+
+LOCAL_FITTED = [5]  # the agreement's column in LocalFeatures.features; the others keep their shipped weights
+
+
+def fit_local(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
+    """The local model's agreement weight, over the shipped weights of its other features.
+
+    The floors now refuse every wrong pair of the set that has MIN_INLIERS or more points: a free fit sees
+    chance only below ten inliers and learns that ten make a copy (16.4 per log-inlier: twelve chance points
+    at 0.92). The shipped inlier and ratio weights were fitted while chance above the floor was still in the
+    set; the agreement is the one new feature, and it is fitted with those as they are (an offset). A
+    reference banked before looks were kept has no agreement and scores exactly as before."""
+    shipped = np.array(calibration.shipped_params()["local"]["weights"], float)
+    kept = [i for i in range(x.shape[1]) if i not in LOCAL_FITTED]
+    weights = shipped.copy()
+    weights[LOCAL_FITTED] = calibration.fit_logistic(x[:, LOCAL_FITTED], y, l2, offset=x[:, kept] @ shipped[kept])
+    return weights
+
+
+FITTED_ON = {
+    "local": "bench/calibrate.py half A: the agreement weight only (bench/calibrate.py fit_local), over the"
+    " inlier and ratio weights fitted before issue 19's floors; spread and texture 0, the floors deciding on them",
+}
 
 
 def fit_face(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
@@ -210,13 +235,15 @@ def small_bank_pairs(count: int) -> list[dict]:
 
 
 def _local_scores(r: dict) -> tuple:
-    """inliers, matches, spread, texture of a row (rows saved before spread and texture: a copy's)."""
-    spread, texture = (r.get(k, "") for k in ("spread", "texture"))
+    """inliers, matches, spread, texture, agreement of a row (rows saved before spread and texture: a copy's;
+    before the agreement: unknown)."""
+    spread, texture, agreement = (r.get(k, "") for k in ("spread", "texture", "agreement"))
     return (
         int(r["inliers"]),
         int(r["matches"]),
         float(1.0 if spread == "" else spread),
         float(1.0 if texture == "" else texture),
+        float(-1.0 if agreement in ("", None) else agreement),
     )
 
 
@@ -334,7 +361,7 @@ def main(args) -> None:
                 continue
             current[signal] = {
                 "weights": [round(float(w), 4) for w in weights],
-                "fitted_on": "bench/calibrate.py half A",
+                "fitted_on": FITTED_ON.get(signal, "bench/calibrate.py half A"),
             }
         calibration.PARAMS_FILE.write_text(json.dumps(current, indent=1) + "\n")
         print(f"wrote {calibration.PARAMS_FILE}")

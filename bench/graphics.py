@@ -156,6 +156,7 @@ def bench_section(args) -> list[tuple[str, str, str]]:
     origin = [matching.source(n) for n in names]
     print(f"bench bank: {len(sources)} sources, {len(distractors)} tiles; {len(photos)} wallpapers held out for memes")
     recall = {t: [0, 0] for t in pictures.TRANSFORMS}  # transform -> [new, old] pink hits on her picture
+    misses: list[str] = []
     false = {"new": [0, 0], "old": [0, 0]}  # rule -> [>= 0.5, pink] on unrelated references
     pairs, started = 0, time.perf_counter()
     for number, (name, picture) in enumerate(sources):
@@ -163,6 +164,10 @@ def bench_section(args) -> list[tuple[str, str, str]]:
             old, new = decide(bank, pictures.transformed(name, picture, transform))
             for column, rule in enumerate((new, old)):
                 recall[transform][column] += any(origin[o] == name and p >= calibration.PINK for o, p in rule.items())
+            own = [o for o, x in enumerate(origin) if x == name]
+            if args.misses and transform in PINK_TRANSFORMS and max(new.get(o, 0.0) for o in own) < calibration.PINK:
+                copy = pictures.transformed(name, picture, transform)
+                misses.append(f"{transform:>12} {name}: {trace(bank, copy, own, new)}")
             _count_false(false, old, new, lambda owner, name=name: origin[owner] != name)
             pairs += sum(o != name for o in origin)
         print(f"  {number + 1}/{len(sources)} sources", end="\r", flush=True)
@@ -171,6 +176,12 @@ def bench_section(args) -> list[tuple[str, str, str]]:
         _count_false(false, old, new, lambda owner: True)
         pairs += len(origin)
     print(f"\nsearched in {time.perf_counter() - started:.0f} s")
+    if misses:
+        print(
+            f"\n{len(misses)} copies not pink ({', '.join(PINK_TRANSFORMS)}): best own probability, PDQ distance,"
+            " then each own reference's votes (rank) and raw geometric check"
+        )
+        print("\n".join(misses))
     n = len(sources)
     rows = [(f"pink recall {t}", f"{100 * recall[t][0] / n:.1f} %", f"{100 * recall[t][1] / n:.1f} %")
             for t in pictures.TRANSFORMS]  # fmt: skip
@@ -179,6 +190,35 @@ def bench_section(args) -> list[tuple[str, str, str]]:
         (f"false positives pink over {pairs:,} pairs", str(false["new"][1]), str(false["old"][1])),
     ]
     return rows
+
+
+def trace(bank: Bank, picture: Image.Image, own: list[int], new: dict[int, float]) -> str:
+    """Why a copy of her picture was not pink: what each of her own references got from the shortlist
+    (votes and their rank among all references) and from the geometric check without its floors."""
+    medium = found_medium(Medium(b"", "image", picture), ["pdq", "orb"])
+    found: dict[int, Evidence] = defaultdict(Evidence)
+    REGISTRY["pdq"].search(bank, medium, found)
+    pdq = min((found[o].pdq_distance for o in own if found[o].pdq_distance is not None), default=None)
+    parts = [f"p={max((new.get(o, 0.0) for o in own), default=0.0):.3f} pdq={pdq}"]
+    index = bank.indexes["orb"]
+    for value in medium.of("orb"):
+        local, side = features.LocalFeatures.from_bytes(value.secret), "m" if value.meta.get("mirrored") else "o"
+        votes = sorted(index.vote(local.descriptors).items(), key=lambda kv: -len(kv[1]))
+        rank = {owner: n for n, (owner, _) in enumerate(votes)}
+        for owner, pairs in votes:
+            if owner not in own or (side == "m" and len(pairs) < MIN_VOTES):
+                continue
+            reference = index.features[owner]
+            r = features.verify(local, reference, features.candidate_pairs(local, reference, pairs), raw=True)
+            scores = (r.inliers, r.matches, r.spread, r.texture, r.agreement)
+            p = signals.REGISTRY["orb"].calibrated(*scores) if r.inliers else 0.0
+            parts.append(
+                f"[{side} ref{owner} votes={len(pairs)}#{rank[owner]} pts={len(local.points)}"
+                f" inl={r.inliers}/{r.matches} cov={r.coverage:.2f} spr={r.spread:.2f} tex={r.texture:.3f}"
+                f" rtex={r.ref_texture:.3f} d={r.distance:.0f} ag={r.agreement:.2f}{' affine' if r.affine else ''}"
+                f" refused={r.refused or '-'} p={p:.3f}]"
+            )
+    return " ".join(parts)
 
 
 def _count_false(false, old, new, unrelated) -> None:
@@ -203,6 +243,7 @@ def main() -> None:
     parser.add_argument("--fillers", type=int, default=400)
     parser.add_argument("--drawn", type=int, default=40, help="negatives of each drawn kind (and memes)")
     parser.add_argument("--skip", choices=["demo", "bench"], help="leave one section out")
+    parser.add_argument("--misses", action="store_true", help="trace every crop_20 / screen photo copy not pink")
     args = parser.parse_args()
     if args.skip != "demo":
         show("demo bank: graphics against the demo case's pictures", demo_section(args))

@@ -167,7 +167,7 @@ def _found_by(item, allowed: set[str]) -> float:
     if distances:
         best = probability("pdq", min(distances))
     if "local" in allowed and item.inliers:
-        best = max(best, probability("local", item.inliers, item.matches, item.spread, item.texture))
+        best = max(best, probability("local", item.inliers, item.matches, item.spread, item.texture, item.agreement))
     return best
 
 

@@ -69,7 +69,12 @@ def logistic(model: str, features: list[float]) -> float:
 
 
 def fit_logistic(
-    x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50, prior: np.ndarray | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    l2: float = 1.0,
+    iterations: int = 50,
+    prior: np.ndarray | None = None,
+    offset: np.ndarray | None = None,
 ) -> np.ndarray:
     """Regularised logistic regression by Newton's method (IRLS).
 
@@ -77,7 +82,9 @@ def fit_logistic(
     they nearly do; the intercept is not penalised. With a ``prior`` the
     weights are pulled towards it instead of towards zero, and every
     weight is (a refit from a few hundred staff decisions should move the
-    shipped calibration, not replace it).
+    shipped calibration, not replace it). ``offset``: log-odds each row
+    already has from terms kept out of the fit (bench/calibrate.py fits
+    the local model's newest feature over the weights shipped for the rest).
     """
     centre = np.zeros(x.shape[1]) if prior is None else np.asarray(prior, dtype=float)
     weights = centre.copy()
@@ -85,7 +92,7 @@ def fit_logistic(
     if prior is None:
         penalty[0, 0] = 0.0
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x @ weights, -50, 50)))
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ weights + (0.0 if offset is None else offset), -50, 50)))
         gradient = x.T @ (p - y) + penalty @ (weights - centre)
         hessian = x.T @ (x * (p * (1 - p))[:, None]) + penalty + 1e-9 * np.eye(x.shape[1])
         step = np.linalg.solve(hessian, gradient)

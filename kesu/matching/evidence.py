@@ -18,6 +18,7 @@ class Evidence:
     coverage: float = 0.0  # share of the reference the found image shows
     spread: float = 0.0  # share of that part over which the agreeing matches lie
     texture: float = 0.0  # share of the matched region of the found image with photo-like detail
+    agreement: float = -1.0  # of the two pictures under the transform (geometry.agreement; -1: unknown)
     mirrored: bool = False
     face_distance: float | None = None
     face_time: float | None = None  # seconds into a video, for faces found on a frame
@@ -42,6 +43,7 @@ class Evidence:
         if result.inliers > self.inliers:
             self.inliers, self.matches, self.coverage = result.inliers, result.matches, result.coverage
             self.spread, self.texture, self.mirrored = result.spread, result.texture, mirrored
+            self.agreement = result.agreement
 
     def consider_face(self, distance: float, meta: dict) -> None:
         """A found face at ``distance`` from a banked one; ``meta``: its value's (time, size, sharpness)."""

@@ -16,6 +16,12 @@ points the homography kept:
 - ``sane``: the homography keeps orientation, is not near-singular where
   the points are, and its scale and shear stay within what crops,
   resizes and photos of a screen do.
+
+And one check that looks at the pictures rather than the points:
+``agreement``, how well the found image and the reference laid over it by
+the transform agree, pixel by pixel, on small grey copies of both (their
+"looks"). Corners that agree by chance leave the rest of the two pictures
+unrelated; a copy agrees everywhere it shows, flat ground included.
 """
 
 from dataclasses import dataclass
@@ -29,6 +35,10 @@ BUSY_LEVEL = 3.0  # grey levels per pixel of gradient that count as detail (JPEG
 MAX_ANISOTROPY = 3.0  # the ratio of the transform's two local scales: a screen photo stays well under 2
 MAX_SCALE_SPREAD = 4.0  # how much the local scale may vary over the matched region (perspective)
 SCALE_RANGE = (0.05, 20.0)  # local scale from reference to found image (both at ORB size)
+LOOK_SIDE = 64  # long side of the grey copy kept for the agreement: 4 KB at most, the layout not the detail
+# Glare, a screen's brightness and vignetting are smooth: the agreement compares what is left of both looks after
+# their blur at this share of the long side is taken away.
+LOOK_SMOOTH = 1 / 8
 
 
 @dataclass(frozen=True)
@@ -142,3 +152,44 @@ def shape(matrix, ref_points, query_points, seen, ref_size, query_texture, ref_t
         sane=sane(matrix, ref_points),
         ref_texture=texture_in(ref_texture, ref_points),
     )
+
+
+def look(grey: np.ndarray) -> np.ndarray:
+    """A grey copy with a long side of LOOK_SIDE px (uint8): what the agreement compares."""
+    height, width = grey.shape
+    factor = min(1.0, LOOK_SIDE / max(height, width))
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+
+
+def agreement(matrix, query_look, query_size, ref_look, ref_size) -> float:
+    """Correlation (-1 to 1) of the found image's look and the reference's look laid over it by ``matrix`` (a
+    homography between the ORB-size copies), where the reference shows, once the smooth part of each
+    (glare, brightness) is taken away; -1 when either look is unknown or they overlap on too few pixels.
+
+    On bench/graphics.py's pairs (band-passed, looks of 64 px): crops of her pictures 0.97-1.0, screen
+    photos 0.5-0.98 (glare and moiré), chance agreement that passed the other floors under 0.4.
+    """
+    if query_look is None or ref_look is None:
+        return -1.0
+    to_query = np.diag([query_look.shape[1] / query_size[0], query_look.shape[0] / query_size[1], 1.0])
+    from_ref = np.diag([ref_size[0] / ref_look.shape[1], ref_size[1] / ref_look.shape[0], 1.0])
+    small = to_query @ matrix @ from_ref
+    height, width = query_look.shape
+    laid = cv2.warpPerspective(ref_look.astype(np.float32), small, (width, height), flags=cv2.INTER_LINEAR)
+    inside = cv2.warpPerspective(np.ones(ref_look.shape, np.uint8), small, (width, height), flags=cv2.INTER_NEAREST)
+    inside = cv2.erode(inside, np.ones((3, 3), np.uint8)).astype(bool)  # the edge mixes in the border
+    if inside.sum() < 20:
+        return -1.0
+    a, b = _detail(query_look.astype(np.float32), inside), _detail(laid, inside)
+    norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / norm) if norm > 0 else 0.0
+
+
+def _detail(picture: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """The picture inside the mask less its smooth part (a blur normalised to the mask), zero-mean."""
+    weight = inside.astype(np.float32)
+    sigma = LOOK_SMOOTH * max(picture.shape)
+    smooth = cv2.GaussianBlur(picture * weight, (0, 0), sigma) / (cv2.GaussianBlur(weight, (0, 0), sigma) + 1e-6)
+    values = (picture - smooth)[inside]
+    return values - values.mean()

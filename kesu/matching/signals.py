@@ -280,22 +280,29 @@ class LocalFeatures(SignalType):
             return {}
         return {"local": {"inliers": evidence.inliers, "matches": evidence.matches,
                           "coverage": round(evidence.coverage, 3), "spread": round(evidence.spread, 3),
-                          "texture": round(evidence.texture, 3), "mirrored": evidence.mirrored}}  # fmt: skip
+                          "texture": round(evidence.texture, 3), "agreement": round(evidence.agreement, 3),
+                          "mirrored": evidence.mirrored}}  # fmt: skip
 
     def scores(self, evidence):
-        return [evidence.inliers, evidence.matches, evidence.spread, evidence.texture] if evidence.inliers else None
+        if not evidence.inliers:
+            return None
+        return [evidence.inliers, evidence.matches, evidence.spread, evidence.texture, evidence.agreement]
 
     def explained_scores(self, explained):
         local = explained.get("local")
         if not local:
             return None
-        return [local["inliers"], local["matches"], local.get("spread", 1.0), local.get("texture", 1.0)]
+        return [local["inliers"], local["matches"], local.get("spread", 1.0), local.get("texture", 1.0),
+                local.get("agreement", -1.0)]  # fmt: skip
 
-    def features(self, inliers, matches, spread=1.0, texture=1.0):
+    def features(self, inliers, matches, spread=1.0, texture=1.0, agreement=-1.0):
         """Spread and texture (kesu.matching.geometry) default to a copy's: decisions recorded before they
-        were measured, and a texture that could not be (-1), count as the photo they were taken for."""
+        were measured, and a texture that could not be (-1), count as the photo they were taken for. The
+        agreement enters centred on 0.5, and one unknown (-1: a reference banked before looks were kept, a
+        decision recorded before) as 0.5: it then neither raises nor lowers the probability."""
         ratio = inliers / matches if matches else 0.0
-        return [1.0, math.log1p(inliers), ratio, spread, texture if texture >= 0 else 1.0]
+        agreement = min(1.0, max(0.0, agreement)) - 0.5 if agreement > -1.0 else 0.0
+        return [1.0, math.log1p(inliers), ratio, spread, texture if texture >= 0 else 1.0, agreement]
 
 
 class VideoFrames(SignalType):
