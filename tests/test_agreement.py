@@ -109,4 +109,7 @@ def test_flat_ground_on_both_sides_needs_close_corners_or_pictures_that_agree():
     assert features._refusal(24, 1.0, FLAT, 38, 0.94) == ""
     assert features._refusal(24, 1.0, FLAT, 38, 0.5) == "texture"
     assert features._refusal(24, 1.0, FLAT, 20, 0.5) == ""  # close descriptors, as before
-    assert features._refusal(15, 1.0, FLAT, 20, 0.99) == "texture"  # too few points whatever the pictures say
+    assert features._refusal(17, 1.0, FLAT, 17, 0.95) == ""  # both: fewer points do (Elarun's 20 % crop)
+    assert features._refusal(17, 1.0, FLAT, 17, 0.5) == "texture"
+    assert features._refusal(17, 1.0, FLAT, 38, 0.95) == "texture"
+    assert features._refusal(12, 1.0, FLAT, 12, 0.99) == "texture"  # too few points whatever else agrees

@@ -33,7 +33,7 @@ class Evidence:
         if bank_region not in ("full", "trimmed", "video"):
             step = "regions"
         else:
-            step = "trim" if "trimmed" in (found_region, bank_region) else "dihedral"
+            step = "trim" if {"trimmed", "screen"} & {found_region, bank_region} else "dihedral"  # a frame taken off
         self.pdq_by_step[step] = min(distance, self.pdq_by_step.get(step, 256))
         if self.pdq_distance is None or distance < self.pdq_distance:
             self.pdq_distance, self.pdq_variant = distance, variant

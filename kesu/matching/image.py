@@ -13,13 +13,14 @@ most of that gap (bench/matching.py measures each one):
   crops, and say *where* it is.
 """
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from . import geometry
+from . import geometry, screen
 from .framehash import bits_to_hex
 
 PDQ_SIDE = 512  # PDQ works on 64x64 internally; larger input only costs time
@@ -36,7 +37,8 @@ MIN_COVERAGE = 0.1  # a "copy" showing under a tenth of the reference is a degen
 MIN_SPREAD = 0.1
 FLAT_TEXTURE = 0.05
 FLAT_MAX_INLIERS = 40
-FLAT_COPY_INLIERS = 20  # on flat ground on both sides, with close descriptors (image._flat_copy)
+FLAT_COPY_INLIERS = 20  # on flat ground on both sides, with close descriptors or agreeing pictures (_flat_copy)
+FLAT_BOTH_INLIERS = 15  # the same with both
 # The same corner seen twice: the median Hamming distance (of 256 bits) of the inliers' descriptors. Crops and
 # screen photos of flat wallpapers that the floors refused: 17-37; chance agreement: 37-55 where both sides are
 # flat, 21-57 between a filler and a photo (bench/graphics.py), and under 20 where both sides are near-flat
@@ -228,11 +230,15 @@ def reference_hashes(image: Image.Image) -> list[PdqHash]:
 
 
 def query_hashes(image: Image.Image) -> list[PdqHash]:
-    """A found image hashed in 8 orientations, trimmed of borders when it had any."""
+    """A found image hashed in 8 orientations, trimmed of borders when it had any, and the screen it shows
+    straightened when it may be a photo of one (matching/screen.py)."""
     out = pdq_dihedral(image)
     trimmed = trim_borders(image)
     if trimmed is not image:
         out += [PdqHash(h.hex, h.quality, h.variant, "trimmed") for h in pdq_dihedral(trimmed)]
+    shown = screen.rectified(image)
+    if shown is not None:
+        out += [PdqHash(h.hex, h.quality, h.variant, "screen") for h in pdq_dihedral(shown)]
     return out
 
 
@@ -393,10 +399,11 @@ def _flat_copy(inliers: int, found: geometry.Shape, distance: float, agreement: 
     Screen photos and crops of flat wallpapers agree on 20-37 points at a median distance of 17-28; chance
     between two flat pictures on fewer, or farther apart (bench/graphics.py, flat wallpapers and their tiles
     against fillers and drawings). Or the two pictures agree all over under the transform, as chance does not
-    (a screen photo's glare and moiré raise its distance: Patak's 24 points at 38, agreeing at 0.94)."""
+    (a screen photo's glare and moiré raise its distance: Patak's 24 points at 38, agreeing at 0.94). Both
+    together let fewer points through (a 20 % crop of Elarun: 17 points at 17, agreeing at 0.95)."""
     flat = 0 <= found.ref_texture < FLAT_TEXTURE
-    same_corners = distance <= CLOSE_DISTANCE or agreement >= FLAT_AGREEMENT
-    return flat and inliers >= FLAT_COPY_INLIERS and same_corners
+    signs = (distance <= CLOSE_DISTANCE) + (agreement >= FLAT_AGREEMENT)
+    return flat and inliers >= {0: math.inf, 1: FLAT_COPY_INLIERS, 2: FLAT_BOTH_INLIERS}[signs]
 
 
 def _plausible(matrix: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int, int]) -> bool:

@@ -345,7 +345,8 @@ def _fingerprint_again(fingerprint: models.Fingerprint, data: bytes) -> models.F
 
 @dataclass
 class Fingerprinted:
-    computed: bytes | None = None  # every signal type's values (matching/signalfile.py): no bytes, no pixels
+    # every signal type's values (matching/signalfile.py): no bytes, no pixels beyond local features' 64 px grey look
+    computed: bytes | None = None
     kind: str = ""
     mime: str = ""
     error: str = ""
