@@ -101,6 +101,7 @@ def test_a_crop_is_found_by_local_features_that_explain_themselves(demo_bank, de
     assert local["inliers"] >= features.MIN_INLIERS
     assert local["spread"] >= 0.5 and local["texture"] >= 0.3  # over most of what it shows, on a photo's texture
     assert 0.5 < local["coverage"] < 0.8  # a 20 % crop shows about 64 % of the picture
+    assert local["agreement"] > 0.9  # and the pictures agree under the transform, not only the corners
 
 
 def test_graphics_that_passed_the_old_floors_are_refused_and_say_why(demo_bank):

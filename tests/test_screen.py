@@ -58,6 +58,8 @@ def test_a_picture_with_no_screen_in_it_has_nothing_to_straighten():
     noise = Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).filter(ImageFilter.GaussianBlur(3))
     assert screen.rectified(noise) is None
     assert screen.rectified(Image.new("RGB", (400, 300), (90, 90, 90))) is None
+    for size in ((1, 1), (40, 30), (3000, 20), (64, 64)):  # a thumbnail, a banner, a flat square: nothing, no error
+        assert screen.rectified(Image.new("RGB", size, (10, 10, 10))) is None
 
 
 def test_a_screen_photo_of_her_picture_is_pink_by_pdq_of_the_screen():

@@ -14,11 +14,14 @@ import numpy as np
 from PIL import Image
 
 FIND_SIDE = 256  # the quadrilateral is looked for on a copy this size, its corners then refined at full size
+MIN_SIDE = 64  # a picture smaller than this on either side is no photo of a screen worth straightening
 AREA = (0.25, 0.97)  # share of the picture a screen covers: less is a detail, more is the picture's own frame
 
 
 def rectified(image: Image.Image) -> Image.Image | None:
     """The largest four-sided region in the picture, straightened to a rectangle; None when there is none."""
+    if min(image.size) < MIN_SIDE:
+        return None
     rgb = np.asarray(image.convert("RGB"))
     corners = quadrilateral(rgb)
     if corners is None:
@@ -58,7 +61,7 @@ def quadrilateral(rgb: np.ndarray) -> np.ndarray | None:
 
 def _outlines(mask: np.ndarray) -> list[np.ndarray]:
     """Convex four-sided hulls of the mask's contours within AREA (small-copy pixels, float32 (4, 2))."""
-    low, high = (share * mask.shape[0] * mask.shape[1] for share in AREA)
+    low, high = (share * (mask.shape[0] - 1) * (mask.shape[1] - 1) for share in AREA)  # the frame's own outline: 1
     out = []
     for contour in cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)[0]:
         hull = cv2.convexHull(contour)
@@ -104,6 +107,6 @@ def _ordered(corners: np.ndarray) -> np.ndarray | None:
 def _refined(grey: np.ndarray, corners: np.ndarray, scale: float) -> np.ndarray:
     """Each corner moved to the full-size picture's corner within the small copy's pixel: found at 256 px, a
     screen's corners are a few full-size pixels off, enough to cost PDQ 10-20 bits."""
-    window = max(2, round(1.5 / scale))
+    window = min(max(2, round(1.5 / scale)), (min(grey.shape) - 5) // 2)  # OpenCV's bound on the window
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.01)
     return cv2.cornerSubPix(grey, corners.reshape(-1, 1, 2).copy(), (window, window), (-1, -1), criteria).reshape(4, 2)
