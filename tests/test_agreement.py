@@ -94,10 +94,11 @@ def test_the_affine_fallback_keeps_a_crops_transform_and_refuses_chance_points()
     rng = np.random.default_rng(3)
     src = rng.uniform([BOX[0] + 10, BOX[1] + 10], [BOX[2] - 10, BOX[3] - 10], (30, 2)).astype(np.float32)
     dst = (src @ truth[:2, :2].T + truth[:2, 2]).astype(np.float32) + rng.normal(0, 1, src.shape).astype(np.float32)
-    matrix, mask = features._affine_fit(src, dst, query, reference)
+    matrix, mask, agreement = features._affine_fit(src, dst, query, reference)
     assert matrix is not None and mask.sum() >= 25 and np.allclose(matrix, truth, atol=0.05 * truth[0, 0] + 2)
+    assert agreement >= features.AFFINE_AGREEMENT
     unrelated = features.local_features(picture("coffee").resize((512, 512)).crop(BOX))
-    assert features._affine_fit(src, dst, unrelated, reference) == (None, None)
+    assert features._affine_fit(src, dst, unrelated, reference) == (None, None, -1.0)
 
 
 FLAT = geometry.Shape(spread=0.4, texture=0.01, sane=True, ref_texture=0.01)

@@ -13,7 +13,6 @@ most of that gap (bench/matching.py measures each one):
   crops, and say *where* it is.
 """
 
-import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -84,10 +83,11 @@ class LocalFeatures:
         the look existed end earlier and still load."""
         head = np.array([len(self.points), self.size[0], self.size[1]], dtype="<u4").tobytes()
         out = head + self.points.astype("<f4").tobytes() + self.descriptors.astype(np.uint8).tobytes()
-        for grid in (self.texture, self.look) if self.look is not None else (self.texture,):
-            if grid is not None:
-                cells = np.asarray(grid, dtype=np.uint8)
-                out += np.array(cells.shape, dtype="<u4").tobytes() + cells.tobytes()
+        for grid in (self.texture, self.look):
+            if grid is None:  # a look is read as the grid after the texture map: none without one
+                break
+            cells = np.asarray(grid, dtype=np.uint8)
+            out += np.array(cells.shape, dtype="<u4").tobytes() + cells.tobytes()
         return out
 
     @classmethod
@@ -335,10 +335,11 @@ def verify(query: LocalFeatures, reference: LocalFeatures, pairs: np.ndarray, ra
     matrix, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 5.0, maxIters=2000, confidence=0.999)
     affine = matrix is None or not _plausible(matrix, reference.size, query.size)
     if affine:
-        matrix, mask = _affine_fit(src, dst, query, reference)
+        matrix, mask, agreement = _affine_fit(src, dst, query, reference)
         if matrix is None:
             return Verification(0, len(pairs), 0.0, refused="transform")
-    agreement = geometry.agreement(matrix, query.look, query.size, reference.look, reference.size)
+    else:
+        agreement = geometry.agreement(matrix, query.look, query.size, reference.look, reference.size)
     kept = mask.ravel().astype(bool)
     inliers = int(kept.sum())
     coverage, seen = _coverage(matrix, reference.size, query.size)
@@ -355,7 +356,8 @@ def verify(query: LocalFeatures, reference: LocalFeatures, pairs: np.ndarray, ra
 
 
 def _affine_fit(src: np.ndarray, dst: np.ndarray, query: LocalFeatures, reference: LocalFeatures):
-    """An affine transform where the homography folded or collapsed, kept only if the pictures agree under it.
+    """An affine transform where the homography folded or collapsed, kept only if the pictures agree under it;
+    with its inlier mask and that agreement (None, None, -1 when refused).
 
     With few inliers bunched in part of a crop, the homography's two perspective terms are free to fold the
     reference's far corners; crops, resizes and small rotations are affine, and six parameters fit where
@@ -365,13 +367,12 @@ def _affine_fit(src: np.ndarray, dst: np.ndarray, query: LocalFeatures, referenc
     """
     fitted, mask = cv2.estimateAffine2D(src, dst, method=cv2.USAC_MAGSAC, ransacReprojThreshold=5.0)
     if fitted is None:
-        return None, None
+        return None, None, -1.0
     matrix = np.vstack([fitted, [0.0, 0.0, 1.0]])
     if not _plausible(matrix, reference.size, query.size):
-        return None, None
-    if geometry.agreement(matrix, query.look, query.size, reference.look, reference.size) < AFFINE_AGREEMENT:
-        return None, None
-    return matrix, mask
+        return None, None, -1.0
+    agreement = geometry.agreement(matrix, query.look, query.size, reference.look, reference.size)
+    return (matrix, mask, agreement) if agreement >= AFFINE_AGREEMENT else (None, None, -1.0)
 
 
 def _hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -404,7 +405,7 @@ def _flat_copy(inliers: int, found: geometry.Shape, distance: float, agreement: 
     under its affine fit)."""
     flat = 0 <= found.ref_texture < FLAT_TEXTURE
     signs = (distance <= CLOSE_DISTANCE) + (agreement >= FLAT_AGREEMENT)
-    return flat and inliers >= {0: math.inf, 1: FLAT_COPY_INLIERS, 2: FLAT_BOTH_INLIERS}[signs]
+    return flat and signs > 0 and inliers >= (FLAT_BOTH_INLIERS if signs == 2 else FLAT_COPY_INLIERS)
 
 
 def _plausible(matrix: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int, int]) -> bool:

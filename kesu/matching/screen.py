@@ -39,7 +39,7 @@ def rectified(image: Image.Image) -> Image.Image | None:
 def quadrilateral(rgb: np.ndarray) -> np.ndarray | None:
     """Corners (top-left, top-right, bottom-right, bottom-left; float32, full-size pixels) of the largest
     convex four-sided outline covering AREA of the picture: edges (Canny) or a bright region on a dark one
-    (Otsu), whichever outlines more."""
+    (Otsu)."""
     height, width = rgb.shape[:2]
     scale = min(1.0, FIND_SIDE / max(height, width))
     small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
@@ -50,11 +50,10 @@ def quadrilateral(rgb: np.ndarray) -> np.ndarray | None:
     if not found:
         return None
     corners = _ordered(max(found, key=lambda q: cv2.contourArea(q)) / scale)
-    slack = 0.02 * max(height, width)  # a side's line may meet its neighbour's just past the picture's edge
-    if corners is None or (corners < -slack).any() or (corners[:, 0] > width + slack).any():
+    if corners is None:
         return None
-    if (corners[:, 1] > height + slack).any():
-        return None
+    if (np.abs(corners - np.clip(corners, 0, [width, height])) > 0.02 * max(height, width)).any():
+        return None  # further out than a side's lines meeting just past the picture's edge
     corners = np.clip(corners, 0, [width - 1, height - 1]).astype(np.float32)
     return _refined(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), corners, scale)
 
